@@ -1,0 +1,1 @@
+"""The outermost layer: HTTP API, websockets, console, CLI and the composition root."""

@@ -1,0 +1,55 @@
+"""The FastAPI application factory: `create_app(settings)` builds everything once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from channels.api import creators, health
+from channels.logs import configure_logging
+from channels.services import Services
+from channels.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        services.hub.bind_loop(asyncio.get_running_loop())
+        if warm_up:
+            services.warm_up()
+        log.info("platform started", extra={"data_dir": str(settings.data_dir)})
+        try:
+            yield
+        finally:
+            services.close()
+            log.info("platform stopped")
+
+    app = FastAPI(
+        title="Persona platform",
+        version="0.1.0",
+        description="A creator's AI double for fans, and an avatar studio. Every reply the AI "
+        "writes is labelled as AI-generated.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the details; never send exception text to clients.
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+
+    app.include_router(health.router)
+    app.include_router(creators.router)
+    return app

@@ -1,0 +1,320 @@
+"""The `persona` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from channels.logs import configure_logging
+from channels.settings import Settings
+
+app = typer.Typer(
+    name="persona",
+    help="Creator AI-persona platform: an AI double that answers fans in the creator's voice.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+eval_app = typer.Typer(help="Measure how much the AI double sounds like the creator.")
+app.add_typer(eval_app, name="eval")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's message names the field and the problem
+        err.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@contextmanager
+def _services(migrate: bool = True):
+    from channels.services import Services
+
+    services = Services.build(_settings(), migrate=migrate)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def run_ingest(services, path: Path, **kwargs) -> object:
+    """Ingest with one progress bar per stage."""
+    from ingest.pipeline import ingest_file
+
+    with _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total or None)
+            progress.update(tasks[stage], completed=done, total=total or None)
+
+        return ingest_file(services.ingestor(), path, progress=report, **kwargs)
+
+
+def _print_report(report) -> None:
+    table = Table(title=f"Ingested {report.source}")
+    for column in ("creator", "parsed", "added", "duplicates"):
+        table.add_column(column, justify="right" if column != "creator" else "left")
+    for creator, stats in sorted(report.creators.items()):
+        table.add_row(creator, str(stats.parsed), str(stats.added), str(stats.duplicates))
+    console.print(table)
+    console.print(
+        f"{report.added} new posts of {report.parsed} in {report.seconds:.1f} s "
+        f"({len(report.creators)} creators)"
+    )
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV, JSON, JSONL, TikTok export or .txt")],
+    creator: Annotated[str | None, typer.Option(help="Creator id for every post")] = None,
+    creator_column: Annotated[
+        str | None, typer.Option(help="Column/field naming each post's creator")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, json, jsonl, tiktok or text")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name of --creator")] = None,
+) -> None:
+    """Import a creator's past posts: clean, de-duplicate, embed, and build the voice profile."""
+    from ingest.sources import IngestFormatError
+
+    if not path.exists():
+        err.print(f"[red]no such file:[/red] {path}")
+        raise typer.Exit(2)
+    if not creator and not creator_column:
+        err.print("[red]say whose posts these are:[/red] --creator ID or --creator-column COLUMN")
+        raise typer.Exit(2)
+    with _services() as services:
+        try:
+            report = run_ingest(
+                services,
+                path,
+                creator=creator,
+                creator_column=creator_column,
+                fmt=fmt,
+                display_name=name,
+            )
+        except IngestFormatError as exc:
+            err.print(f"[red]cannot ingest:[/red] {exc}\nNothing was written.")
+            raise typer.Exit(1) from None
+    _print_report(report)
+
+
+@app.command()
+def creators() -> None:
+    """List creators and their post counts."""
+    from sqlalchemy import func, select
+
+    from persona.store import Creator, Post
+
+    with _services() as services, services.db.session() as session:
+        rows = session.execute(
+            select(Creator.id, Creator.display_name, func.count(Post.id))
+            .outerjoin(Post, Post.creator_id == Creator.id)
+            .group_by(Creator.id)
+            .order_by(Creator.id)
+        ).all()
+    table = Table("creator", "name", "posts")
+    for creator_id, display, count in rows:
+        table.add_row(creator_id, display, str(count))
+    console.print(table)
+
+
+@app.command()
+def profile(
+    creator: Annotated[str, typer.Argument(help="Creator id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw profile")] = False,
+) -> None:
+    """Show a creator's measured voice profile."""
+    from persona.store import Creator
+    from persona.style import VoiceProfile, render_table
+
+    with _services() as services, services.db.session() as session:
+        row = session.get(Creator, creator)
+        data = row.profile if row else None
+    if not data:
+        err.print(
+            f"[red]no profile for {creator!r}[/red]: run `persona ingest ... --creator {creator}`"
+        )
+        raise typer.Exit(1)
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    console.print(render_table(VoiceProfile.from_dict(data)))
+
+
+@app.command()
+def reply(
+    message: Annotated[str, typer.Argument(help="The fan's message")],
+    creator: Annotated[str, typer.Option(help="Creator id")],
+    channel: Annotated[str, typer.Option(help="dm, comment, group, live, space")] = "dm",
+    fan: Annotated[str | None, typer.Option(help="Fan handle (enables memory)")] = None,
+    candidates: Annotated[int | None, typer.Option(min=1, max=8)] = None,
+    sources: Annotated[bool, typer.Option("--sources", help="Show retrieved posts")] = False,
+) -> None:
+    """Answer one fan message as the creator's AI double."""
+    from persona.engine import Channel, ReplyRequest
+    from persona.engine.engine import CreatorNotFound
+
+    with _services() as services:
+        try:
+            with err.status("starting the model…"):
+                engine = services.engine
+            request = ReplyRequest(
+                creator,
+                message,
+                Channel(channel),
+                fan_handle=fan,
+                candidates=candidates,
+                record=fan is not None,
+            )
+            with err.status("writing…"):
+                result = asyncio.run(engine.reply(request))
+        except CreatorNotFound as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    _print_result(result, sources)
+
+
+def _print_result(result, show_sources: bool) -> None:
+    label = f" [dim]({result.label})[/dim]" if result.label else ""
+    console.print(f"[bold]{result.creator_id}[/bold]{label}: {result.text}")
+    if str(result.action) != "send":
+        console.print(f"[yellow]{result.action}[/yellow] {result.category}: {result.reason}")
+    if show_sources:
+        for source in result.sources:
+            console.print(f"  [dim]{source.score:.2f} {source.kind}: {source.text[:100]}[/dim]")
+    timings = result.timings_ms
+    if timings:
+        console.print(
+            f"[dim]{timings.get('total', 0):.0f} ms total, "
+            f"{timings.get('generate', 0):.0f} ms in the model[/dim]"
+        )
+
+
+@app.command()
+def reindex(creator: Annotated[str, typer.Argument(help="Creator id")]) -> None:
+    """Rebuild a creator's retrieval index from the database."""
+    with _services() as services, _progress() as progress:
+        task = progress.add_task("embed", total=None)
+
+        def report(_stage: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        count = services.ingestor().reindex(creator, report)
+    console.print(f"re-indexed {count} posts of {creator}")
+
+
+DEMO_MESSAGES = [
+    "Coucou Camille ! Tu fais quoi ce week-end ?",
+    "Your lemon tart recipe changed my life 🍋 any tips for the crust?",
+    "Are you a real person or a bot?",
+]
+
+
+def ensure_demo(services) -> str:
+    """Load the shipped demo creator if it is not there yet (idempotent)."""
+    from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME, demo_posts_path
+
+    from persona.store import Creator
+
+    with services.db.session() as session:
+        present = session.get(Creator, DEMO_CREATOR_ID) is not None
+    if not present:
+        report = run_ingest(
+            services, demo_posts_path(), creator=DEMO_CREATOR_ID, display_name=DEMO_DISPLAY_NAME
+        )
+        _print_report(report)
+    return DEMO_CREATOR_ID
+
+
+@app.command()
+def demo(
+    message: Annotated[list[str] | None, typer.Argument(help="Fan messages to answer")] = None,
+) -> None:
+    """Load the demo creator and show their AI double answering a few fan messages."""
+    from persona.engine import ReplyRequest
+
+    with _services() as services:
+        creator_id = ensure_demo(services)
+        with err.status("starting the embedded model…"):
+            engine = services.engine
+        for text in message or DEMO_MESSAGES:
+            console.print(f"\n[cyan]fan:[/cyan] {text}")
+            result = asyncio.run(engine.reply(ReplyRequest(creator_id, text, record=False)))
+            _print_result(result, False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    demo_creator: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Load the demo creator first")
+    ] = True,
+) -> None:
+    """Serve the platform: HTTP API, websockets, interactive space and console."""
+    import uvicorn
+
+    from channels.app import create_app
+
+    settings = _settings()
+    if demo_creator:
+        from channels.services import Services
+
+        services = Services.build(settings)
+        try:
+            ensure_demo(services)
+        finally:
+            services.close()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    err.print(f"serving on http://{bind_host}:{bind_port}  (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_config=None)
+
+
+def main() -> None:
+    try:
+        from channels.avatar_cli import avatar_app
+    except ImportError:  # the avatar extra is optional
+        avatar_app = None
+    if avatar_app is not None:
+        app.add_typer(avatar_app, name="avatar")
+    app(prog_name="persona")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""FastAPI dependencies, as `Annotated` aliases (one place for auth and service lookup)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from channels.services import Services
+from persona.store import Creator
+
+_bearer = HTTPBearer(auto_error=False)
+
+CREATOR_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def hash_token(token: str) -> str:
+    # API tokens are 256-bit random strings: a plain SHA-256 is enough (no dictionary risk).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_api_token(services: Services, creator_id: str) -> str:
+    """Issue a fresh API token for a creator (the old one stops working)."""
+    token = "pk_" + secrets.token_urlsafe(32)
+    with services.db.session() as session:
+        creator = session.get(Creator, creator_id)
+        if creator is None:
+            raise LookupError(f"unknown creator {creator_id!r}")
+        creator.settings = {**(creator.settings or {}), "api_token_sha256": hash_token(token)}
+    return token
+
+
+def authenticated_creator(
+    services: ServicesDep,
+    creator_id: Annotated[str, Path(pattern=CREATOR_ID_PATTERN)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request,
+) -> str:
+    """The creator named in the path, if the caller proves to be them: a Bearer API token, or
+    the console's signed-in session (set by the console's middleware in request.state)."""
+    session_creator = getattr(request.state, "creator_id", None)
+    if session_creator is not None:
+        if session_creator != creator_id:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this is another creator's data")
+        return creator_id
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API token: send 'Authorization: Bearer <token>' "
+            "(create one with `persona token CREATOR`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with services.db.session() as session:
+        creator = session.get(Creator, creator_id)
+        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
+    if not expected or not hmac.compare_digest(expected, hash_token(credentials.credentials)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token does not belong to that creator")
+    return creator_id
+
+
+CreatorDep = Annotated[str, Depends(authenticated_creator)]

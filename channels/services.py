@@ -1,0 +1,127 @@
+"""The composition root: every service is built once, here, from the settings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.hub import Hub
+from channels.settings import Settings
+from persona.engine.engine import EngineConfig, ReplyEngine
+from persona.retrieval.embeddings import EmbeddingsConfig, create_embeddings
+from persona.retrieval.index import PostIndex, VectorStoreConfig
+from persona.store import Database, DatabaseConfig
+
+log = logging.getLogger(__name__)
+
+
+def llm_config(settings: Settings) -> Any:
+    from persona.llm import LLMConfig
+
+    return LLMConfig(
+        backend=settings.llm_backend,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        model_path=settings.llm_model_path,
+        models_dir=settings.models_dir,
+        threads=settings.llm_threads,
+        n_ctx=settings.llm_context,
+        port=settings.llm_port,
+        timeout_s=settings.llm_timeout_s,
+        parallel=settings.reply_candidates,
+        max_tokens=settings.reply_max_tokens,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    index: PostIndex
+    embeddings: Any
+    hub: Hub = field(default_factory=Hub)
+    _llm: Any = None
+    _engine: ReplyEngine | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        settings.ensure_dirs()
+        db = Database(DatabaseConfig(settings.resolved_database_url))
+        if migrate:
+            from channels.migrate import upgrade
+
+            upgrade(db.engine)
+        embeddings = create_embeddings(EmbeddingsConfig(threads=settings.embed_threads))
+        index = PostIndex(
+            VectorStoreConfig(
+                backend=settings.vector_backend,
+                path=settings.chroma_dir,
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+            ),
+            embeddings,
+        )
+        return cls(settings=settings, db=db, index=index, embeddings=embeddings)
+
+    def ingestor(self) -> Any:
+        from ingest.pipeline import Ingestor
+
+        return Ingestor(self.db, self.index)
+
+    @property
+    def llm(self) -> Any:
+        """The model backend, started on first use (the embedded server takes ~2 s)."""
+        if self._llm is None:
+            with self._lock:
+                if self._llm is None:
+                    from persona.llm import open_backend
+
+                    self._llm = open_backend(llm_config(self.settings))
+        return self._llm
+
+    @property
+    def llm_ready(self) -> bool:
+        return self._llm is not None
+
+    def warm_up(self) -> None:
+        """Start the model in the background so the first fan does not wait for it."""
+
+        def run() -> None:
+            try:
+                _ = self.engine
+            except Exception:  # noqa: BLE001 - readiness reports it; requests retry
+                log.exception("model backend failed to start")
+
+        threading.Thread(target=run, name="llm-warmup", daemon=True).start()
+
+    @property
+    def engine(self) -> ReplyEngine:
+        if self._engine is None:
+            from persona.engine.safety_guard import SafetyGuard
+
+            s = self.settings
+            self._engine = ReplyEngine(
+                self.db,
+                self.index,
+                self.embeddings,
+                self.llm.chat_model(),
+                SafetyGuard(),
+                EngineConfig(
+                    candidates=s.reply_candidates,
+                    max_tokens=s.reply_max_tokens,
+                    retrieve_posts=s.retrieve_posts,
+                    retrieve_replies=s.retrieve_replies,
+                ),
+                model_name=s.llm_model,
+            )
+        return self._engine
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.stop()
+            self._llm = None
+        self.db.dispose()

@@ -1,0 +1,85 @@
+"""The one place that reads the environment (PERSONA_* variables, or a .env file).
+
+Validated hard at start-up and injected everywhere else; never read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("persona-platform", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="The one directory where the platform stores everything.",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite file in data_dir."
+    )
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "console"
+
+    # Model backend: 'embedded' starts llama.cpp's server; 'openai' is any compatible URL (vLLM).
+    llm_backend: str = "embedded"
+    llm_model_path: Path | None = Field(
+        default=None, description="GGUF for the embedded backend; default: the packaged Qwen."
+    )
+    llm_base_url: str | None = None
+    llm_api_key: str = "none"
+    llm_model: str = "qwen2.5-0.5b-instruct"
+    llm_threads: int = Field(default=1, ge=1, le=64)
+    llm_context: int = Field(default=4096, ge=512)
+    llm_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+
+    embed_threads: int = Field(default=1, ge=1, le=64)
+    vector_backend: Literal["chroma-embedded", "chroma-server"] = "chroma-embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+
+    # Reply engine.
+    reply_candidates: int = Field(default=3, ge=1, le=8)
+    reply_max_tokens: int = Field(default=120, ge=8, le=2048)
+    retrieve_posts: int = Field(default=6, ge=0, le=50)
+    retrieve_replies: int = Field(default=6, ge=0, le=50)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.llm_backend == "openai" and not self.llm_base_url:
+            raise ValueError(
+                "PERSONA_LLM_BACKEND=openai needs PERSONA_LLM_BASE_URL "
+                "(for vLLM: http://HOST:8000/v1)"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'persona.db'}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.chroma_dir, self.models_dir):
+            path.mkdir(parents=True, exist_ok=True)

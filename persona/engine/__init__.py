@@ -1,0 +1,5 @@
+"""The reply engine: check -> retrieve -> prompt -> generate -> check -> record."""
+
+from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult, SourceRef
+
+__all__ = ["Channel", "ReplyAction", "ReplyRequest", "ReplyResult", "SourceRef"]

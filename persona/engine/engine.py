@@ -1,0 +1,551 @@
+"""The reply engine, as numbered steps (see DESIGN.md):
+
+1. check the inbound message (kill switch, moderation, injection, boundaries);
+2. retrieve the creator's closest posts, their own past replies to similar messages, and the
+   fan's memory;
+3. build the prompt, creator-constant part first;
+4. generate (streaming, or several candidates ranked by the style scorer);
+5. check the outbound reply (copies, assistant voice, personal data, promises, length);
+6. record the exchange and refresh the fan's summary off the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from persona.engine.copyguard import CopyGuard
+from persona.engine.guard import Guard, GuardContext, InboundOutcome
+from persona.engine.memory import ConversationStore, FanState
+from persona.engine.postprocess import clean_completion, fit_length, sounds_like_assistant
+from persona.engine.prompt import (
+    build_messages,
+    choose_examples,
+    context_block,
+    example_messages,
+    system_prompt,
+)
+from persona.engine.types import (
+    CHANNEL_MAX_CHARS,
+    ReplyAction,
+    ReplyRequest,
+    ReplyResult,
+    SourceRef,
+)
+from persona.retrieval.index import Hit, PostIndex
+from persona.store import Creator, Database
+from persona.store.posts import load_post_records
+from persona.style import VoiceProfile, describe_for_prompt, score_candidate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    candidates: int = 3
+    temperature: float = 0.8
+    max_tokens: int = 120
+    retrieve_posts: int = 6
+    retrieve_replies: int = 6
+    # Retrieved posts less similar than this to the message are left out of the prompt.
+    min_relevance: float = 0.3
+    # Strict mode: a factual question whose best source scores below this gets "no answer".
+    grounding_threshold: float = 0.45
+    history_turns: int = 6
+    summary_every: int = 6
+    default_no_answer: str = "I'd rather not answer that one here, sorry!"
+
+
+@dataclass(slots=True)
+class CreatorContext:
+    id: str
+    name: str
+    profile: VoiceProfile
+    system: str
+    examples: list[BaseMessage]
+    copy_guard: CopyGuard
+    published: str
+    settings: dict[str, Any]
+    version: datetime | None
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.settings.get("paused"))
+
+    def is_published(self, text: str) -> bool:
+        return text.casefold() in self.published
+
+
+@dataclass(slots=True)
+class _Prepared:
+    request: ReplyRequest
+    ctx: CreatorContext
+    state: FanState | None
+    messages: list[BaseMessage]
+    sources: list[SourceRef]
+    guard_ctx: GuardContext
+    inbound: InboundOutcome
+    max_chars: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class CreatorNotFound(LookupError):
+    pass
+
+
+def _boundaries_text(settings: dict[str, Any]) -> str:
+    lines = []
+    topics = settings.get("forbidden_topics") or []
+    if topics:
+        lines.append(f"- Never discuss: {', '.join(topics)}.")
+    return "\n".join(lines)
+
+
+class ReplyEngine:
+    def __init__(
+        self,
+        db: Database,
+        index: PostIndex,
+        embeddings: Embeddings,
+        chat_model: BaseChatModel,
+        guard: Guard,
+        config: EngineConfig | None = None,
+        model_name: str = "",
+    ) -> None:
+        self.db = db
+        self.index = index
+        self.embeddings = embeddings
+        self.chat_model = chat_model
+        self.guard = guard
+        self.config = config or EngineConfig()
+        self.model_name = model_name
+        self.conversations = ConversationStore(db)
+        self._creators: dict[str, CreatorContext] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- creator context -------------------------------------------------------------------
+
+    def creator_context(self, creator_id: str) -> CreatorContext:
+        """Settings are read on every call, so a kill switch acts at once; the heavy parts
+        (examples, copy guard) are rebuilt only when the profile changed."""
+        with self.db.session() as session:
+            creator = session.get(Creator, creator_id)
+            if creator is None:
+                raise CreatorNotFound(
+                    f"unknown creator {creator_id!r}: ingest their posts first "
+                    "(persona ingest FILE --creator ID)"
+                )
+            settings = dict(creator.settings or {})
+            version, name, profile_dict = (
+                creator.profile_updated_at,
+                creator.display_name,
+                creator.profile,
+            )
+        if not profile_dict:
+            raise CreatorNotFound(f"creator {creator_id!r} has no posts yet: ingest some first")
+        cached = self._creators.get(creator_id)
+        if cached is not None and cached.version == version:
+            if cached.settings != settings or cached.name != name:
+                cached.settings, cached.name = settings, name
+                cached.system = self._system(name, cached.profile, settings)
+            return cached
+        profile = VoiceProfile.from_dict(profile_dict)
+        records = load_post_records(self.db, creator_id)
+        ctx = CreatorContext(
+            id=creator_id,
+            name=name,
+            profile=profile,
+            system=self._system(name, profile, settings),
+            examples=example_messages(name, choose_examples(records)),
+            copy_guard=CopyGuard(r.clean_text for r in records),
+            published="\n".join(r.clean_text.casefold() for r in records),
+            settings=settings,
+            version=version,
+        )
+        self._creators[creator_id] = ctx
+        return ctx
+
+    def _system(self, name: str, profile: VoiceProfile, settings: dict[str, Any]) -> str:
+        style = describe_for_prompt(profile, "reply")
+        return system_prompt(name, style, _boundaries_text(settings))
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _prepare(self, request: ReplyRequest) -> _Prepared | ReplyResult:
+        """Steps 1-3 (synchronous: run in a worker thread)."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        ctx = self.creator_context(request.creator_id)
+        max_chars = min(request.max_chars or 10_000, CHANNEL_MAX_CHARS[request.channel])
+        guard_ctx = GuardContext(
+            creator_id=ctx.id,
+            creator_name=ctx.name,
+            channel=request.channel,
+            settings=ctx.settings,
+            system_prompt=ctx.system,
+            is_published=ctx.is_published,
+        )
+        label = self.guard.label(guard_ctx)
+
+        # 1. inbound checks
+        if ctx.paused:
+            return ReplyResult(
+                ctx.id, "", ReplyAction.PAUSED, "the creator paused the AI", "paused", label
+            )
+        inbound = self.guard.inbound(request.message, guard_ctx)
+        timings["inbound"] = _ms(t0)
+        if inbound.action not in (ReplyAction.SEND, ReplyAction.HOLD):
+            text = inbound.reply_text or ""
+            if inbound.action == ReplyAction.NO_ANSWER and not text:
+                text = self._no_answer(ctx)
+            return self._finish_fixed(request, ctx, inbound, text, label, timings)
+
+        # 2. retrieve
+        t1 = time.perf_counter()
+        vector = self.embeddings.embed_query(request.message)
+        timings["embed"] = _ms(t1)
+        t2 = time.perf_counter()
+        posts = self._relevant(
+            self.index.search(ctx.id, vector, self.config.retrieve_posts, "post")
+            + self.index.search(ctx.id, vector, self.config.retrieve_posts // 2, "reply"),
+            self.config.retrieve_posts,
+        )
+        replies = self._relevant(
+            self.index.search(ctx.id, vector, self.config.retrieve_replies, "fan_msg"),
+            self.config.retrieve_replies,
+        )
+        timings["search"] = _ms(t2)
+        sources = [
+            SourceRef(h.kind, h.text, round(h.score, 4), _int(h.metadata.get("post_id")))
+            for h in posts + replies
+        ]
+        guard_ctx.sources = [h.text for h in posts] + [
+            str(h.metadata.get("reply", "")) for h in replies
+        ]
+        guard_ctx.best_source_score = max((h.score for h in posts + replies), default=0.0)
+        if inbound.factual and guard_ctx.best_source_score < self.config.grounding_threshold:
+            inbound = InboundOutcome(
+                ReplyAction.NO_ANSWER,
+                "ungrounded",
+                f"factual question, best source similarity {guard_ctx.best_source_score:.2f}",
+            )
+            return self._finish_fixed(
+                request, ctx, inbound, self._no_answer(ctx), label, timings, sources
+            )
+
+        t3 = time.perf_counter()
+        state = None
+        if request.record:
+            thread = request.thread_id or request.fan_handle or "anonymous"
+            state = self.conversations.open(
+                ctx.id,
+                request.channel,
+                thread,
+                request.fan_handle,
+                request.fan_name,
+                self.config.history_turns,
+            )
+        timings["memory"] = _ms(t3)
+
+        # 3. prompt: constant prefix first
+        t4 = time.perf_counter()
+        max_words = max(6, min(60, int(max_chars / 6)))
+        block = context_block(
+            ctx.name,
+            request.channel,
+            request.fan_name,
+            state.summary if state else "",
+            state.history if state else [],
+            posts,
+            replies,
+            request.context,
+            request.context_note,
+            max_words,
+        )
+        messages = build_messages(ctx.system, ctx.examples, block, request.message)
+        timings["prompt"] = _ms(t4)
+        return _Prepared(
+            request, ctx, state, messages, sources, guard_ctx, inbound, max_chars, timings
+        )
+
+    def _relevant(self, hits: list[Hit], k: int) -> list[Hit]:
+        seen: set[str] = set()
+        kept = []
+        for hit in sorted(hits, key=lambda h: -h.score):
+            if hit.score >= self.config.min_relevance and hit.text not in seen:
+                seen.add(hit.text)
+                kept.append(hit)
+        return kept[:k]
+
+    def _no_answer(self, ctx: CreatorContext) -> str:
+        return str(ctx.settings.get("no_answer_message") or self.config.default_no_answer)
+
+    def _finish_fixed(
+        self,
+        request: ReplyRequest,
+        ctx: CreatorContext,
+        inbound: InboundOutcome,
+        text: str,
+        label: str,
+        timings: dict[str, float],
+        sources: list[SourceRef] | None = None,
+    ) -> ReplyResult:
+        result = ReplyResult(
+            ctx.id,
+            text,
+            inbound.action,
+            inbound.reason,
+            inbound.category,
+            label,
+            sources or [],
+            timings_ms=timings,
+            model="",
+        )
+        if request.record:
+            thread = request.thread_id or request.fan_handle or "anonymous"
+            state = self.conversations.open(
+                ctx.id, request.channel, thread, request.fan_handle, request.fan_name, 0
+            )
+            result.conversation_id = state.conversation_id
+            reply = text if inbound.action != ReplyAction.BLOCK and text else None
+            result.message_id = self.conversations.record(
+                state, request.message, reply, self._meta(result, escalate=inbound.escalate)
+            )
+        log.info(
+            "reply decided without the model",
+            extra={
+                "creator": ctx.id,
+                "action": str(inbound.action),
+                "category": inbound.category,
+                "reason": inbound.reason,
+            },
+        )
+        return result
+
+    def _check_candidate(self, prepared: _Prepared, raw: str) -> tuple[str, str]:
+        """Step 5 for one candidate: returns (text, rejection reason or "")."""
+        ctx = prepared.ctx
+        text = fit_length(clean_completion(raw, ctx.name), prepared.max_chars)
+        if not text:
+            return text, "empty"
+        if ctx.copy_guard.copies(text):
+            return text, "copies a post (8+ words)"
+        if sounds_like_assistant(text):
+            return text, "assistant voice"
+        return text, ""
+
+    def _select(self, prepared: _Prepared, raws: list[str]) -> ReplyResult:
+        ctx = prepared.ctx
+        scored: list[dict[str, Any]] = []
+        for raw in raws:
+            text, rejected = self._check_candidate(prepared, raw)
+            outbound = None
+            if not rejected:
+                outbound = self.guard.outbound(text, prepared.guard_ctx)
+                if outbound.action == ReplyAction.BLOCK:
+                    rejected = f"outbound: {outbound.category}"
+            score = score_candidate(ctx.profile, text, "reply") if text else float("-inf")
+            scored.append(
+                {"text": text, "score": round(score, 4), "rejected": rejected, "outbound": outbound}
+            )
+        usable = [c for c in scored if not c["rejected"]]
+        label = self.guard.label(prepared.guard_ctx)
+        if not usable:
+            reasons = "; ".join(sorted({c["rejected"] for c in scored}))
+            return ReplyResult(
+                ctx.id,
+                self._no_answer(ctx),
+                ReplyAction.NO_ANSWER,
+                f"every candidate was rejected ({reasons})",
+                "rejected",
+                label,
+                prepared.sources,
+                _public(scored),
+            )
+        best = max(usable, key=lambda c: c["score"])
+        outbound = best["outbound"]
+        action = ReplyAction.SEND
+        text = best["text"]
+        if outbound is not None and outbound.action != ReplyAction.SEND:
+            action = outbound.action
+            text = outbound.text or (
+                self._no_answer(ctx) if action == ReplyAction.NO_ANSWER else text
+            )
+        if prepared.inbound.action == ReplyAction.HOLD and action == ReplyAction.SEND:
+            action = ReplyAction.HOLD
+        return ReplyResult(
+            ctx.id,
+            text,
+            action,
+            outbound.reason if outbound else "",
+            outbound.category if outbound else "ok",
+            label,
+            prepared.sources,
+            _public(scored),
+        )
+
+    def _record(self, prepared: _Prepared, result: ReplyResult) -> None:
+        """Step 6 (synchronous)."""
+        state = prepared.state
+        if state is None:
+            return
+        result.conversation_id = state.conversation_id
+        reply = result.text if result.action != ReplyAction.BLOCK else None
+        result.message_id = self.conversations.record(
+            state, prepared.request.message, reply, self._meta(result)
+        )
+
+    def _meta(self, result: ReplyResult, escalate: bool = False) -> dict[str, Any]:
+        return {
+            "ai_generated": True,
+            "label": result.label,
+            "action": str(result.action),
+            "category": result.category,
+            "reason": result.reason,
+            "escalate": escalate,
+            "sources": [s.post_id for s in result.sources if s.post_id is not None],
+            "model": result.model,
+            "timings_ms": result.timings_ms,
+        }
+
+    # -- public API ------------------------------------------------------------------------
+
+    async def reply(self, request: ReplyRequest) -> ReplyResult:
+        started = time.perf_counter()
+        prepared = await asyncio.to_thread(self._prepare, request)
+        if isinstance(prepared, ReplyResult):
+            prepared.timings_ms["total"] = _ms(started)
+            return prepared
+        n = max(1, request.candidates or self.config.candidates)
+        t_gen = time.perf_counter()
+        raws = await self._generate(prepared.messages, n)
+        prepared.timings["generate"] = _ms(t_gen)
+        t_post = time.perf_counter()
+        result = await asyncio.to_thread(self._select, prepared, raws)
+        if result.action == ReplyAction.NO_ANSWER and result.category == "rejected" and n > 1:
+            # Every draft copied or sounded like an assistant: one more round, hotter.
+            raws = await self._generate(prepared.messages, n, hotter=True)
+            result = await asyncio.to_thread(self._select, prepared, raws)
+        prepared.timings["check"] = _ms(t_post)
+        result.model = self.model_name
+        result.timings_ms = prepared.timings
+        await asyncio.to_thread(self._record, prepared, result)
+        result.timings_ms["total"] = _ms(started)
+        self._after_reply(prepared)
+        return result
+
+    async def stream(self, request: ReplyRequest) -> AsyncIterator[str | ReplyResult]:
+        """Yields text deltas as the model writes, then the checked `ReplyResult`. The final
+        text can differ from the streamed one (trimmed or replaced by a guardrail): clients
+        show the final one."""
+        started = time.perf_counter()
+        prepared = await asyncio.to_thread(self._prepare, request)
+        if isinstance(prepared, ReplyResult):
+            prepared.timings_ms["total"] = _ms(started)
+            yield prepared
+            return
+        t_gen = time.perf_counter()
+        parts: list[str] = []
+        first = True
+        async for chunk in self._bound(seed=0).astream(prepared.messages):
+            delta = chunk.content if isinstance(chunk.content, str) else ""
+            if delta:
+                if first:
+                    prepared.timings["first_token"] = _ms(started)
+                    first = False
+                parts.append(delta)
+                yield delta
+        prepared.timings["generate"] = _ms(t_gen)
+        result = await asyncio.to_thread(self._select, prepared, ["".join(parts)])
+        result.model = self.model_name
+        result.timings_ms = prepared.timings
+        await asyncio.to_thread(self._record, prepared, result)
+        result.timings_ms["total"] = _ms(started)
+        self._after_reply(prepared)
+        yield result
+
+    async def _generate(
+        self, messages: list[BaseMessage], n: int, hotter: bool = False
+    ) -> list[str]:
+        offset = 100 if hotter else 0
+        calls = [self._bound(seed=offset + i, hotter=hotter).ainvoke(messages) for i in range(n)]
+        outputs = await asyncio.gather(*calls)
+        return [o.content if isinstance(o.content, str) else "" for o in outputs]
+
+    def _bound(self, seed: int, hotter: bool = False) -> Any:
+        temperature = self.config.temperature + (0.25 if hotter else 0.0)
+        # Only standard OpenAI parameters: vLLM ignores llama.cpp-specific names.
+        return self.chat_model.bind(
+            temperature=temperature, seed=seed, max_completion_tokens=self.config.max_tokens
+        )
+
+    # -- fan memory, off the hot path ------------------------------------------------------
+
+    def _after_reply(self, prepared: _Prepared) -> None:
+        state = prepared.state
+        if state is None or state.fan_id is None:
+            return
+        if state.fan_messages_since_summary + 1 < self.config.summary_every:
+            return
+        task = asyncio.get_running_loop().create_task(self._summarise(state.fan_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _summarise(self, fan_id: int) -> None:
+        try:
+            summary, texts, last_id = await asyncio.to_thread(
+                self.conversations.fan_messages, fan_id
+            )
+            if not texts:
+                return
+            prompt = [
+                SystemMessage(
+                    "You keep short notes about a fan for a content creator. Write at most 50 "
+                    "words: the fan's name if given, what they like, what they asked or told. "
+                    "Facts only, no advice."
+                ),
+                HumanMessage(
+                    f"Previous notes: {summary or '(none)'}\n\nThe fan's latest messages:\n"
+                    + "\n".join(f"- {t}" for t in texts)
+                    + "\n\nUpdated notes:"
+                ),
+            ]
+            out = await self.chat_model.bind(temperature=0.2, max_completion_tokens=90).ainvoke(
+                prompt
+            )
+            notes = out.content.strip() if isinstance(out.content, str) else ""
+            if notes:
+                await asyncio.to_thread(
+                    self.conversations.save_summary, fan_id, notes[:600], last_id
+                )
+        except Exception:  # noqa: BLE001 - a failed summary must never break replies
+            log.exception("fan summary failed", extra={"fan_id": fan_id})
+
+    async def drain(self) -> None:
+        """Wait for background work (fan summaries): used at shutdown and in tests."""
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _public(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in c.items() if k != "outbound"} for c in scored]

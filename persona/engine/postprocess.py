@@ -1,0 +1,47 @@
+"""Turn a raw model completion into a reply: strip role prefixes, cut run-on dialogue, fit the
+length to the channel, and spot assistant boilerplate."""
+
+from __future__ import annotations
+
+import re
+
+# Phrases no creator writes to a fan; a small model falls back to them when unsure.
+ASSISTANT_PHRASES = re.compile(
+    r"as an ai language model|i'?m (just )?an ai( language model| assistant)|"
+    r"feel free to (ask|reach out)|glad i could help|how can i (help|assist)|"
+    r"i hope this helps|let me know if you (have|need)|is there anything else|"
+    r"n'hésite(z)? pas à (me )?(demander|poser)|comment puis-je vous aider|"
+    r"en tant qu'(ia|intelligence artificielle|assistant)",
+    re.IGNORECASE,
+)
+_TURN_BREAK = re.compile(r"\n\s*(fan|user|assistant|you)\s*(\([^)]*\))?\s*:", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?…](?=\s|$)|[\U0001F300-\U0001FAFF](?=\s|$)")
+
+
+def clean_completion(raw: str, creator_name: str) -> str:
+    text = raw.strip()
+    match = _TURN_BREAK.search("\n" + text)
+    if match:
+        text = ("\n" + text)[: match.start()].strip()
+    for prefix in (f"{creator_name}:", "Reply:", "Réponse :", "Réponse:", "AI:"):
+        if text.lower().startswith(prefix.lower()):
+            text = text[len(prefix) :].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'«“":
+        text = text[1:-1].strip()
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def fit_length(text: str, max_chars: int) -> str:
+    """Cut at the last sentence end that fits, else at a word boundary."""
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends and ends[-1] >= max_chars // 3:
+        return head[: ends[-1]].strip()
+    cut = head.rsplit(" ", 1)[0].rstrip(",;:-–")
+    return cut + "…"
+
+
+def sounds_like_assistant(text: str) -> bool:
+    return bool(ASSISTANT_PHRASES.search(text))

@@ -1,0 +1,36 @@
+"""Plain configuration of the chat-model backend (built by `channels.settings`, never env)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_NAME = "qwen2.5-0.5b-instruct"
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    """Which backend to use and how to call it.
+
+    `backend` is a name in `persona.llm.chat_models`: "embedded" starts llama.cpp's server
+    on loopback; "openai" talks to any OpenAI-compatible `base_url` (vLLM in production).
+    Only standard OpenAI request parameters are sent, so both behave the same.
+    """
+
+    backend: str = "embedded"
+    base_url: str | None = None  # "openai": e.g. http://127.0.0.1:8000/v1
+    api_key: str = "none"  # "openai": the server's --api-key; "embedded" makes its own
+    model: str = DEFAULT_MODEL_NAME  # served model name (vLLM: --served-model-name / LoRA name)
+    model_path: Path | None = None  # "embedded": a GGUF; None assembles the packaged Qwen
+    models_dir: Path | None = None  # where the packaged model is assembled
+    lora_path: Path | None = None  # "embedded": a GGUF LoRA adapter applied at scale 1.0
+    threads: int = 1
+    n_ctx: int = 4096  # context per parallel slot
+    parallel: int = 1  # requests decoded together by the embedded server
+    port: int = 0  # 0 picks a free loopback port
+    timeout_s: float = 120.0
+    startup_timeout_s: float = 60.0
+    max_retries: int = 2
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_tokens: int = 256

@@ -1,0 +1,1 @@
+"""Embeddings and the per-creator post index (Chroma behind LangChain's VectorStore seam)."""

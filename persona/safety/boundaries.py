@@ -1,0 +1,94 @@
+"""The creator's boundaries: what the double must not discuss, say, promise or disclose."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from persona.safety.normalize import fold
+
+DEFAULT_NO_ANSWER = "I don't have an answer to that one, and I'd rather not guess!"
+
+_PHONE_DIGITS = re.compile(r"\+?\d[\d\s().\-]{6,}\d")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+@dataclass
+class Boundaries:
+    """Creator settings read by the inbound and outbound checks.
+
+    `forbidden_topics` entries are either a known topic ("politics", "religion", "politique"...,
+    expanded to a bilingual lexicon) or a phrase matched as written; `topic_keywords` adds
+    keywords to any topic. `published_facts_text` is the creator's published posts (or a
+    digest); `is_published`, when given, replaces the substring check against it, e.g. a
+    lookup in the post index.
+    """
+
+    forbidden_topics: list[str] = field(default_factory=list)
+    forbidden_statements: list[str] = field(default_factory=list)
+    no_answer_message: str = DEFAULT_NO_ANSWER
+    allowed_commitments: list[str] = field(default_factory=list)
+    published_facts_text: str = ""
+    is_published: Callable[[str], bool] | None = None
+    allowed_link_domains: list[str] = field(default_factory=list)
+    topic_keywords: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Mapping[str, Any],
+        *,
+        published_facts_text: str = "",
+        is_published: Callable[[str], bool] | None = None,
+    ) -> Boundaries:
+        """Build from a creator's JSON settings (`Creator.settings`); unknown keys are ignored."""
+
+        def strings(key: str) -> list[str]:
+            value = settings.get(key) or []
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"creator setting {key!r} must be a list of strings")
+            return list(value)
+
+        keywords = settings.get("topic_keywords") or {}
+        return cls(
+            forbidden_topics=strings("forbidden_topics"),
+            forbidden_statements=strings("forbidden_statements"),
+            no_answer_message=str(settings.get("no_answer_message") or DEFAULT_NO_ANSWER),
+            allowed_commitments=strings("allowed_commitments"),
+            allowed_link_domains=strings("allowed_link_domains"),
+            topic_keywords={str(k): [str(w) for w in v] for k, v in dict(keywords).items()},
+            published_facts_text=published_facts_text,
+            is_published=is_published,
+        )
+
+    @cached_property
+    def _published_folded(self) -> str:
+        return fold(self.published_facts_text)
+
+    @cached_property
+    def published_phone_digits(self) -> frozenset[str]:
+        return frozenset(
+            re.sub(r"\D", "", m.group(0)) for m in _PHONE_DIGITS.finditer(self.published_facts_text)
+        )
+
+    @cached_property
+    def published_emails(self) -> frozenset[str]:
+        return frozenset(m.group(0).casefold() for m in _EMAIL.finditer(self.published_facts_text))
+
+    def published(self, snippet: str) -> bool:
+        """True when the creator has published this snippet (accent- and case-insensitive)."""
+        if not snippet.strip():
+            return False
+        if self.is_published is not None:
+            return bool(self.is_published(snippet))
+        return fold(snippet) in self._published_folded
+
+    def published_word(self, word: str) -> bool:
+        """True when `word` appears as a whole word in the published text."""
+        if self.is_published is not None:
+            return bool(self.is_published(word))
+        pattern = rf"(?<![a-z0-9]){re.escape(fold(word))}(?![a-z0-9])"
+        return re.search(pattern, self._published_folded) is not None

@@ -1,0 +1,103 @@
+"""Shared fixtures: settings in a temp dir, the real packaged LLM served once per session,
+and a demo-creator data dir ingested once and copied per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import tests.doubles  # noqa: F401 - registers the scripted chat backend
+from channels.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TWEETS = REPO.parent / "shared" / "data" / "creators" / "tweets_dev.csv"
+MODEL_CACHE = Path(
+    os.environ.get("PERSONA_TEST_MODEL_CACHE", Path.home() / ".cache" / "persona-test-models")
+)
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "llm_backend": "scripted",
+        "log_level": "WARNING",
+        "embed_threads": 1,
+        "llm_threads": 1,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def packaged_model() -> Path:
+    """The packaged Qwen GGUF, assembled once into a cache shared across test runs."""
+    from persona.llm.packaged_model import assemble_packaged_model
+
+    return assemble_packaged_model(MODEL_CACHE)
+
+
+@dataclass(frozen=True)
+class RealLLM:
+    url: str
+    api_key: str
+
+    def overrides(self) -> dict[str, object]:
+        """Settings that point the platform at this server through the OpenAI backend."""
+        return {"llm_backend": "openai", "llm_base_url": self.url, "llm_api_key": self.api_key}
+
+
+@pytest.fixture(scope="session")
+def real_llm(packaged_model: Path) -> Iterator[RealLLM]:
+    """One real llama.cpp server for the whole session (starting one costs ~2 s)."""
+    from persona.llm.embedded_server import EmbeddedLlamaServer, EmbeddedServerConfig
+
+    server = EmbeddedLlamaServer(
+        EmbeddedServerConfig(
+            model_path=packaged_model,
+            threads=1,
+            n_ctx=4096,
+            parallel=3,
+            model_alias="qwen2.5-0.5b-instruct",
+        )
+    )
+    url = server.start()
+    try:
+        yield RealLLM(url, server.api_key)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the demo creator ingested (SQLite + Chroma), built once."""
+    from channels.cli import ensure_demo
+    from channels.services import Services
+
+    data_dir = tmp_path_factory.mktemp("demo-template")
+    services = Services.build(make_settings(data_dir))
+    try:
+        ensure_demo(services)
+    finally:
+        services.close()
+    return data_dir
+
+
+@pytest.fixture
+def demo_dir(demo_template: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(demo_template, target)
+    return target
+
+
+@pytest.fixture
+def shared_tweets() -> Path:
+    if not SHARED_TWEETS.exists():
+        pytest.skip(f"real creator data not found at {SHARED_TWEETS} (CI has it)")
+    return SHARED_TWEETS
