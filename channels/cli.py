@@ -239,6 +239,99 @@ def reindex(creator: Annotated[str, typer.Argument(help="Creator id")]) -> None:
     console.print(f"re-indexed {count} posts of {creator}")
 
 
+@eval_app.command("voice")
+def eval_voice(
+    creators_csv: Annotated[
+        str | None, typer.Option("--creators", help="Comma-separated ids (default: all)")
+    ] = None,
+    per_creator: Annotated[int, typer.Option(min=1, max=200, help="Fan messages each")] = 20,
+    candidates: Annotated[int | None, typer.Option(min=1, max=8)] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the full report as JSON")] = None,
+) -> None:
+    """Hold out part of each creator's posts, answer fan messages, and score the voice."""
+    import math
+
+    from channels.eval_voice import run_voice_eval
+
+    chosen = [c.strip() for c in creators_csv.split(",")] if creators_csv else None
+    with _services() as services, _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage[:12], total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            result = run_voice_eval(services, chosen, per_creator, candidates, report)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+
+    def pct(value: float) -> str:
+        return "n/a" if math.isnan(value) else f"{value:.0%}"
+
+    table = Table(title="Voice evaluation (attribution by an independent char-n-gram judge)")
+    for column in (
+        "creator",
+        "replies",
+        "attribution",
+        "real posts",
+        "style dist",
+        "real dist",
+        "copy rate",
+    ):
+        table.add_column(column, justify="right" if column != "creator" else "left")
+    for c in result.creators:
+        table.add_row(
+            c.creator_id,
+            str(c.replies),
+            pct(c.attribution),
+            pct(c.real_attribution),
+            f"{c.style_distance:.2f}",
+            f"{c.real_style_distance:.2f}",
+            pct(c.copy_rate),
+        )
+    table.add_row(
+        "mean",
+        "",
+        pct(result.mean_attribution),
+        pct(result.mean_real_attribution),
+        "",
+        "",
+        pct(result.mean_copy_rate),
+    )
+    console.print(table)
+    console.print(
+        f"judge accuracy on real held-out posts: {pct(result.judge_accuracy)} "
+        f"(chance {pct(result.chance)})"
+    )
+    if out:
+        import json
+
+        payload = {
+            "judge_accuracy": result.judge_accuracy,
+            "chance": result.chance,
+            "creators": [c.to_dict() for c in result.creators],
+        }
+        out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        console.print(f"report written to {out}")
+
+
+@app.command()
+def token(creator: Annotated[str, typer.Argument(help="Creator id")]) -> None:
+    """Issue a new API token for a creator (the previous one stops working)."""
+    from channels.deps import new_api_token
+
+    with _services() as services:
+        try:
+            value = new_api_token(services, creator)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    console.print(value)
+
+
 DEMO_MESSAGES = [
     "Coucou Camille ! Tu fais quoi ce week-end ?",
     "Your lemon tart recipe changed my life 🍋 any tips for the crust?",
@@ -249,7 +342,6 @@ DEMO_MESSAGES = [
 def ensure_demo(services) -> str:
     """Load the shipped demo creator if it is not there yet (idempotent)."""
     from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME, demo_posts_path
-
     from persona.store import Creator
 
     with services.db.session() as session:
@@ -273,10 +365,14 @@ def demo(
         creator_id = ensure_demo(services)
         with err.status("starting the embedded model…"):
             engine = services.engine
-        for text in message or DEMO_MESSAGES:
-            console.print(f"\n[cyan]fan:[/cyan] {text}")
-            result = asyncio.run(engine.reply(ReplyRequest(creator_id, text, record=False)))
-            _print_result(result, False)
+
+        async def answer_all() -> None:
+            for text in message or DEMO_MESSAGES:
+                console.print(f"\n[cyan]fan:[/cyan] {text}")
+                result = await engine.reply(ReplyRequest(creator_id, text, record=False))
+                _print_result(result, False)
+
+        asyncio.run(answer_all())
 
 
 @app.command()

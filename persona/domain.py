@@ -31,8 +31,10 @@ class PostRecord:
 
     @property
     def content_hash(self) -> str:
-        """Identity for de-duplication: the same cleaned text by the same creator is one post."""
-        key = f"{self.creator}\x00{self.clean_text.casefold()}"
+        """Identity for de-duplication: the same text (case and spacing aside) by the same
+        creator is one post. The original text, not the cleaned one: two posts that differ
+        only by their link are two posts."""
+        key = f"{self.creator}\x00{' '.join(self.text.casefold().split())}"
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -125,7 +125,7 @@ def iter_raw_posts(
             raise IngestFormatError(
                 path,
                 None,
-                "expected a list of post objects, an object with a \"posts\" list, or a "
+                'expected a list of post objects, an object with a "posts" list, or a '
                 f"TikTok data export; found {type(document).__name__}"
                 + (f" with keys {keys}" if keys else ""),
             )

@@ -46,14 +46,12 @@ class _FieldCache:
         return fields
 
 
-def _object_post(
-    item: object, cache: _FieldCache, *, line: int | None, where: str
-) -> RawPost:
+def _object_post(item: object, cache: _FieldCache, *, line: int | None, where: str) -> RawPost:
     if not isinstance(item, dict):
         raise IngestFormatError(
             cache.path,
             line,
-            f"{where}expected an object like {{\"text\": \"...\"}}, found {type(item).__name__}",
+            f'{where}expected an object like {{"text": "..."}}, found {type(item).__name__}',
         )
     fields = cache.resolve(list(item), line, where)
     return build_raw_post(item.get, fields, path=cache.path, line=line, where=where)

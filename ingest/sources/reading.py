@@ -64,9 +64,7 @@ def read_json_from_zip(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
     check_file(path, max_bytes)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [
-                i for i in archive.infolist() if i.filename.lower().endswith(".json")
-            ]
+            members = [i for i in archive.infolist() if i.filename.lower().endswith(".json")]
             if len(members) > 1:
                 preferred = [i for i in members if Path(i.filename).name.startswith("user_data")]
                 members = preferred or members

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import regex
 
 from persona.style.text import (
     ELLIPSIS_RE,
@@ -55,17 +56,24 @@ class TextMeasure:
         return self.caps_words > 0
 
 
+_CASED_RE = regex.compile(r"[\p{Lu}\p{Ll}\p{Lt}]")
+_UPPER_RE = regex.compile(r"[\p{Lu}\p{Lt}]")
+
+
 def _is_caps_word(word: str) -> bool:
-    letters = [c for c in word if c.isalpha()]
-    return len(letters) >= CAPS_WORD_MIN_LETTERS and all(c.isupper() for c in letters)
+    return (
+        len(word) >= CAPS_WORD_MIN_LETTERS
+        and word.isupper()
+        and sum(c.isalpha() for c in word) >= CAPS_WORD_MIN_LETTERS
+    )
 
 
 def measure(text: str) -> TextMeasure:
     """Measure one (cleaned) text."""
     prose = HASHTAG_RE.sub(" ", MENTION_RE.sub(" ", URL_RE.sub(" ", text)))
-    cased = [c for c in prose if c.isupper() or c.islower()]
+    first_cased = _CASED_RE.search(prose)
     words = WORD_RE.findall(prose)
-    cased_words = [w for w in words if any(c.isupper() or c.islower() for c in w)]
+    cased_words = [w for w in words if w.lower() != w.upper()]
     stripped = text.rstrip()
     return TextMeasure(
         words=word_count(text),
@@ -77,8 +85,8 @@ def measure(text: str) -> TextMeasure:
         multi_exclamation=MULTI_EXCLAMATION_RE.search(text) is not None,
         question="?" in text or "¿" in text,
         ellipsis=ELLIPSIS_RE.search(text) is not None,
-        starts_lowercase=cased[0].islower() if cased else None,
-        all_lowercase=not any(c.isupper() for c in cased) if cased else None,
+        starts_lowercase=first_cased.group().islower() if first_cased else None,
+        all_lowercase=_UPPER_RE.search(prose) is None if first_cased else None,
         caps_words=sum(_is_caps_word(w) for w in cased_words),
         cased_words=len(cased_words),
         period_end=stripped.endswith(".") and not stripped.endswith(".."),

@@ -1,7 +1,8 @@
 """Recurring phrases (2-4-grams) and topic keywords of a creator.
 
 "Specific to this creator" is measured against a background: by default the generic one (the
-function words of STOPWORDS: an n-gram made only of them, such as "in the", is everybody's);
+function words of STOPWORDS: an n-gram made only of them, such as "in the", is everybody's;
+COMMON_WORDS, everyday vocabulary, count half in phrases and never as topics);
 when the caller has other creators' posts, pass them as `background` and phrases and topics
 are ranked by how much more often this creator uses them (smoothed log-odds), so that "thank
 you" drops and "you got this babe" stays.
@@ -13,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from persona.style.stopwords import STOPWORDS
+from persona.style.stopwords import COMMON_WORDS, STOPWORDS
 from persona.style.text import squeeze_elongations, words
 
 MIN_N, MAX_N = 2, 4
@@ -30,6 +31,12 @@ def _ngrams(toks: list[str]) -> set[tuple[str, ...]]:
         for i in range(len(toks) - n + 1):
             grams.add(tuple(toks[i : i + n]))
     return grams
+
+
+def _content_weight(token: str) -> float:
+    if token in STOPWORDS:
+        return 0.0
+    return 0.5 if token in COMMON_WORDS else 1.0
 
 
 def _is_candidate(gram: tuple[str, ...]) -> bool:
@@ -97,8 +104,8 @@ def recurring_phrases(
     else:
 
         def score(gram: tuple[str, ...]) -> float:
-            content = sum(t not in STOPWORDS for t in gram) / len(gram)
-            return frequent[gram] * content * (1.0 + 0.25 * (len(gram) - 2))
+            content = sum(_content_weight(t) for t in gram) / len(gram)
+            return frequent[gram] * content**2 * (1.0 + 0.25 * (len(gram) - 2))
 
     ranked = sorted(frequent.items(), key=lambda item: (-score(item[0]), item[0]))
     if background:
@@ -110,7 +117,11 @@ def _topic_terms(text: str) -> list[str]:
     return [
         t
         for t in tokens(text)
-        if len(t) >= 3 and t not in STOPWORDS and not any(c.isdigit() for c in t) and t != "user"
+        if len(t) >= 3
+        and t not in STOPWORDS
+        and t not in COMMON_WORDS
+        and not any(c.isdigit() for c in t)
+        and t != "user"
     ]
 
 

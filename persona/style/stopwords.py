@@ -61,3 +61,22 @@ STOPWORDS: frozenset[str] = frozenset(
 
 def is_stopword(token: str) -> bool:
     return token.lower() in STOPWORDS
+
+
+# Everyday content words (English, where most of our posts are): not function words, but
+# everybody's vocabulary. They never make a topic and count as half a content word in a phrase.
+_COMMON = """
+able actually again ago almost already always another anyone anything around ask asked away
+back bad best better big bit call came come comes coming could day days different done else
+enough everyone everything feel find first free give go goes going gone good great guess
+guys happy hard help hey hi high home hope idea keep kind know last least left less let
+life little live long look looking lot lots love made make makes making man many maybe mean
+means might mind need needs never new next nice night nothing ok okay old one ones part
+people person place please point pretty put quite read ready real right said say saying says
+see seem seems seen set show since small something sometimes soon sorry start stop stuff
+sure take talk tell thank thanks thing things think thinking thought time times today
+tomorrow tonight took true try trying two use used useful uses using want wants watch way
+ways week whole without word words work working works world wow write wrong yeah year years
+yes yet yesterday
+"""
+COMMON_WORDS: frozenset[str] = frozenset(_COMMON.split())

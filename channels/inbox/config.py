@@ -1,0 +1,62 @@
+"""Settings of the inbox, the worker and the outbox, as one validated object.
+
+The field names are those of the `Settings` fields they come from (PERSONA_WEBHOOK_SECRETS,
+PERSONA_INBOX_LEASE_S, ...); a field `Settings` does not declare yet takes its default here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class InboxConfig(BaseModel):
+    # platform name -> shared secret for webhook signatures (both ways).
+    webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    # Timestamps further than this from our clock are refused (replay window).
+    webhook_window_s: int = Field(default=300, ge=1, le=86_400)
+    webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # platform name -> callback URL used when an event carries none.
+    webhook_callback_urls: dict[str, str] = Field(default_factory=dict)
+
+    # Worker: how many events are processed at once, and how long a claim lasts without a
+    # heartbeat (a crashed worker's events are taken over after this).
+    inbox_concurrency: int = Field(default=4, ge=1, le=256)
+    inbox_lease_s: float = Field(default=30.0, ge=0.5, le=3600)
+    inbox_poll_s: float = Field(default=1.0, gt=0, le=60)
+    inbox_max_attempts: int = Field(default=5, ge=1, le=100)
+    # Backoff after an error while answering (seconds, doubled per attempt).
+    inbox_retry_base_s: float = Field(default=2.0, ge=0, le=3600)
+
+    outbox_concurrency: int = Field(default=8, ge=1, le=256)
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_backoff_base_s: float = Field(default=1.0, ge=0, le=3600)
+    outbox_backoff_max_s: float = Field(default=300.0, ge=0, le=86_400)
+    outbox_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    rate_limiter: str = "memory"
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _strong_secrets(cls, secrets: dict[str, str]) -> dict[str, str]:
+        for platform, secret in secrets.items():
+            if len(secret) < 16:
+                raise ValueError(
+                    f"the webhook secret of {platform!r} is shorter than 16 characters: "
+                    "use a long random string (python -c 'import secrets; "
+                    "print(secrets.token_hex(32))')"
+                )
+        return secrets
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> InboxConfig:
+        values = {
+            name: getattr(settings, name) for name in cls.model_fields if hasattr(settings, name)
+        }
+        return cls.model_validate(values)
+
+    def secret_for(self, platform: str) -> str | None:
+        return self.webhook_secrets.get(platform)
+
+    def callback_for(self, platform: str, event_url: str | None) -> str | None:
+        return event_url or self.webhook_callback_urls.get(platform)

@@ -1,0 +1,520 @@
+"""Database work of the inbox and the outbox: small synchronous functions, each one unit of
+work (run them in a thread from async code). Claims are conditional UPDATEs, so several
+workers (or a restarted one) never process the same row at once."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from channels.inbox.comments import text_hash
+from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
+from channels.inbox.protocol import EVENT_CHANNEL, CommentEvent, DMEvent, GroupMessageEvent
+from persona.store import Creator, Database
+
+ThreadKey = tuple[str, str, str]  # (creator_id, channel, thread_key)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without a zone; ours are always UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def thread_of(event: InboxEvent) -> ThreadKey:
+    return (event.creator_id, event.channel, event.thread_key)
+
+
+# -- intake ----------------------------------------------------------------------------------
+
+
+class UnknownCreator(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    event_id: int
+    status: str
+    duplicate: bool
+
+
+def accept_event(
+    db: Database,
+    platform: str,
+    event: DMEvent | CommentEvent | GroupMessageEvent,
+    callback_url: str | None,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> Accepted:
+    """Persist one inbound event; a second delivery of the same (platform, message id) gives
+    back the first one's id. Returns only after the row is committed."""
+    existing = _find(db, platform, event.message_id)
+    if existing is not None:
+        return existing
+    row = InboxEvent(
+        platform=platform,
+        message_id=event.message_id,
+        creator_id=event.creator_id,
+        channel=EVENT_CHANNEL[event.type],
+        thread_key=event.thread_key,
+        fan_id=event.fan.id,
+        fan_handle=event.fan.handle,
+        fan_name=event.fan.name,
+        text=event.text,
+        text_hash=text_hash(event.text),
+        payload=event.model_dump(mode="json"),
+        callback_url=callback_url,
+        status=EventStatus.PENDING,
+        not_before=not_before or now,
+        received_at=now,
+    )
+    try:
+        with db.session() as session:
+            if session.get(Creator, event.creator_id) is None:
+                raise UnknownCreator(event.creator_id)
+            session.add(row)
+            session.flush()
+            event_id = row.id
+    except IntegrityError:
+        # Two deliveries of one message raced: the other one won, and it is the answer.
+        existing = _find(db, platform, event.message_id)
+        if existing is None:
+            raise
+        return existing
+    return Accepted(event_id, EventStatus.PENDING, False)
+
+
+def _find(db: Database, platform: str, message_id: str) -> Accepted | None:
+    with db.session() as session:
+        row = session.execute(
+            select(InboxEvent.id, InboxEvent.status).where(
+                InboxEvent.platform == platform, InboxEvent.message_id == message_id
+            )
+        ).first()
+    return Accepted(row[0], row[1], True) if row else None
+
+
+# -- claiming --------------------------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        and_(InboxEvent.status == EventStatus.PENDING, InboxEvent.not_before <= now),
+        and_(InboxEvent.status == EventStatus.PROCESSING, InboxEvent.lease_until < now),
+    )
+
+
+def claim_due(
+    db: Database,
+    owner: str,
+    limit: int,
+    busy_threads: Collection[ThreadKey],
+    lease_s: float,
+    now: datetime,
+) -> list[InboxEvent]:
+    """Claim up to `limit` due events, at most one per thread and none of `busy_threads`
+    (events of one thread are handled in order, one at a time)."""
+    with db.session() as session:
+        candidates = session.execute(
+            select(
+                InboxEvent.id, InboxEvent.creator_id, InboxEvent.channel, InboxEvent.thread_key
+            )
+            .where(_claimable(now))
+            .order_by(InboxEvent.id)
+            .limit(limit * 8 + 16)
+        ).all()
+    taken: set[ThreadKey] = set(busy_threads)
+    claimed: list[InboxEvent] = []
+    for event_id, creator_id, channel, thread in candidates:
+        if len(claimed) >= limit:
+            break
+        key = (creator_id, channel, thread)
+        if key in taken:
+            continue
+        row = claim_one(db, owner, event_id, lease_s, now)
+        if row is not None:
+            taken.add(key)
+            claimed.append(row)
+    return claimed
+
+
+def claim_one(
+    db: Database, owner: str, event_id: int, lease_s: float, now: datetime
+) -> InboxEvent | None:
+    with db.session() as session:
+        result = session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == event_id, _claimable(now))
+            .values(
+                status=EventStatus.PROCESSING,
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_s),
+                attempts=InboxEvent.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return None
+        return session.get(InboxEvent, event_id)
+
+
+def claim_thread_batch(
+    db: Database,
+    owner: str,
+    first: InboxEvent,
+    lease_s: float,
+    now: datetime,
+    limit: int = 200,
+) -> list[InboxEvent]:
+    """The due events of `first`'s thread, claimed together with it (comments of one post
+    are ranked as a batch)."""
+    with db.session() as session:
+        ids = session.scalars(
+            select(InboxEvent.id)
+            .where(
+                InboxEvent.creator_id == first.creator_id,
+                InboxEvent.channel == first.channel,
+                InboxEvent.thread_key == first.thread_key,
+                InboxEvent.id != first.id,
+                _claimable(now),
+            )
+            .order_by(InboxEvent.id)
+            .limit(limit)
+        ).all()
+    batch = [first]
+    for event_id in ids:
+        row = claim_one(db, owner, event_id, lease_s, now)
+        if row is not None:
+            batch.append(row)
+    return batch
+
+
+def renew_leases(
+    db: Database, owner: str, event_ids: Collection[int], lease_s: float, now: datetime
+) -> None:
+    if not event_ids:
+        return
+    with db.session() as session:
+        session.execute(
+            update(InboxEvent)
+            .where(
+                InboxEvent.id.in_(list(event_ids)),
+                InboxEvent.status == EventStatus.PROCESSING,
+                InboxEvent.lease_owner == owner,
+            )
+            .values(lease_until=now + timedelta(seconds=lease_s))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _mine(event_id: int, owner: str) -> Any:
+    return and_(
+        InboxEvent.id == event_id,
+        InboxEvent.status == EventStatus.PROCESSING,
+        InboxEvent.lease_owner == owner,
+    )
+
+
+def release(
+    db: Database,
+    owner: str,
+    event_id: int,
+    not_before: datetime,
+    reason: str,
+    *,
+    counts_as_attempt: bool,
+) -> bool:
+    """Give an event back to the queue, due at `not_before` (a wait, an error, a shutdown)."""
+    values: dict[str, Any] = {
+        "status": EventStatus.PENDING,
+        "lease_owner": None,
+        "lease_until": None,
+        "not_before": not_before,
+        "reason": reason[:300],
+    }
+    if not counts_as_attempt:
+        values["attempts"] = InboxEvent.attempts - 1
+    with db.session() as session:
+        result = session.execute(
+            update(InboxEvent)
+            .where(_mine(event_id, owner))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def finish(db: Database, owner: str, event_id: int, status: EventStatus, reason: str, now: datetime) -> bool:
+    """Close an event without a reply (skipped or failed)."""
+    with db.session() as session:
+        result = session.execute(
+            update(InboxEvent)
+            .where(_mine(event_id, owner))
+            .values(
+                status=status,
+                reason=reason[:300],
+                lease_owner=None,
+                lease_until=None,
+                decided_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def finish_with_reply(db: Database, owner: str, reply: OutboxReply, now: datetime) -> int | None:
+    """In ONE transaction: write the reply and mark its event done. Returns the reply id, or
+    None when this worker no longer owns the event (someone else finished it)."""
+    try:
+        with db.session() as session:
+            result = session.execute(
+                update(InboxEvent)
+                .where(_mine(reply.event_id, owner))
+                .values(
+                    status=EventStatus.DONE,
+                    reason="",
+                    lease_owner=None,
+                    lease_until=None,
+                    decided_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                session.rollback()
+                return None
+            session.add(reply)
+            session.flush()
+            return reply.id
+    except IntegrityError:
+        # The unique reply-per-event constraint: a reply exists already, so this one is not.
+        return None
+
+
+# -- what the policy needs to know -----------------------------------------------------------
+
+
+def creator_snapshot(db: Database, creator_id: str) -> tuple[str, dict[str, Any]] | None:
+    with db.session() as session:
+        creator = session.get(Creator, creator_id)
+        if creator is None:
+            return None
+        return creator.display_name, dict(creator.settings or {})
+
+
+def replies_since(
+    db: Database, creator_id: str, channel: str, thread_key: str, since: datetime
+) -> int:
+    """Replies written in a thread since a time (rejected and cancelled ones do not count)."""
+    with db.session() as session:
+        return (
+            session.scalar(
+                select(func.count(OutboxReply.id)).where(
+                    OutboxReply.creator_id == creator_id,
+                    OutboxReply.channel == channel,
+                    OutboxReply.thread_key == thread_key,
+                    OutboxReply.created_at >= since,
+                    OutboxReply.status.not_in([ReplyStatus.REJECTED, ReplyStatus.CANCELLED]),
+                )
+            )
+            or 0
+        )
+
+
+def earlier_duplicate(db: Database, event: InboxEvent, crowd: int = 2) -> int | None:
+    """An earlier comment under the same post with the same text: by the same fan, or (for
+    longer texts) pasted by `crowd` or more others — what copy-paste spam looks like."""
+    with db.session() as session:
+        rows = session.execute(
+            select(InboxEvent.id, InboxEvent.fan_id)
+            .where(
+                InboxEvent.creator_id == event.creator_id,
+                InboxEvent.channel == event.channel,
+                InboxEvent.thread_key == event.thread_key,
+                InboxEvent.text_hash == event.text_hash,
+                InboxEvent.id < event.id,
+            )
+            .order_by(InboxEvent.id)
+            .limit(50)
+        ).all()
+    same_fan = [row_id for row_id, fan in rows if fan == event.fan_id]
+    if same_fan:
+        return same_fan[0]
+    if len(event.text.split()) >= 6 and len(rows) >= crowd:
+        return rows[0][0]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupWindow:
+    turns: list[tuple[str, str, bool]]  # (speaker, text, by_creator), oldest first
+    fan_messages: int
+    ai_messages: int
+
+
+def group_window(
+    db: Database, event: InboxEvent, creator_name: str, window: int, context: int
+) -> GroupWindow:
+    """The group's recent messages before `event` (fans' from the inbox, the AI's from the
+    outbox) and the counts the share rule needs, over the last `window` fan messages."""
+    with db.session() as session:
+        fans = session.execute(
+            select(
+                InboxEvent.id,
+                InboxEvent.fan_name,
+                InboxEvent.fan_handle,
+                InboxEvent.fan_id,
+                InboxEvent.text,
+                InboxEvent.received_at,
+            )
+            .where(
+                InboxEvent.creator_id == event.creator_id,
+                InboxEvent.channel == event.channel,
+                InboxEvent.thread_key == event.thread_key,
+                InboxEvent.id <= event.id,
+            )
+            .order_by(InboxEvent.id.desc())
+            .limit(window)
+        ).all()
+        oldest = utc(fans[-1].received_at) if fans else utc(event.received_at)
+        ai = session.execute(
+            select(OutboxReply.text, OutboxReply.created_at, OutboxReply.event_id)
+            .where(
+                OutboxReply.creator_id == event.creator_id,
+                OutboxReply.channel == event.channel,
+                OutboxReply.thread_key == event.thread_key,
+                OutboxReply.created_at >= oldest,
+                OutboxReply.status.not_in([ReplyStatus.REJECTED, ReplyStatus.CANCELLED]),
+            )
+            .order_by(OutboxReply.created_at)
+        ).all()
+    # Interleave by the event each reply answers: a reply follows the message it answers.
+    turns: list[tuple[float, str, str, bool]] = []
+    for row in fans:
+        if row.id == event.id:
+            continue
+        speaker = row.fan_name or row.fan_handle or row.fan_id
+        turns.append((float(row.id), speaker, row.text, False))
+    for text, _, answered in ai:
+        turns.append((answered + 0.5, creator_name, text, True))
+    turns.sort()
+    recent = [(speaker, text, mine) for _, speaker, text, mine in turns][-context:] if context else []
+    return GroupWindow(recent, fan_messages=len(fans), ai_messages=len(ai))
+
+
+# -- outbox ----------------------------------------------------------------------------------
+
+
+def _deliverable(now: datetime) -> Any:
+    return and_(
+        OutboxReply.status == ReplyStatus.PENDING,
+        OutboxReply.next_attempt_at <= now,
+        or_(OutboxReply.lease_until.is_(None), OutboxReply.lease_until < now),
+    )
+
+
+def claim_deliveries(db: Database, limit: int, lease_s: float, now: datetime) -> list[OutboxReply]:
+    with db.session() as session:
+        ids = session.scalars(
+            select(OutboxReply.id)
+            .where(_deliverable(now))
+            .order_by(OutboxReply.next_attempt_at, OutboxReply.id)
+            .limit(limit)
+        ).all()
+    claimed = []
+    for reply_id in ids:
+        with db.session() as session:
+            result = session.execute(
+                update(OutboxReply)
+                .where(OutboxReply.id == reply_id, _deliverable(now))
+                .values(
+                    lease_until=now + timedelta(seconds=lease_s),
+                    attempts=OutboxReply.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:
+                claimed.append(session.get(OutboxReply, reply_id))
+    return claimed
+
+
+def next_delivery_at(db: Database) -> datetime | None:
+    with db.session() as session:
+        return utc(
+            session.scalar(
+                select(func.min(OutboxReply.next_attempt_at)).where(
+                    OutboxReply.status == ReplyStatus.PENDING
+                )
+            )
+        )
+
+
+def next_event_at(db: Database) -> datetime | None:
+    with db.session() as session:
+        pending = session.scalar(
+            select(func.min(InboxEvent.not_before)).where(
+                InboxEvent.status == EventStatus.PENDING
+            )
+        )
+        leased = session.scalar(
+            select(func.min(InboxEvent.lease_until)).where(
+                InboxEvent.status == EventStatus.PROCESSING
+            )
+        )
+    times = [t for t in (utc(pending), utc(leased)) if t is not None]
+    return min(times) if times else None
+
+
+def update_reply(db: Database, reply_id: int, expected_status: str, **values: Any) -> bool:
+    with db.session() as session:
+        result = session.execute(
+            update(OutboxReply)
+            .where(OutboxReply.id == reply_id, OutboxReply.status == expected_status)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def get_reply(db: Database, creator_id: str, reply_id: int) -> OutboxReply | None:
+    with db.session() as session:
+        reply = session.get(OutboxReply, reply_id)
+        return reply if reply is not None and reply.creator_id == creator_id else None
+
+
+def list_replies(
+    db: Database, creator_id: str, statuses: Collection[str], offset: int, limit: int
+) -> tuple[list[OutboxReply], int]:
+    where = [OutboxReply.creator_id == creator_id]
+    if statuses:
+        where.append(OutboxReply.status.in_(list(statuses)))
+    with db.session() as session:
+        total = session.scalar(select(func.count(OutboxReply.id)).where(*where)) or 0
+        rows = session.scalars(
+            select(OutboxReply).where(*where).order_by(OutboxReply.id).offset(offset).limit(limit)
+        ).all()
+    return list(rows), total
+
+
+def list_events(
+    db: Database, creator_id: str, statuses: Collection[str], offset: int, limit: int
+) -> tuple[list[InboxEvent], int]:
+    where = [InboxEvent.creator_id == creator_id]
+    if statuses:
+        where.append(InboxEvent.status.in_(list(statuses)))
+    with db.session() as session:
+        total = session.scalar(select(func.count(InboxEvent.id)).where(*where)) or 0
+        rows = session.scalars(
+            select(InboxEvent)
+            .where(*where)
+            .order_by(InboxEvent.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    return list(rows), total

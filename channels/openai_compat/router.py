@@ -1,0 +1,105 @@
+"""Thin transport for the OpenAI-compatible API: read, authenticate, hand to serving.
+
+Errors are OpenAI-shaped (`{"error": {"message", "type", "code", "param"}}`), so the body is
+read and validated here rather than by FastAPI (whose errors have another shape)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from channels.deps import ServicesDep
+from channels.openai_compat.protocol import ModelCard, ModelList
+from channels.openai_compat.serving import (
+    AI_HEADERS,
+    OpenAIError,
+    Persona,
+    PersonaServing,
+    ServingLimits,
+    parse_request,
+    unauthorized,
+)
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+
+
+def serving_of(request: Request, services: ServicesDep) -> PersonaServing:
+    """One serving object per app; set `app.state.openai_limits` to change its limits."""
+    state = request.app.state
+    serving = getattr(state, "openai_serving", None)
+    if serving is None or serving.services is not services:
+        limits = getattr(state, "openai_limits", None) or ServingLimits()
+        serving = PersonaServing(services, limits)
+        state.openai_serving = serving
+    return serving
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized(
+            "missing API key: send 'Authorization: Bearer <creator API token>' "
+            "(create one with `persona token CREATOR`)"
+        )
+    return token.strip()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    too_large = OpenAIError(
+        413, f"the request body is over {limit} bytes", code="request_too_large"
+    )
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(request: Request, services: ServicesDep) -> Response:
+    """Talk to a persona: `model` is the creator id, the key is that creator's API token."""
+    serving = serving_of(request, services)
+    try:
+        token = bearer_token(request)
+        chat = parse_request(await read_body(request, serving.limits.max_body_bytes))
+        persona: Persona = await asyncio.to_thread(serving.authenticate, chat.model, token)
+        reply = serving.reply_request(chat, persona)
+        if chat.stream:
+            return StreamingResponse(
+                serving.stream(reply, persona),
+                media_type="text/event-stream",
+                headers={**AI_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        completion = await serving.complete(reply, persona)
+    except OpenAIError as exc:
+        return exc.response()
+    return JSONResponse(completion.model_dump(mode="json"), headers=AI_HEADERS)
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models(
+    request: Request,
+    services: ServicesDep,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> ModelList:
+    """Every persona that can answer (creators with posts), by id; page with `after`."""
+    serving = serving_of(request, services)
+    return await asyncio.to_thread(serving.list_models, after, limit)
+
+
+@router.get("/models/{model}", response_model=None)
+async def get_model(model: str, request: Request, services: ServicesDep) -> Response:
+    serving = serving_of(request, services)
+    try:
+        card: ModelCard = await asyncio.to_thread(serving.get_model, model)
+    except OpenAIError as exc:
+        return exc.response()
+    return JSONResponse(card.model_dump(mode="json"))

@@ -1,0 +1,348 @@
+"""The logic of the OpenAI-compatible API: who may talk to which persona, how an OpenAI chat
+maps onto a reply request, and how the checked reply goes back (whole, or as SSE chunks).
+
+Guardrails apply as on every channel, so a streamed reply is sent only once it has passed
+the checks: the first chunk (the assistant role) goes out at once, the checked text follows
+when the engine is done. A stream of raw model tokens could leak what a check then removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from channels.deps import hash_token
+from channels.openai_compat.protocol import (
+    AssistantMessage,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatMessage,
+    Choice,
+    DeltaMessage,
+    ErrorInfo,
+    ErrorResponse,
+    FinishReason,
+    ModelCard,
+    ModelList,
+    PersonaCard,
+    PersonaInfo,
+    StreamChoice,
+    completion_id,
+    now,
+)
+from channels.services import Services
+from channels.space.creator_info import default_label
+from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
+from persona.engine.engine import CreatorNotFound
+from persona.engine.types import Turn
+from persona.store import Creator
+
+log = logging.getLogger(__name__)
+
+# Headers on every persona response: machines can tell the text is AI-generated.
+AI_HEADERS = {"X-AI-Generated": "true"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServingLimits:
+    max_body_bytes: int = 256 * 1024
+    max_message_chars: int = 4000
+    max_context_turns: int = 12
+    max_context_chars: int = 6000
+    max_models_page: int = 200
+
+
+class OpenAIError(Exception):
+    """An error the client should see, in OpenAI's shape."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.info = ErrorInfo(message=message, type=type_, code=code, param=param)
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if self.status_code == 401 else None
+        return JSONResponse(
+            ErrorResponse(error=self.info).model_dump(),
+            status_code=self.status_code,
+            headers=headers,
+        )
+
+
+def unauthorized(message: str) -> OpenAIError:
+    return OpenAIError(401, message, code="invalid_api_key")
+
+
+def model_not_found(model: str) -> OpenAIError:
+    return OpenAIError(
+        404,
+        f"The model {model!r} does not exist: use a creator id from GET /v1/models",
+        code="model_not_found",
+        param="model",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """The creator a request talks to, after authentication."""
+
+    creator_id: str
+    display_name: str
+    label: str
+
+    @property
+    def fingerprint(self) -> str:
+        return f"persona:{self.creator_id}:ai-generated"
+
+
+def parse_request(body: bytes) -> ChatCompletionRequest:
+    try:
+        return ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise OpenAIError(400, f"invalid request: {where}: {first['msg']}", param=where) from None
+
+
+class PersonaServing:
+    def __init__(self, services: Services, limits: ServingLimits | None = None) -> None:
+        self.services = services
+        self.limits = limits or ServingLimits()
+
+    # -- auth and models -------------------------------------------------------------------
+
+    def authenticate(self, model: str, token: str) -> Persona:
+        """The token must be the API token of the creator named in `model` (synchronous)."""
+        with self.services.db.session() as session:
+            creator = session.get(Creator, model)
+            if creator is None or not creator.profile:
+                raise model_not_found(model)
+            settings = dict(creator.settings or {})
+            name = creator.display_name or creator.id
+        expected = settings.get("api_token_sha256")
+        if not expected or not hmac.compare_digest(str(expected), hash_token(token)):
+            raise unauthorized(
+                f"this API key does not belong to {model!r}: use that creator's token "
+                f"(`persona token {model}`)"
+            )
+        label = settings.get("ai_label")
+        label = label.strip() if isinstance(label, str) and label.strip() else default_label(name)
+        return Persona(model, name, label)
+
+    def list_models(self, after: str | None, limit: int) -> ModelList:
+        """Creators whose persona can answer (they have posts), by id, after a cursor."""
+        limit = max(1, min(limit, self.limits.max_models_page))
+        query = select(Creator).where(Creator.profile.is_not(None)).order_by(Creator.id)
+        if after:
+            query = query.where(Creator.id > after)
+        with self.services.db.session() as session:
+            rows = session.scalars(query.limit(limit + 1)).all()
+            cards = [self._card(c) for c in rows[:limit]]
+        return ModelList(
+            data=cards,
+            first_id=cards[0].id if cards else None,
+            last_id=cards[-1].id if cards else None,
+            has_more=len(rows) > limit,
+        )
+
+    def get_model(self, model: str) -> ModelCard:
+        with self.services.db.session() as session:
+            creator = session.get(Creator, model)
+            if creator is None or not creator.profile:
+                raise model_not_found(model)
+            return self._card(creator)
+
+    @staticmethod
+    def _card(creator: Creator) -> ModelCard:
+        created = int(creator.created_at.timestamp()) if creator.created_at else 0
+        name = creator.display_name or creator.id
+        return ModelCard(
+            id=creator.id,
+            created=created,
+            owned_by=creator.id,
+            persona=PersonaCard(display_name=name),
+        )
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def reply_request(self, chat: ChatCompletionRequest, persona: Persona) -> ReplyRequest:
+        """The last message is the fan's; earlier user/assistant turns become context.
+        System and developer messages are not obeyed: the persona keeps its own rules."""
+        if chat.n != 1:
+            raise OpenAIError(400, "only n=1 is supported", code="unsupported_value", param="n")
+        last = chat.messages[-1]
+        if last.role != "user":
+            raise OpenAIError(
+                400,
+                "the last message must be the fan's message (role 'user')",
+                param="messages",
+            )
+        raw = last.text()
+        if raw is None:
+            raise OpenAIError(
+                400, "only text content is supported", code="unsupported_content", param="messages"
+            )
+        message = raw.strip()
+        if not message:
+            raise OpenAIError(400, "the last user message is empty", param="messages")
+        if len(message) > self.limits.max_message_chars:
+            raise OpenAIError(
+                400,
+                f"the fan message has {len(message)} characters; the limit is "
+                f"{self.limits.max_message_chars}",
+                code="context_length_exceeded",
+                param="messages",
+            )
+        return ReplyRequest(
+            persona.creator_id,
+            message,
+            Channel.API,
+            fan_handle=chat.user,
+            context=self._context(chat.messages[:-1], persona.display_name),
+            # Without a fan handle there is no thread to remember: answer without recording.
+            record=chat.user is not None,
+        )
+
+    def _context(self, messages: list[ChatMessage], name: str) -> list[Turn]:
+        """The latest turns that fit the budget, oldest first."""
+        turns: list[Turn] = []
+        budget = self.limits.max_context_chars
+        for message in reversed(messages):
+            if message.role not in ("user", "assistant"):
+                continue
+            text = (message.text() or "").strip()
+            if not text:
+                continue
+            if len(turns) >= self.limits.max_context_turns or budget <= 0:
+                break
+            text = text[-budget:]
+            budget -= len(text)
+            turns.append(Turn("fan" if message.role == "user" else name, text))
+        turns.reverse()
+        return turns
+
+    async def _reply(self, request: ReplyRequest) -> ReplyResult:
+        # The engine starts the model on first use: keep that off the event loop.
+        engine = await asyncio.to_thread(lambda: self.services.engine)
+        try:
+            return await engine.reply(request)
+        except CreatorNotFound:
+            raise model_not_found(request.creator_id) from None
+
+    async def complete(self, request: ReplyRequest, persona: Persona) -> ChatCompletionResponse:
+        result = await self._reply(request)
+        text, finish, info = self._outcome(result, persona)
+        return ChatCompletionResponse(
+            model=persona.creator_id,
+            choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish)],
+            system_fingerprint=persona.fingerprint,
+            persona=info,
+        )
+
+    async def stream(self, request: ReplyRequest, persona: Persona) -> AsyncIterator[str]:
+        """SSE lines; once the response has started, errors can only be an error event."""
+        chunk_id, created = completion_id(), now()
+
+        def chunk(
+            delta: DeltaMessage,
+            finish: FinishReason | None = None,
+            info: PersonaInfo | None = None,
+        ) -> str:
+            body = ChatCompletionChunk(
+                id=chunk_id,
+                created=created,
+                model=persona.creator_id,
+                choices=[StreamChoice(delta=delta, finish_reason=finish)],
+                system_fingerprint=persona.fingerprint,
+                persona=info,
+            )
+            return _sse(
+                body.model_dump(mode="json", exclude_none=True)
+                | {
+                    "choices": [
+                        {**c.model_dump(mode="json", exclude_none=True), "finish_reason": finish}
+                        for c in body.choices
+                    ]
+                }
+            )
+
+        yield chunk(DeltaMessage(role="assistant", content=""))
+        try:
+            result = await self._reply(request)
+        except OpenAIError as exc:
+            yield _sse({"error": exc.info.model_dump()})
+            yield SSE_DONE
+            return
+        except Exception:  # noqa: BLE001 - logged; the client gets a plain error event
+            log.exception("persona completion failed", extra={"creator": persona.creator_id})
+            error = ErrorInfo(
+                message="the persona could not answer; see the server log",
+                type="server_error",
+                code="internal_error",
+            )
+            yield _sse({"error": error.model_dump()})
+            yield SSE_DONE
+            return
+        text, finish, info = self._outcome(result, persona)
+        for piece in _pieces(text):
+            yield chunk(DeltaMessage(content=piece))
+        yield chunk(DeltaMessage(), finish, info)
+        yield SSE_DONE
+
+    @staticmethod
+    def _outcome(result: ReplyResult, persona: Persona) -> tuple[str, FinishReason, PersonaInfo]:
+        """What the client sees: held and blocked replies are withheld (content_filter); a
+        paused persona answers nothing, with a notice."""
+        notice = None
+        text = result.text
+        finish: FinishReason = "stop"
+        if result.action == ReplyAction.PAUSED:
+            text, notice = "", f"{persona.display_name} has paused their AI double"
+        elif result.action == ReplyAction.HOLD:
+            text, finish = "", "content_filter"
+            notice = f"the reply waits for {persona.display_name}'s review"
+        elif result.action == ReplyAction.BLOCK or not text:
+            text, finish = "", "content_filter"
+            notice = "this message can't be answered"
+        info = PersonaInfo(
+            creator_id=persona.creator_id,
+            display_name=persona.display_name,
+            label=result.label or persona.label,
+            action=str(result.action),
+            category=result.category,
+            notice=notice,
+            conversation_id=result.conversation_id,
+            message_id=result.message_id,
+        )
+        return text, finish, info
+
+
+def _pieces(text: str) -> list[str]:
+    """Word-sized pieces (spaces kept), so clients that render progressively still do."""
+    pieces: list[str] = []
+    for i, word in enumerate(text.split(" ")):
+        pieces.append(word if i == 0 else " " + word)
+    return [p for p in pieces if p]
+
+
+SSE_DONE = "data: [DONE]\n\n"
+
+
+def _sse(payload: dict[str, object]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

@@ -1,0 +1,111 @@
+"""Wire schemas of the interactive space's websocket: one tagged class per message type.
+
+Client -> server: `{"type": "message", "text": "..."}`.
+Server -> client: `ready` once after connecting, then for each message `token` deltas and one
+`final` (whose text replaces the streamed one), or an `error`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from persona.engine import ReplyAction, ReplyResult
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- client -> server ----------------------------------------------------------------------
+
+
+class MessageEvent(_Event):
+    """A fan's chat message. Length is checked by the connection (its limit is configurable)."""
+
+    type: Literal["message"] = "message"
+    text: str
+
+
+ClientEvent = Annotated[MessageEvent, Field(discriminator="type")]
+client_event_adapter: TypeAdapter[MessageEvent] = TypeAdapter(ClientEvent)
+
+
+# -- server -> client ----------------------------------------------------------------------
+
+
+class ReadyEvent(_Event):
+    """Sent once the connection is accepted: what the page needs to label the chat."""
+
+    type: Literal["ready"] = "ready"
+    creator_id: str
+    display_name: str
+    label: str
+    max_message_chars: int
+
+
+class TokenEvent(_Event):
+    type: Literal["token"] = "token"
+    delta: str
+
+
+class FinalEvent(_Event):
+    """The checked reply. Its `text` replaces the streamed tokens (a guardrail may have trimmed
+    or replaced them); an empty text with a `notice` means nothing is shown from the AI."""
+
+    type: Literal["final"] = "final"
+    text: str
+    action: ReplyAction
+    label: str
+    message_id: int | None = None
+    notice: str | None = None
+
+
+class ErrorCode(StrEnum):
+    BAD_MESSAGE = "bad_message"
+    TOO_LONG = "too_long"
+    RATE_LIMITED = "rate_limited"
+    BUSY = "busy"  # a reply is still being written on this connection
+    FULL = "full"  # too many fans are chatting with this creator right now
+    UNKNOWN_CREATOR = "unknown_creator"
+    BAD_VISITOR = "bad_visitor"
+    UNAVAILABLE = "unavailable"
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    detail: str
+    code: ErrorCode
+
+
+ServerEvent = Annotated[
+    ReadyEvent | TokenEvent | FinalEvent | ErrorEvent, Field(discriminator="type")
+]
+server_event_adapter: TypeAdapter[ReadyEvent | TokenEvent | FinalEvent | ErrorEvent] = TypeAdapter(
+    ServerEvent
+)
+
+
+# Actions whose text the fan sees; the others show only a notice.
+_VISIBLE = {ReplyAction.SEND, ReplyAction.NO_ANSWER, ReplyAction.SAFE_REPLY}
+
+
+def final_event(result: ReplyResult, display_name: str) -> FinalEvent:
+    """What the fan sees of a reply: held, blocked and paused replies show a notice instead."""
+    text = result.text if result.action in _VISIBLE else ""
+    notice = None
+    if result.action == ReplyAction.PAUSED:
+        notice = f"{display_name} has paused their AI double for now. Please come back later."
+    elif result.action == ReplyAction.HOLD:
+        notice = f"This reply waits for {display_name}'s review before it is shown."
+    elif result.action == ReplyAction.BLOCK or not text:
+        notice = "This message can't be answered here."
+    return FinalEvent(
+        text=text,
+        action=result.action,
+        label=result.label,
+        message_id=result.message_id,
+        notice=notice,
+    )

@@ -1,0 +1,131 @@
+"""The interactive space: a page where a fan chats with a creator's AI double, and its
+websocket. Thin transport; the work is in `connection.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, WebSocket, status
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from channels.deps import ServicesDep
+from channels.services import Services
+from channels.space.connection import (
+    CLOSE_POLICY,
+    CLOSE_TRY_LATER,
+    VISITOR_ID,
+    SpaceConnection,
+    refuse,
+    space_registry,
+)
+from channels.space.creator_info import load_space_creator
+from channels.space.protocol import ErrorCode
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(tags=["space"])
+
+
+@cache
+def _asset_version(name: str) -> str:
+    # Content hash in the URL: browsers may cache assets for long and still get new versions.
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def _asset_url(request: Request, name: str) -> str:
+    root = request.scope.get("root_path", "")
+    return f"{root}/space/static/{name}?v={_asset_version(name)}"
+
+
+def _page_headers(request: Request) -> dict[str, str]:
+    host = request.headers.get("host", "")
+    ws_origin = f"{'wss' if request.url.scheme == 'https' else 'ws'}://{host}" if host else ""
+    policy = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http:; "
+        f"connect-src 'self' {ws_origin}; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+@router.get("/space/static/{name}", include_in_schema=False)
+def space_static(name: str) -> FileResponse:
+    path = STATIC_DIR / name
+    if path.suffix not in STATIC_TYPES or path.parent != STATIC_DIR or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
+    return FileResponse(
+        path,
+        media_type=STATIC_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/space/{creator_id}", response_class=HTMLResponse)
+async def space_page(creator_id: str, request: Request, services: ServicesDep) -> HTMLResponse:
+    creator = await asyncio.to_thread(load_space_creator, services, creator_id)
+    assets = {"css": _asset_url(request, "space.css"), "js": _asset_url(request, "space.js")}
+    if creator is None:
+        return templates.TemplateResponse(
+            request,
+            "not_found.html",
+            {"creator_id": creator_id, "assets": assets},
+            status_code=status.HTTP_404_NOT_FOUND,
+            headers=_page_headers(request),
+        )
+    root = request.scope.get("root_path", "")
+    return templates.TemplateResponse(
+        request,
+        "space.html",
+        {
+            "creator": creator,
+            "assets": assets,
+            "ws_path": f"{root}/ws/space/{creator.id}",
+            "max_chars": space_registry(request.app).limits.max_message_chars,
+        },
+        headers=_page_headers(request),
+    )
+
+
+@router.websocket("/ws/space/{creator_id}")
+async def space_socket(websocket: WebSocket, creator_id: str) -> None:
+    services: Services = websocket.app.state.services
+    visitor_id = websocket.query_params.get("visitor", "")
+    if not VISITOR_ID.match(visitor_id):
+        await refuse(
+            websocket,
+            ErrorCode.BAD_VISITOR,
+            "connect with ?visitor=ID (8-64 letters, digits, '-' or '_')",
+            CLOSE_POLICY,
+        )
+        return
+    creator = await asyncio.to_thread(load_space_creator, services, creator_id)
+    if creator is None:
+        await refuse(
+            websocket, ErrorCode.UNKNOWN_CREATOR, "this creator's space is not open", CLOSE_POLICY
+        )
+        return
+    registry = space_registry(websocket.app)
+    if not registry.try_join(creator.id):
+        await refuse(
+            websocket,
+            ErrorCode.FULL,
+            f"{creator.display_name}'s space is full right now; try again in a minute",
+            CLOSE_TRY_LATER,
+        )
+        return
+    try:
+        await websocket.accept()
+        await SpaceConnection(websocket, services, creator, visitor_id, registry).run()
+    finally:
+        registry.leave(creator.id)

@@ -1,0 +1,212 @@
+// The interactive space: a fan chats with a creator's AI double over a websocket.
+// Server events: ready, token (streamed delta), final (checked text, replaces the stream), error.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("space");
+  if (!root) return;
+
+  var creatorName = root.dataset.creatorName;
+  var wsPath = root.dataset.wsPath;
+  var maxChars = parseInt(root.dataset.maxChars, 10) || 1000;
+  var transcript = document.getElementById("transcript");
+  var statusLine = document.getElementById("status");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("message");
+  var sendButton = document.getElementById("send");
+  var counter = document.getElementById("counter");
+
+  // Errors after which reconnecting cannot help.
+  var FATAL = { unknown_creator: true, bad_visitor: true };
+  var VISITOR_KEY = "persona.space.visitor";
+
+  var socket = null;
+  var connected = false;
+  var waiting = false; // a reply is being written
+  var current = null; // the AI message being streamed: {item, text}
+  var retryDelay = 1000;
+  var stopped = false;
+
+  function randomId() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  function visitorId() {
+    // Anonymous visitors: a random id kept in this browser, so the AI remembers the chat.
+    try {
+      var saved = window.localStorage.getItem(VISITOR_KEY);
+      if (saved && /^[A-Za-z0-9_-]{8,64}$/.test(saved)) return saved;
+      var fresh = randomId();
+      window.localStorage.setItem(VISITOR_KEY, fresh);
+      return fresh;
+    } catch (e) {
+      // Storage blocked (private mode): a fresh id for this page only.
+      return randomId();
+    }
+  }
+
+  function setStatus(text, isError) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle("error", !!isError);
+  }
+
+  function updateControls() {
+    var usable = connected && !waiting;
+    input.disabled = !connected;
+    sendButton.disabled = !usable || input.value.trim().length === 0;
+  }
+
+  function addMessage(kind, who, text) {
+    var item = document.createElement("li");
+    item.className = "msg " + kind;
+    var label = document.createElement("span");
+    label.className = "who";
+    label.textContent = who;
+    var body = document.createElement("p");
+    body.className = "text";
+    body.textContent = text;
+    item.appendChild(label);
+    item.appendChild(body);
+    transcript.appendChild(item);
+    item.scrollIntoView({ block: "end", behavior: "auto" });
+    return item;
+  }
+
+  function addNotice(text, isError) {
+    var item = addMessage("system" + (isError ? " error" : ""), "Notice", text);
+    return item;
+  }
+
+  function startReply() {
+    var item = addMessage("ai", creatorName + "'s AI double (AI-generated)", "");
+    // Screen readers wait for the finished reply instead of reading every token.
+    item.setAttribute("aria-busy", "true");
+    current = { item: item, text: "" };
+  }
+
+  function onToken(delta) {
+    if (!current) startReply();
+    current.text += delta;
+    current.item.querySelector(".text").textContent = current.text;
+    current.item.scrollIntoView({ block: "end", behavior: "auto" });
+  }
+
+  function onFinal(event) {
+    if (!current) startReply();
+    var item = current.item;
+    if (event.text) {
+      // The checked text replaces the streamed one (it may be trimmed or replaced).
+      item.querySelector(".text").textContent = event.text;
+      if (event.label) item.title = event.label;
+      item.setAttribute("aria-busy", "false");
+    } else {
+      item.remove();
+    }
+    if (event.notice) addNotice(event.notice, false);
+    current = null;
+    waiting = false;
+    setStatus("", false);
+    updateControls();
+    input.focus();
+  }
+
+  function onError(event) {
+    if (current) {
+      current.item.remove();
+      current = null;
+    }
+    waiting = false;
+    addNotice(event.detail, true);
+    if (FATAL[event.code]) stopped = true;
+    updateControls();
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var url = scheme + window.location.host + wsPath + "?visitor=" + encodeURIComponent(visitorId());
+    setStatus("Connecting…", false);
+    socket = new WebSocket(url);
+
+    socket.addEventListener("message", function (message) {
+      var event;
+      try {
+        event = JSON.parse(message.data);
+      } catch (e) {
+        return;
+      }
+      if (event.type === "ready") {
+        connected = true;
+        retryDelay = 1000;
+        if (event.max_message_chars) maxChars = event.max_message_chars;
+        input.maxLength = maxChars;
+        setStatus("Connected. " + event.label, false);
+        updateControls();
+      } else if (event.type === "token") {
+        onToken(event.delta);
+      } else if (event.type === "final") {
+        onFinal(event);
+      } else if (event.type === "error") {
+        onError(event);
+      }
+    });
+
+    socket.addEventListener("close", function (closeEvent) {
+      connected = false;
+      if (current) {
+        current.item.remove();
+        current = null;
+      }
+      waiting = false;
+      updateControls();
+      if (stopped) {
+        setStatus("The chat is closed.", true);
+        return;
+      }
+      // 1013: the space is full; wait longer before trying again.
+      var delay = closeEvent.code === 1013 ? 30000 : retryDelay;
+      retryDelay = Math.min(retryDelay * 2, 30000);
+      setStatus("Disconnected. Reconnecting in " + Math.round(delay / 1000) + " s…", true);
+      window.setTimeout(connect, delay);
+    });
+  }
+
+  function send() {
+    var text = input.value.trim();
+    if (!text || !connected || waiting) return;
+    if (text.length > maxChars) {
+      addNotice("Messages are limited to " + maxChars + " characters.", true);
+      return;
+    }
+    addMessage("fan", "You", text);
+    socket.send(JSON.stringify({ type: "message", text: text }));
+    input.value = "";
+    counter.textContent = "0/" + maxChars;
+    waiting = true;
+    setStatus(creatorName + "'s AI double is writing…", false);
+    updateControls();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send();
+  });
+
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+
+  input.addEventListener("input", function () {
+    counter.textContent = input.value.length + "/" + maxChars;
+    updateControls();
+  });
+
+  connect();
+})();

@@ -1,0 +1,142 @@
+"""The reply engine: unit behaviour with the scripted model, then the real model over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from channels.services import Services
+from ingest.demo import DEMO_CREATOR_ID
+from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
+from persona.engine.copyguard import CopyGuard
+from persona.engine.postprocess import clean_completion, fit_length, sounds_like_assistant
+from persona.store import Creator, Message
+from persona.store.posts import load_post_records
+from tests.conftest import make_settings
+from tests.doubles import ScriptedBackend
+
+
+@pytest.fixture
+def services(demo_dir):
+    built = Services.build(make_settings(demo_dir))
+    yield built
+    built.close()
+    ScriptedBackend.script = []
+
+
+def reply(services, message: str, **kwargs) -> ReplyResult:
+    return asyncio.run(services.engine.reply(ReplyRequest(DEMO_CREATOR_ID, message, **kwargs)))
+
+
+def test_copy_guard_flags_eight_shared_words_only():
+    guard = CopyGuard(["on fait des crêpes dimanche soir en live avec vous tous"])
+    assert guard.copies("Hey! on fait des crêpes dimanche soir en live avec vous")
+    assert not guard.copies("on fait des crêpes dimanche soir, viens !")
+
+
+def test_postprocess_strips_prefixes_and_run_on_dialogue():
+    raw = 'Camille: "merci beaucoup 💛"\nFan: and then?'
+    assert clean_completion(raw, "Camille") == "merci beaucoup 💛"
+    assert fit_length("One. Two two. Three three three.", 16) == "One. Two two."
+    assert sounds_like_assistant("Feel free to ask me anything!")
+    assert not sounds_like_assistant("ask me anything on sunday's live!")
+
+
+def test_copying_and_assistant_candidates_are_rejected(services):
+    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+    copied = max(posts, key=len)
+    ScriptedBackend.script = [copied, "As an AI language model I cannot", "merci, trop gentil 🍋"]
+    result = reply(services, "Tu es la meilleure !", candidates=3, record=False)
+    assert result.action == ReplyAction.SEND
+    assert result.text == "merci, trop gentil 🍋"
+    reasons = sorted(c["rejected"] for c in result.candidates)
+    assert reasons == ["", "assistant voice", "copies a post (8+ words)"]
+
+
+def test_all_candidates_rejected_gives_the_no_answer_message(services):
+    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+    ScriptedBackend.script = [max(posts, key=len)]
+    result = reply(services, "Raconte-moi ta journée", candidates=2, record=False)
+    assert result.action == ReplyAction.NO_ANSWER
+    assert "copies a post" in result.reason
+
+
+def test_reply_fits_the_channel_length(services):
+    ScriptedBackend.script = ["yes! " * 100]
+    result = reply(services, "are you going live tonight?", channel=Channel.LIVE, record=False)
+    assert len(result.text) <= 160
+
+
+def test_kill_switch_stops_replies_at_once(services):
+    with services.db.session() as session:
+        creator = session.get(Creator, DEMO_CREATOR_ID)
+        creator.settings = {**creator.settings, "paused": True}
+    result = reply(services, "hello!")
+    assert result.action == ReplyAction.PAUSED
+    assert result.text == ""
+
+
+def test_conversation_is_recorded_with_ai_label_and_memory(services):
+    ScriptedBackend.script = ["coucou toi 🥐"]
+    first = reply(services, "Salut Camille, je m'appelle Zoé", fan_handle="zoe")
+    second = reply(services, "tu te souviens de moi ?", fan_handle="zoe")
+    assert first.conversation_id == second.conversation_id
+    with services.db.session() as session:
+        rows = session.scalars(
+            select(Message).where(Message.conversation_id == first.conversation_id)
+        ).all()
+    assert [m.role for m in rows] == ["fan", "ai", "fan", "ai"]
+    assert rows[1].meta["ai_generated"] is True and rows[1].meta["label"]
+    # the second prompt carried the first exchange
+    chat = services.engine.chat_model
+    last_prompt = str(chat.calls[-1][-1].content)
+    assert "je m'appelle Zoé" in last_prompt
+
+
+def test_prompt_starts_with_the_same_creator_constant_prefix(services):
+    reply(services, "first message", record=False)
+    reply(services, "a completely different second message", record=False)
+    calls = services.engine.chat_model.calls
+    assert calls[-1][:-1] == calls[-2][:-1]  # system + examples identical
+    assert calls[-1][-1].content != calls[-2][-1].content
+
+
+def test_streaming_yields_deltas_then_the_checked_result(services):
+    ScriptedBackend.script = ["on se voit dimanche en live 🍋"]
+
+    async def collect() -> list:
+        request = ReplyRequest(DEMO_CREATOR_ID, "tu fais un live ?", Channel.SPACE, record=False)
+        return [item async for item in services.engine.stream(request)]
+
+    items = asyncio.run(collect())
+    assert all(isinstance(i, str) for i in items[:-1])
+    final = items[-1]
+    assert isinstance(final, ReplyResult)
+    assert "".join(items[:-1]) == final.text
+
+
+@pytest.mark.slow
+def test_real_model_answers_in_the_creators_voice(demo_dir, real_llm):
+    services = Services.build(make_settings(demo_dir, **real_llm.overrides()))
+    try:
+        result = asyncio.run(
+            services.engine.reply(
+                ReplyRequest(
+                    DEMO_CREATOR_ID,
+                    "Coucou Camille ! Tu cuisines quoi ce soir ?",
+                    candidates=2,
+                    record=False,
+                )
+            )
+        )
+    finally:
+        services.close()
+    assert result.action in (ReplyAction.SEND, ReplyAction.NO_ANSWER)
+    assert result.text
+    assert result.timings_ms["generate"] > 0
+    if result.action == ReplyAction.SEND:
+        assert not sounds_like_assistant(result.text)
+        posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+        assert not CopyGuard(posts).copies(result.text)
