@@ -161,7 +161,9 @@ class PhotoChecker:
         metrics.update({k: round(v, 1) for k, v in quality.items()})
         if quality["brightness"] < t.min_brightness:
             reasons.append(
-                Reason("too_dark", "Your face is too dark. Take the photo facing a window or light.")
+                Reason(
+                    "too_dark", "Your face is too dark. Take the photo facing a window or light."
+                )
             )
         elif quality["brightness"] > t.max_brightness:
             reasons.append(
@@ -180,7 +182,9 @@ class PhotoChecker:
             )
         return reasons
 
-    def _check_identity(self, candidates: list[tuple[PhotoVerdict, CheckedPhoto]]) -> np.ndarray | None:
+    def _check_identity(
+        self, candidates: list[tuple[PhotoVerdict, CheckedPhoto]]
+    ) -> np.ndarray | None:
         """Drop the photos that do not look like the rest; return the group's median embedding."""
         if not candidates:
             return None

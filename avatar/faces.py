@@ -109,7 +109,7 @@ class FaceModels:
         for row in [] if found is None else found:
             raw = row.astype(np.float64).copy()
             raw[:14] /= scale
-            x, y, w, h = raw[:4]
+            x, y, w, h = (float(v) for v in raw[:4])
             faces.append(Face(x, y, w, h, float(raw[14]), tuple(float(v) for v in raw)))
         faces.sort(key=lambda f: f.w * f.h, reverse=True)
         return faces

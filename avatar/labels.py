@@ -110,7 +110,9 @@ class Labeler:
                 return self._sign(jpeg, title)
             except Exception as exc:  # noqa: BLE001 - the XMP label is still there
                 if self.c2pa_error is None:
-                    log.warning("C2PA signing unavailable, XMP label only", extra={"error": str(exc)})
+                    log.warning(
+                        "C2PA signing unavailable, XMP label only", extra={"error": str(exc)}
+                    )
                 self.c2pa_error = str(exc)
                 return jpeg
 
@@ -132,7 +134,10 @@ class Labeler:
                     "label": "c2pa.actions",
                     "data": {
                         "actions": [
-                            {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}
+                            {
+                                "action": "c2pa.created",
+                                "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                            }
                         ]
                     },
                 }
@@ -201,7 +206,9 @@ def make_local_signing_chain() -> tuple[bytes, bytes]:
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(usage(sign_certs=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -215,7 +222,9 @@ def make_local_signing_chain() -> tuple[bytes, bytes]:
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage(sign_certs=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False

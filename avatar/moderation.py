@@ -41,7 +41,9 @@ class NudityModel(Protocol):
     def score(self, image: Image.Image) -> NudityScores: ...
 
 
-def nudity_reason(scores: NudityScores, t: CheckThresholds, *, output: bool = False) -> Reason | None:
+def nudity_reason(
+    scores: NudityScores, t: CheckThresholds, *, output: bool = False
+) -> Reason | None:
     """The reason to refuse an image, or None when it is fine."""
     sure = scores.exposed >= t.nudenet_exposed or scores.open_nsfw >= t.open_nsfw
     agree = scores.exposed >= t.nudenet_exposed_soft and scores.open_nsfw >= t.open_nsfw_soft

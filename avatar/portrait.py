@@ -15,7 +15,9 @@ from avatar.faces import Face
 FRAMINGS: tuple[float, ...] = (2.3, 1.9, 2.8)
 
 
-def portrait_crop(image: Image.Image, face: Face, size: int, framing: float = FRAMINGS[0]) -> Image.Image:
+def portrait_crop(
+    image: Image.Image, face: Face, size: int, framing: float = FRAMINGS[0]
+) -> Image.Image:
     """A `size` x `size` crop centred a little below the face centre (to include shoulders)."""
     cx, cy = face.center
     side = max(face.w, face.h) * framing

@@ -108,6 +108,12 @@ def ingest(
         str | None, typer.Option("--format", help="csv, json, jsonl, tiktok or text")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name of --creator")] = None,
+    text_column: Annotated[str, typer.Option(help="Column/field with the post text")] = "text",
+    id_column: Annotated[str, typer.Option(help="Column/field with the post id")] = "id",
+    time_column: Annotated[str, typer.Option(help="Column/field with the date")] = "created",
+    reply_to_column: Annotated[
+        str | None, typer.Option(help="Column/field with the fan message a reply answered")
+    ] = None,
 ) -> None:
     """Import a creator's past posts: clean, de-duplicate, embed, and build the voice profile."""
     from ingest.sources import IngestFormatError
@@ -115,9 +121,13 @@ def ingest(
     if not path.exists():
         err.print(f"[red]no such file:[/red] {path}")
         raise typer.Exit(2)
-    if not creator and not creator_column:
+    is_tiktok = fmt == "tiktok"  # a TikTok export names its own user
+    if not creator and not creator_column and not is_tiktok:
         err.print("[red]say whose posts these are:[/red] --creator ID or --creator-column COLUMN")
         raise typer.Exit(2)
+    columns = {"text_column": text_column, "id_column": id_column, "time_column": time_column}
+    if reply_to_column:
+        columns["reply_to_column"] = reply_to_column
     with _services() as services:
         try:
             report = run_ingest(
@@ -127,6 +137,7 @@ def ingest(
                 creator_column=creator_column,
                 fmt=fmt,
                 display_name=name,
+                **columns,
             )
         except IngestFormatError as exc:
             err.print(f"[red]cannot ingest:[/red] {exc}\nNothing was written.")

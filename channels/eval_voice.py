@@ -56,12 +56,10 @@ def run_voice_eval(
     chosen = creators or eligible_creators(services)
     if not chosen:
         raise LookupError(f"no creator has {MIN_POSTS}+ posts: ingest some first")
-    splits = {c: split_posts(load_post_records(services.db, c)) for c in chosen}
+    splits = {c: split_posts(_texts(services, c)) for c in chosen}
     # The judge learns every eligible creator (more creators = a harder, fairer test).
     judged = sorted(set(chosen) | set(eligible_creators(services)))
-    judge_splits = {
-        c: splits.get(c) or split_posts(load_post_records(services.db, c)) for c in judged
-    }
+    judge_splits = {c: splits.get(c) or split_posts(_texts(services, c)) for c in judged}
     judge, accuracy = _train_judge(judge_splits)
     with tempfile.TemporaryDirectory(prefix="persona-eval-") as scratch:
         engine, db = _scratch_engine(services, Path(scratch), splits, candidates, progress)
@@ -81,6 +79,10 @@ def run_voice_eval(
     if save:
         _save(services, report)
     return report
+
+
+def _texts(services: Services, creator: str) -> list:
+    return [r for r in load_post_records(services.db, creator) if r.clean_text]
 
 
 def _train_judge(splits: dict[str, Split]) -> tuple[AttributionJudge | None, float]:
@@ -143,7 +145,7 @@ async def _evaluate_creator(
     progress: Progress,
 ) -> CreatorVoiceReport:
     profile = build_profile(creator, split.train)
-    messages = fan_messages_for(split, list(getattr(profile, "topics", []) or []), per_creator)
+    messages = fan_messages_for(split, list(profile.topic_words), per_creator)
     replies: list[str] = []
     samples: list[dict[str, str]] = []
     for i, message in enumerate(messages):

@@ -73,7 +73,7 @@ class LanguageDetector:
     def detect_with_confidence(self, text: str) -> tuple[str, float]:
         """(code, confidence); code is "und" for too-short or unsure text."""
         probe = _language_signal(text)
-        if sum(c.isalpha() for c in probe) < self.min_letters:
+        if not _has_letters(probe, self.min_letters):
             return UNDETERMINED, 0.0
         lang, confidence = self._model().classify(probe)
         if confidence < self.min_confidence:
@@ -90,6 +90,15 @@ def _language_signal(text: str) -> str:
     text = MENTION_RE.sub(" ", text)
     text = HASHTAG_RE.sub(" ", text)
     return " ".join(squeeze_elongations(text).split())
+
+
+def _has_letters(text: str, count: int) -> bool:
+    for c in text:
+        if c.isalpha():
+            count -= 1
+            if count <= 0:
+                return True
+    return count <= 0
 
 
 @functools.cache

@@ -54,6 +54,8 @@ def _noop(_stage: str, _done: int, _total: int) -> None:
 def index_entries(post_id: int, record: PostRecord | Post) -> list[IndexEntry]:
     """A post, plus (for a reply whose fan message is known) that fan message."""
     kind = str(record.kind)
+    if not record.clean_text:
+        return []  # nothing left to search after cleaning (only @mentions or a link)
     entries = [
         IndexEntry(
             id=record.content_hash,
@@ -101,7 +103,10 @@ class Ingestor:
         progress("store", 0, total)
         done = 0
         for creator_id, unique in by_creator.items():
-            name = (display_names or {}).get(creator_id, creator_id)
+            first = next(iter(unique.values()))
+            name = (display_names or {}).get(creator_id) or first.extra.get(
+                "display_name", creator_id
+            )
             added = self._ingest_creator(creator_id, name, unique, source, progress, done, total)
             stats = report.creators[creator_id]
             stats.added = added
@@ -179,7 +184,7 @@ class Ingestor:
             return bool(creator and creator.profile)
 
     def rebuild_profile(self, creator_id: str) -> None:
-        records = load_post_records(self.db, creator_id)
+        records = [r for r in load_post_records(self.db, creator_id) if r.clean_text]
         profile = build_profile(creator_id, records)
         with self.db.session() as session:
             creator = session.get(Creator, creator_id)
@@ -209,12 +214,15 @@ def ingest_file(
     fmt: str | None = None,
     display_name: str | None = None,
     progress: Progress = _noop,
+    **columns: str,
 ) -> IngestReport:
     """Parse the whole file (a format error raises before anything is written), then store."""
     from ingest.sources import load_posts
 
     progress("parse", 0, 0)
-    records = list(load_posts(path, fmt=fmt, creator=creator, creator_column=creator_column))
+    records = list(
+        load_posts(path, fmt=fmt, creator=creator, creator_column=creator_column, **columns)
+    )
     names = {creator: display_name} if creator and display_name else None
     return ingestor.ingest_records(
         records, source=str(path), display_names=names, progress=progress

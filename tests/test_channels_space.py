@@ -304,12 +304,17 @@ def test_unknown_creator_and_bad_visitor_are_refused(client: TestClient) -> None
 @pytest.fixture
 def gated_engine(client: TestClient) -> Iterator[dict[str, Any]]:
     """Wraps the real engine's stream so that it waits until the test opens a gate, and
-    records whether it was cancelled."""
+    records when it started and whether it was cancelled."""
     engine = client.app.state.services.engine
     real_stream = engine.stream
-    state: dict[str, Any] = {"gate": threading.Event(), "cancelled": threading.Event()}
+    state: dict[str, Any] = {
+        "gate": threading.Event(),
+        "started": threading.Event(),
+        "cancelled": threading.Event(),
+    }
 
     async def stream(request: Any) -> Any:
+        state["started"].set()
         try:
             while not state["gate"].is_set():
                 await asyncio.sleep(0.01)
@@ -346,7 +351,8 @@ def test_leaving_cancels_the_reply_being_written(
     with client.websocket_connect(ws_url()) as ws:
         ws.receive_json()
         ws.send_json({"type": "message", "text": "are you there?"})
-        wait_for(lambda: registry.live(DEMO_CREATOR_ID) == 1, "the fan to join")
+        assert gated_engine["started"].wait(30), "the reply did not start"
+        assert registry.live(DEMO_CREATOR_ID) == 1
     assert gated_engine["cancelled"].wait(15), "the reply task was not cancelled"
     wait_for(lambda: registry.live(DEMO_CREATOR_ID) == 0, "the connection to be released")
 
@@ -437,7 +443,7 @@ def test_a_fan_chats_in_a_real_browser(live_server: str, tmp_path: Path) -> None
             box.fill("what are you baking this week?")
             box.press("Enter")  # the keyboard alone sends
             reply = page.locator(".msg.ai .text")
-            expect(reply).to_contain_text("thanks for writing")
+            expect(reply).to_contain_text("thanks for writing", timeout=120_000)
             expect(page.locator(".msg.ai")).to_have_attribute("aria-busy", "false")
             expect(page.locator(".msg.fan .text")).to_have_text("what are you baking this week?")
             expect(box).to_be_focused()

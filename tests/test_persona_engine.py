@@ -96,15 +96,15 @@ def test_conversation_is_recorded_with_ai_label_and_memory(services):
 
 
 def test_prompt_starts_with_the_same_creator_constant_prefix(services):
-    reply(services, "first message", record=False)
-    reply(services, "a completely different second message", record=False)
+    reply(services, "first message", record=False, candidates=1)
+    reply(services, "a completely different second message", record=False, candidates=1)
     calls = services.engine.chat_model.calls
     assert calls[-1][:-1] == calls[-2][:-1]  # system + examples identical
     assert calls[-1][-1].content != calls[-2][-1].content
 
 
 def test_streaming_yields_deltas_then_the_checked_result(services):
-    ScriptedBackend.script = ["on se voit dimanche en live 🍋"]
+    ScriptedBackend.script = ["oui, comme chaque dimanche 🍋"]
 
     async def collect() -> list:
         request = ReplyRequest(DEMO_CREATOR_ID, "tu fais un live ?", Channel.SPACE, record=False)

@@ -35,12 +35,19 @@ class PaintedStyle:
 # crop (measured with YuNet + SFace), so they are not offered.
 PAINTED: tuple[PaintedStyle, ...] = (
     PaintedStyle(
-        Style("painted-sunlit", "Sunlit painting", "Soft brushwork in warm yellow and sky blue.", NEURAL),
+        Style(
+            "painted-sunlit",
+            "Sunlit painting",
+            "Soft brushwork in warm yellow and sky blue.",
+            NEURAL,
+        ),
         0,
         0.75,
     ),
     PaintedStyle(
-        Style("painted-sepia", "Sepia oil", "Brown-toned painting with visible brush strokes.", NEURAL),
+        Style(
+            "painted-sepia", "Sepia oil", "Brown-toned painting with visible brush strokes.", NEURAL
+        ),
         10,
         0.75,
     ),
@@ -62,11 +69,18 @@ PAINTED: tuple[PaintedStyle, ...] = (
 )
 
 FILTERS: tuple[Style, ...] = (
-    Style("watercolor", "Watercolour look", "Smooth flat colour areas, like a watercolour wash.", FILTER),
+    Style(
+        "watercolor",
+        "Watercolour look",
+        "Smooth flat colour areas, like a watercolour wash.",
+        FILTER,
+    ),
     Style("pencil-sketch", "Pencil sketch", "Black-and-white pencil drawing.", FILTER),
     Style("comic", "Comic", "Flat colours with dark ink outlines, like a comic panel.", FILTER),
     Style("duotone", "Duotone", "Two-colour print, like a screen-printed poster.", FILTER),
-    Style("pop-poster", "Pop poster", "Boosted colours in a few flat levels, like a print.", FILTER),
+    Style(
+        "pop-poster", "Pop poster", "Boosted colours in a few flat levels, like a print.", FILTER
+    ),
 )
 
 # Variants shift the painting's share a little, so takes of one style differ visibly.

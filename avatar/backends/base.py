@@ -34,6 +34,7 @@ class StyleBackend(ABC):
 
     def close(self) -> None:
         """Release models (GPU memory); the backend may be used again after."""
+        return None
 
     def style(self, style_id: str) -> Style:
         for style in self.catalog():

@@ -99,16 +99,15 @@ def assess_comment(text: str, abuse_threshold: float = 0.8) -> CommentAssessment
     lowered = text.casefold()
     if _SPAM.search(lowered):
         return CommentAssessment(CommentKind.SPAM, "spam: link or self-promotion")
-    if len(text) >= 12 and sum(c.isupper() for c in text) > 0.7 * sum(c.isalpha() for c in text):
-        if not _WARM.search(plain):
-            return CommentAssessment(CommentKind.SPAM, "spam: shouting")
+    shouting = sum(c.isupper() for c in text) > 0.7 * sum(c.isalpha() for c in text)
+    if len(text) >= 12 and shouting and not _WARM.search(plain):
+        return CommentAssessment(CommentKind.SPAM, "spam: shouting")
     if re.search(r"(.)\1{9,}", text):
         return CommentAssessment(CommentKind.SPAM, "spam: repeated characters")
     if _ABUSE_WORDS.search(plain) or abuse_probability(text) >= abuse_threshold:
         return CommentAssessment(CommentKind.ABUSE, "abuse: insulting or offensive")
-    if "?" in text or _QUESTION_START.match(plain):
-        if words:
-            return CommentAssessment(CommentKind.QUESTION, "a question")
+    if words and ("?" in text or _QUESTION_START.match(plain)):
+        return CommentAssessment(CommentKind.QUESTION, "a question")
     warm_emoji = any(c in _WARM_EMOJI for c in text)
     if _WARM.search(plain) or (warm_emoji and len(words) >= 1):
         return CommentAssessment(CommentKind.WARM, "a warm message")

@@ -114,7 +114,9 @@ class OutboxReply(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     # Published to websocket subscribers (at most once per process that delivers it).
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the engine recorded the exchange (an edit or a rejection is written back there).
     conversation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

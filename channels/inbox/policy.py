@@ -254,8 +254,10 @@ class Decision:
         return cls(Verdict.WAIT, reason, until)
 
 
-# How often a message waiting for the creator to go offline looks again.
+# How often a message waiting for the creator to go offline looks again (going offline
+# through the API wakes them at once).
 PRESENCE_RECHECK_S = 60.0
+WAITING_FOR_OFFLINE = "the creator is online"
 
 
 def gate(
@@ -279,5 +281,5 @@ def gate(
     if policy.only_when_offline and is_online(creator_settings, now):
         until = presence_until(creator_settings) or now
         recheck = min(until, now + timedelta(seconds=PRESENCE_RECHECK_S))
-        return Decision.wait(max(recheck, now + timedelta(seconds=1)), "the creator is online")
+        return Decision.wait(max(recheck, now + timedelta(seconds=1)), WAITING_FOR_OFFLINE)
     return Decision.go()

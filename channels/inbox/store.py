@@ -123,9 +123,7 @@ def claim_due(
     (events of one thread are handled in order, one at a time)."""
     with db.session() as session:
         candidates = session.execute(
-            select(
-                InboxEvent.id, InboxEvent.creator_id, InboxEvent.channel, InboxEvent.thread_key
-            )
+            select(InboxEvent.id, InboxEvent.creator_id, InboxEvent.channel, InboxEvent.thread_key)
             .where(_claimable(now))
             .order_by(InboxEvent.id)
             .limit(limit * 8 + 16)
@@ -251,7 +249,9 @@ def release(
         return result.rowcount == 1
 
 
-def finish(db: Database, owner: str, event_id: int, status: EventStatus, reason: str, now: datetime) -> bool:
+def finish(
+    db: Database, owner: str, event_id: int, status: EventStatus, reason: str, now: datetime
+) -> bool:
     """Close an event without a reply (skipped or failed)."""
     with db.session() as session:
         result = session.execute(
@@ -404,7 +404,9 @@ def group_window(
     for text, _, answered in ai:
         turns.append((answered + 0.5, creator_name, text, True))
     turns.sort()
-    recent = [(speaker, text, mine) for _, speaker, text, mine in turns][-context:] if context else []
+    recent = (
+        [(speaker, text, mine) for _, speaker, text, mine in turns][-context:] if context else []
+    )
     return GroupWindow(recent, fan_messages=len(fans), ai_messages=len(ai))
 
 
@@ -455,20 +457,38 @@ def next_delivery_at(db: Database) -> datetime | None:
         )
 
 
-def next_event_at(db: Database) -> datetime | None:
+def cancel_unsent(db: Database, creator_id: str, channel: str, reason: str, now: datetime) -> int:
+    """The kill switch: replies of a channel that wait for delivery are not sent (held ones
+    stay in the approval queue: the creator decides those)."""
     with db.session() as session:
-        pending = session.scalar(
-            select(func.min(InboxEvent.not_before)).where(
-                InboxEvent.status == EventStatus.PENDING
+        result = session.execute(
+            update(OutboxReply)
+            .where(
+                OutboxReply.creator_id == creator_id,
+                OutboxReply.channel == channel,
+                OutboxReply.status == ReplyStatus.PENDING,
             )
+            .values(status=ReplyStatus.CANCELLED, last_error=reason[:500], decided_at=now)
+            .execution_options(synchronize_session=False)
         )
-        leased = session.scalar(
-            select(func.min(InboxEvent.lease_until)).where(
-                InboxEvent.status == EventStatus.PROCESSING
+        return result.rowcount
+
+
+def wake_waiting(db: Database, creator_id: str, reason: str, now: datetime) -> int:
+    """Make events that wait for `reason` due now (the creator went offline, say)."""
+    with db.session() as session:
+        result = session.execute(
+            update(InboxEvent)
+            .where(
+                InboxEvent.creator_id == creator_id,
+                InboxEvent.status == EventStatus.PENDING,
+                InboxEvent.reason == reason,
+                InboxEvent.not_before > now,
             )
+            .values(not_before=now)
+            .execution_options(synchronize_session=False)
         )
-    times = [t for t in (utc(pending), utc(leased)) if t is not None]
-    return min(times) if times else None
+        return result.rowcount
 
 
 def update_reply(db: Database, reply_id: int, expected_status: str, **values: Any) -> bool:

@@ -20,7 +20,7 @@ class LiveConfig:
     answer_timeout_s: float = 180.0
     idle_timeout_s: float = 300.0  # a stream without feed or messages this long is stopped
     reap_interval_s: float = 5.0
-    max_streams: int = 200
+    max_streams: int = 50  # each takes at most ~15 MiB, every structure full
     ended_kept: int = 100  # final stats of ended streams kept for the stats endpoint
     queue: QueueLimits = field(default_factory=QueueLimits)
     screen: ScreenLimits = field(default_factory=ScreenLimits)

@@ -8,8 +8,29 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-# Reasons a message can be dropped before it is queued (the ack's "dropped" map uses them too).
-INTAKE_REASONS = ("invalid", "batch_too_large", "duplicate_id", "rate_limited", "spam")
+# Why a message was not answered itself. Intake reasons mean the message was not accepted.
+DROP_REASONS: dict[str, str] = {
+    "invalid": "intake: not JSON, or not a valid message (see the ack's error)",
+    "batch_too_large": "intake: more messages in one frame than LiveConfig.max_batch",
+    "duplicate_id": "intake: an id already received (re-sent by the platform)",
+    "rate_limited": "intake: the viewer sent more than their per-second allowance",
+    "spam": "intake: links, character floods or promotion",
+    "repeat": "intake: the same line from the same viewer again",
+    "abuse": "intake: insults aimed at the creator (lexicon check)",
+    "threat": "intake: threats (lexicon check)",
+    "sexual": "intake: sexual requests (lexicon check)",
+    "scam": "intake: scams, phishing (lexicon check)",
+    "chatter": "accepted: neither a question nor a newcomer's greeting",
+    "repeat_join": "accepted: a viewer who was welcomed already",
+    "overflow": "a full queue made room for higher-priority items",
+    "expired": "a question nobody repeated for QueueLimits.question_ttl_s",
+    "moderation": "the reply engine blocked the message or its reply",
+    "held_for_review": "the reply engine held the reply for the creator's review",
+    "paused": "the creator's kill switch was on",
+    "empty_reply": "the reply engine returned no text",
+    "engine_error": "the reply engine failed (see the server log)",
+    "stream_ended": "still waiting when the stream ended",
+}
 
 
 class RateMeter:

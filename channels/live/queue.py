@@ -97,13 +97,6 @@ class Work:
         return self.question.count if self.question is not None else self.size
 
 
-class AddResult(StrEnum):
-    QUEUED = "queued"
-    MERGED = "merged"  # joined a waiting item
-    COVERED = "covered"  # repeats a question already answered: settled as merged at once
-    DROPPED = "dropped"
-
-
 class LiveQueue:
     def __init__(self, limits: QueueLimits, metrics: StreamMetrics) -> None:
         self.limits = limits
@@ -121,22 +114,20 @@ class LiveQueue:
 
     # -- intake ----------------------------------------------------------------------------
 
-    def _queued(self, n: int = 1) -> None:
-        self.metrics.queued += n
-
     def add_paid(
         self, kind: str, text: str, user: str, name: str, amount: float, now: float
-    ) -> AddResult:
+    ) -> str | None:
+        """Queue a paid message or gift; returns the drop reason if it could not be kept."""
         if kind == "gift" and not text and (waiting := self._gift_by_user.get(user)) is not None:
             waiting.amount += amount
             waiting.count += 1
-            self._queued()
-            return AddResult.MERGED
+            self.metrics.queued += 1
+            return None
         if len(self._paid) >= self.limits.max_paid:
             victim = min(self._paid.values(), key=lambda p: (p.amount, -p.seq))
             if victim.amount >= amount:
                 self.metrics.drop("overflow")
-                return AddResult.DROPPED
+                return "overflow"
             self._remove_paid(victim)
             self.metrics.queued -= victim.count
             self.metrics.drop("overflow", victim.count)
@@ -145,8 +136,8 @@ class LiveQueue:
         self._paid[item.seq] = item
         if kind == "gift" and not text:
             self._gift_by_user[user] = item
-        self._queued()
-        return AddResult.QUEUED
+        self.metrics.queued += 1
+        return None
 
     def _remove_paid(self, item: PaidItem) -> None:
         del self._paid[item.seq]
@@ -161,33 +152,15 @@ class LiveQueue:
         user: str,
         name: str,
         now: float,
-    ) -> AddResult:
-        match = self._match(feats, content)
-        if match is not None:
-            return self._merge(match, now)
-        if self._open >= self.limits.max_questions:
-            # New questions replace the oldest that nobody repeated; never a repeated one.
-            if not self._singletons:
-                self.metrics.drop("overflow")
-                return AddResult.DROPPED
-            victim_id, _ = self._singletons.popitem(last=False)
-            victim = self._clusters[victim_id]
-            self._forget(victim)
-            self._open -= 1
-            self.metrics.queued -= victim.count
-            self.metrics.drop("overflow", victim.count)
-        self._seq += 1
-        cluster = QuestionCluster(self._seq, text, feats, content, user, name, now, now)
-        self._clusters[cluster.id] = cluster
-        for token in content:
-            self._index.setdefault(token, set()).add(cluster.id)
-        self._singletons[cluster.id] = None
-        self._open += 1
-        self._queued()
-        self.version += 1
-        return AddResult.QUEUED
+    ) -> str | None:
+        """Merge into the near-duplicate cluster, or open a new one; returns a drop reason."""
+        cluster = self.match(feats, content)
+        if cluster is not None:
+            return self.merge(cluster, now)
+        return self.new_question(text, feats, content, user, name, now)
 
-    def _match(self, feats: frozenset[str], content: frozenset[str]) -> QuestionCluster | None:
+    def match(self, feats: frozenset[str], content: frozenset[str]) -> QuestionCluster | None:
+        """The most similar known cluster at or above the threshold (shared indexed words)."""
         candidates: set[int] = set()
         for token in content:
             ids = self._index.get(token)
@@ -201,22 +174,55 @@ class LiveQueue:
                 best, best_score = cluster, score
         return best
 
-    def _merge(self, cluster: QuestionCluster, now: float) -> AddResult:
+    def merge(self, cluster: QuestionCluster, now: float) -> str | None:
+        """Count one more asker of `cluster`; a repeat of a rejected question is dropped."""
         cluster.count += 1
         cluster.last_at = now
         self.version += 1
         if cluster.state is ClusterState.PENDING:
             self._singletons.pop(cluster.id, None)
-            self._queued()
-            return AddResult.MERGED
+            self.metrics.queued += 1
+            return None
         if cluster.state is ClusterState.ANSWERING:
             self.metrics.in_flight += 1
-            return AddResult.MERGED
+            return None
         if cluster.state is ClusterState.ANSWERED:
+            # Already answered a moment ago: covered by that answer.
             self.metrics.merged += 1
-            return AddResult.COVERED
+            return None
         self.metrics.drop(cluster.reject_reason)
-        return AddResult.DROPPED
+        return cluster.reject_reason
+
+    def new_question(
+        self,
+        text: str,
+        feats: frozenset[str],
+        content: frozenset[str],
+        user: str,
+        name: str,
+        now: float,
+    ) -> str | None:
+        if self._open >= self.limits.max_questions:
+            # New questions replace the oldest that nobody repeated; never a repeated one.
+            if not self._singletons:
+                self.metrics.drop("overflow")
+                return "overflow"
+            victim_id, _ = self._singletons.popitem(last=False)
+            victim = self._clusters[victim_id]
+            self._forget(victim)
+            self._open -= 1
+            self.metrics.queued -= victim.count
+            self.metrics.drop("overflow", victim.count)
+        self._seq += 1
+        cluster = QuestionCluster(self._seq, text, feats, content, user, name, now, now)
+        self._clusters[cluster.id] = cluster
+        for token in content:
+            self._index.setdefault(token, set()).add(cluster.id)
+        self._singletons[cluster.id] = None
+        self._open += 1
+        self.metrics.queued += 1
+        self.version += 1
+        return None
 
     def _forget(self, cluster: QuestionCluster) -> None:
         del self._clusters[cluster.id]
@@ -228,15 +234,15 @@ class LiveQueue:
                     del self._index[token]
         self.version += 1
 
-    def add_newcomer(self, name: str, now: float) -> AddResult:
+    def add_newcomer(self, name: str, now: float) -> None:
+        """Add a newcomer to the welcome batch (an empty name is counted, not shown)."""
         batch = self._welcome
         if batch.count == 0:
             batch.first_at = now
-        if len(batch.names) < self.limits.max_welcome_names:
+        if name and len(batch.names) < self.limits.max_welcome_names:
             batch.names.append(name)
         batch.count += 1
-        self._queued()
-        return AddResult.QUEUED if batch.count == 1 else AddResult.MERGED
+        self.metrics.queued += 1
 
     # -- answering -------------------------------------------------------------------------
 

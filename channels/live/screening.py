@@ -1,14 +1,14 @@
 """The intake screen: cheap checks every live message passes before it is queued.
 
-Duplicate ids (platforms re-send on reconnect), per-viewer rate, and obvious spam (links,
-character floods, the same line again). The full moderation runs later, in the reply engine,
-only for the few messages chosen to be answered. Every structure here has a fixed size."""
+Duplicate ids (platforms re-send on reconnect), per-viewer rate, obvious spam (links,
+character floods, the same line again), and whether a viewer was welcomed already. The full
+moderation runs later, in the reply engine, only for the few messages chosen to be answered.
+Every structure here has a fixed size."""
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 _LINK = re.compile(
@@ -26,8 +26,8 @@ def looks_like_spam(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ScreenLimits:
-    seen_ids: int = 50_000  # message ids remembered to drop re-sent duplicates
-    users: int = 20_000  # viewers remembered (rate, newcomer, last line)
+    seen_ids: int = 20_000  # message ids remembered to drop re-sent duplicates
+    users: int = 10_000  # viewers remembered (rate, newcomer, last line)
     rate_per_s: float = 0.5  # sustained chat messages a viewer may send
     burst: float = 5.0
     repeat_window_s: float = 30.0  # the same line from the same viewer within this is a repeat
@@ -43,12 +43,8 @@ class Viewer:
 
 
 class IntakeScreen:
-    def __init__(
-        self, limits: ScreenLimits, moderation: Callable[[str], str | None] | None = None
-    ) -> None:
+    def __init__(self, limits: ScreenLimits) -> None:
         self.limits = limits
-        # A cheap moderation check (lexicons only) returning a drop reason or None.
-        self.moderation = moderation
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self._viewers: OrderedDict[str, Viewer] = OrderedDict()
@@ -77,7 +73,9 @@ class IntakeScreen:
     def allow_rate(self, viewer: Viewer, now: float) -> bool:
         """Token bucket: `burst` at once, then `rate_per_s` a second."""
         limits = self.limits
-        viewer.tokens = min(limits.burst, viewer.tokens + (now - viewer.updated) * limits.rate_per_s)
+        viewer.tokens = min(
+            limits.burst, viewer.tokens + (now - viewer.updated) * limits.rate_per_s
+        )
         viewer.updated = now
         if viewer.tokens < 1.0:
             return False
@@ -90,13 +88,6 @@ class IntakeScreen:
             return True
         viewer.last_line, viewer.last_line_at = line, now
         return False
-
-    def spam_reason(self, text: str) -> str | None:
-        if looks_like_spam(text):
-            return "spam"
-        if self.moderation is not None:
-            return self.moderation(text)
-        return None
 
     def sizes(self) -> dict[str, int]:
         return {"seen_ids": len(self._seen), "viewers": len(self._viewers)}

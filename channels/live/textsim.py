@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 _WORDS = re.compile(r"[^\W_]+")
 _REPEATS = re.compile(r"(.)\1{2,}")
+_DOUBLES = re.compile(r"(.)\1+")
 _VOWELS = str.maketrans("", "", "aeiouy")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"\s+")
@@ -82,11 +84,17 @@ def fold(text: str) -> str:
     return _REPEATS.sub(r"\1", text)
 
 
+def tokens(folded: str) -> list[str]:
+    """Words of folded text. Apostrophes join ("what's" -> "whats") so that contractions map
+    through the abbreviations."""
+    return _WORDS.findall(folded.replace("'", "").replace("\u2019", ""))
+
+
 def words(text: str) -> list[str]:
-    # Apostrophes join ("what's" -> "whats") so contractions map through the abbreviations.
-    return _WORDS.findall(fold(text).replace("'", "").replace("\u2019", ""))
+    return tokens(fold(text))
 
 
+@lru_cache(maxsize=8192)
 def _key(word: str) -> str:
     """Spelling-tolerant key: plural "s" dropped, long latin words reduced to their consonant
     skeleton (short words keep their vowels: "live" and "love" must stay apart)."""
@@ -97,15 +105,19 @@ def _key(word: str) -> str:
     if len(word) < 5:
         return word
     skeleton = word[0] + word[1:].translate(_VOWELS)
-    return re.sub(r"(.)\1+", r"\1", skeleton)
+    return _DOUBLES.sub(r"\1", skeleton)
 
 
 def features(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """(all features, content features): question words count for similarity but only
     content words are indexed, so "how ...?" does not make every question a candidate."""
+    return features_of(words(text))
+
+
+def features_of(word_list: list[str]) -> tuple[frozenset[str], frozenset[str]]:
     feats: set[str] = set()
     content: set[str] = set()
-    for raw in words(text):
+    for raw in word_list:
         word = _ABBREVIATIONS.get(raw, raw)
         if word in STOP_WORDS or word in _GREETING_OPENERS:
             continue
@@ -115,7 +127,8 @@ def features(text: str) -> tuple[frozenset[str], frozenset[str]]:
         key = _key(word)
         feats.add(key)
         content.add(key)
-    return frozenset(feats), frozenset(content)
+    # "how are you?": only question words; they are all there is to index.
+    return frozenset(feats), frozenset(content or feats)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -125,30 +138,31 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return shared / (len(a) + len(b) - shared)
 
 
-def is_question(text: str) -> bool:
+def is_question(text: str, word_list: list[str] | None = None) -> bool:
     if "?" in text or "？" in text:
         return True
     # "hey, how are you": look past a greeting for the opening word.
-    for word in words(text[:60])[:3]:
+    for word in (word_list if word_list is not None else words(text[:60]))[:3]:
         if word not in _GREETING_OPENERS:
             return _ABBREVIATIONS.get(word, word) in _QUESTION_OPENERS
     return False
 
 
-def is_greeting(text: str) -> bool:
+def is_greeting(text: str, word_list: list[str] | None = None) -> bool:
     """A short hello ("hi from Lyon!", "hey everyone"), not a question."""
-    tokens = words(text[:120])
-    if not tokens or len(tokens) > 6 or "?" in text:
+    found = word_list if word_list is not None else words(text[:120])
+    if not found or len(found) > 6 or "?" in text:
         return False
-    if tokens[0] not in _GREETING_OPENERS:
+    if found[0] not in _GREETING_OPENERS:
         return False
     # "hi from Lyon": a place or a name may follow; more than two other words is a message.
-    return sum(1 for t in tokens if t not in GREETING_WORDS) <= 2
+    return sum(1 for t in found if t not in GREETING_WORDS) <= 2
 
 
 def clean_text(text: str, limit: int) -> str:
     """One line of at most `limit` characters, without control or invisible characters."""
-    text = _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
+    # Whitespace (newlines too) becomes one space before the other controls go.
+    text = _CONTROL.sub("", _SPACES.sub(" ", text)).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -191,3 +191,13 @@ class ChatCompletionChunk(BaseModel):
     system_fingerprint: str
     # Only on the last chunk, as the label and the guardrails' decision are known then.
     persona: PersonaInfo | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """OpenAI's shape: `finish_reason` always there (null mid-stream); unset delta fields
+        and the persona extension left out until they have values."""
+        data = self.model_dump(mode="json")
+        for choice in data["choices"]:
+            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+        if data["persona"] is None:
+            del data["persona"]
+        return data

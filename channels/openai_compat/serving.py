@@ -229,9 +229,12 @@ class PersonaServing:
             text = (message.text() or "").strip()
             if not text:
                 continue
-            if len(turns) >= self.limits.max_context_turns or budget <= 0:
+            if len(turns) >= self.limits.max_context_turns:
                 break
-            text = text[-budget:]
+            if len(text) > budget:
+                if turns:  # an older turn that does not fit: stop, don't cut it
+                    break
+                text = text[-budget:]  # the latest turn alone is too long: keep its end
             budget -= len(text)
             turns.append(Turn("fan" if message.role == "user" else name, text))
         turns.reverse()
@@ -272,15 +275,7 @@ class PersonaServing:
                 system_fingerprint=persona.fingerprint,
                 persona=info,
             )
-            return _sse(
-                body.model_dump(mode="json", exclude_none=True)
-                | {
-                    "choices": [
-                        {**c.model_dump(mode="json", exclude_none=True), "finish_reason": finish}
-                        for c in body.choices
-                    ]
-                }
-            )
+            return _sse(body.wire())
 
         yield chunk(DeltaMessage(role="assistant", content=""))
         try:

@@ -48,7 +48,8 @@ def _page_headers(request: Request) -> dict[str, str]:
     host = request.headers.get("host", "")
     ws_origin = f"{'wss' if request.url.scheme == 'https' else 'ws'}://{host}" if host else ""
     policy = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' https: http: data:; "
         f"connect-src 'self' {ws_origin}; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     )

@@ -65,7 +65,7 @@ class LoadStats:
     posts: int = 0  # records yielded
     replies: int = 0
     skipped_empty: int = 0  # empty text, or nothing left after cleaning
-    rows_by_creator: Counter[str] = field(default_factory=Counter)
+    rows_by_creator: Counter[str] = field(default_factory=Counter)  # non-empty rows
 
 
 def detect_format(path: Path, fmt: str | None = None) -> str:
@@ -140,10 +140,10 @@ def to_record(
     source: str = "",
     detector: LanguageDetector | None = None,
 ) -> PostRecord | None:
-    """Clean, type and tag one raw post; None when nothing is left to model."""
+    """Clean, type and tag one raw post. A post with nothing left after cleaning (a reply
+    that was only @mentions, a bare link) is still the creator's post: it is kept with an
+    empty `clean_text`, stored, and left out of the index and the profile."""
     cleaned = clean_post(raw.text)
-    if not cleaned.text:
-        return None
     reply_to = clean_text(raw.reply_to_text) if raw.reply_to_text else ""
     if raw.kind is not None:
         kind = raw.kind
@@ -156,7 +156,7 @@ def to_record(
         text=raw.text,
         clean_text=cleaned.text,
         kind=kind,
-        lang=(detector or default_detector()).detect(cleaned.text),
+        lang=(detector or default_detector()).detect(cleaned.text) if cleaned.text else "und",
         external_id=raw.external_id,
         created_at=raw.created_at,
         reply_to_text=reply_to or None,

@@ -3,7 +3,7 @@ field conversions (which column holds what, dates, kinds)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,7 +229,3 @@ def build_raw_post(
     if fan is not None:
         raw.extra["fan"] = fan
     return raw
-
-
-def field_getter(row: Mapping[str, object]) -> Callable[[str], object]:
-    return row.get

@@ -193,6 +193,7 @@ class ReplyEngine:
             settings=ctx.settings,
             system_prompt=ctx.system,
             is_published=ctx.is_published,
+            message=request.message,
         )
         label = self.guard.label(guard_ctx)
 

@@ -18,6 +18,7 @@ class GuardContext:
     system_prompt: str
     # True when the creator has published this string (a fact may then be repeated).
     is_published: Callable[[str], bool]
+    message: str = ""
     sources: list[str] = field(default_factory=list)
     best_source_score: float = 0.0
     lang: str | None = None

@@ -83,7 +83,7 @@ class TextViews:
 
 def word_pattern(body: str) -> str:
     """Wrap a regex body in word boundaries that also work next to apostrophes and digits."""
-    return rf"(?<![a-z0-9]){body}(?![a-z0-9])"
+    return rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])"
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:

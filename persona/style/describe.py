@@ -56,7 +56,7 @@ def _emoji_line(stats: KindStats, unit: str) -> str:
         return "- Emoji: almost never; do not add any."
     per_emoji_post = stats.emoji_per_post / stats.emoji_rate
     amount = "often two or more together" if per_emoji_post >= 1.8 else "usually just one"
-    return f"- Emoji: {how_often(stats.emoji_rate, unit)} has emoji ({amount}); the rest have none."
+    return f"- Emoji: {how_often(stats.emoji_rate, unit)} ({amount}); none in the others."
 
 
 def _punctuation_line(stats: KindStats, unit: str) -> str:

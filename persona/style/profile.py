@@ -167,6 +167,10 @@ class VoiceProfile:
         return stats if stats.count else self.overall
 
     @property
+    def topic_words(self) -> list[str]:
+        return [term for term, _ in self.topics]
+
+    @property
     def main_language(self) -> str | None:
         return next(iter(self.languages), None)
 

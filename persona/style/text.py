@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import regex
 
+# A link ends before trailing punctuation: "(see https://x.org/a)." keeps ")." as text.
 URL_RE = regex.compile(
-    r"(?:https?://|www\.)[^\s<>\"']+|\bpic\.twitter\.com/\w+|\b[a-z0-9-]+\.(?:ly|gl|co)/\w+",
+    r"(?:https?://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]}]"
+    r"|\bpic\.twitter\.com/\w+|\b[a-z0-9-]+\.(?:ly|gl|co)/\w+",
     regex.IGNORECASE,
 )
 # A handle: not glued to a word or an e-mail address before it; TikTok handles allow dots.

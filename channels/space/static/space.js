@@ -144,7 +144,7 @@
         retryDelay = 1000;
         if (event.max_message_chars) maxChars = event.max_message_chars;
         input.maxLength = maxChars;
-        setStatus("Connected. " + event.label, false);
+        setStatus("Connected.", false);
         updateControls();
       } else if (event.type === "token") {
         onToken(event.delta);

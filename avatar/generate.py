@@ -1,0 +1,105 @@
+"""Make the avatars of one job: plan -> portrait crop -> style backend -> checks, as events.
+
+Pure with respect to storage: the service consumes the events, writes files and rows, and
+decides when to stop (cancel). Avatars that fail a check are dropped and another take is
+tried, within a budget, so that the job still reaches its count when it can.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from avatar.backends.base import StyleBackend
+from avatar.checks import CheckedPhoto, PhotoChecker
+from avatar.faces import cosine
+from avatar.intake import Reason
+from avatar.portrait import FRAMINGS, portrait_crop
+
+# Tries per wanted avatar before a style gives up (failed takes are dropped, not kept).
+ATTEMPTS_PER_OUTPUT = 2
+
+
+@dataclass(slots=True)
+class Made:
+    style: str
+    photo_index: int
+    variant: int
+    image: Image.Image
+    similarity: float
+    percent: float
+
+
+@dataclass(slots=True)
+class Dropped:
+    style: str
+    photo_index: int
+    variant: int
+    reason: Reason
+    similarity: float
+    percent: float
+
+
+@dataclass(slots=True)
+class Progress:
+    percent: float
+
+
+Event = Made | Dropped | Progress
+
+
+def plan_counts(total: int, styles: Sequence[str]) -> dict[str, int]:
+    """Spread `total` avatars over the styles as evenly as possible (first styles get extras)."""
+    base, extra = divmod(total, len(styles))
+    return {style: base + (1 if i < extra else 0) for i, style in enumerate(styles)}
+
+
+def order_photos(photos: Sequence[CheckedPhoto], reference: np.ndarray) -> list[CheckedPhoto]:
+    """Photos most like the person first: they make the most recognisable avatars."""
+    return sorted(photos, key=lambda p: cosine(p.embedding, reference), reverse=True)
+
+
+def generate(
+    backend: StyleBackend,
+    checker: PhotoChecker,
+    photos: Sequence[CheckedPhoto],
+    reference: np.ndarray,
+    counts: dict[str, int],
+    size: int,
+    seed_key: str,
+) -> Iterator[Event]:
+    ordered = order_photos(photos, reference)
+    wanted = sum(counts.values()) or 1
+    finished = 0.0
+    for style, count in counts.items():
+        made = 0
+        attempts = 0
+        while made < count and attempts < count * ATTEMPTS_PER_OUTPUT:
+            photo = ordered[attempts % len(ordered)]
+            variant = attempts // len(ordered)
+            attempts += 1
+            portrait = portrait_crop(
+                photo.photo.image, photo.face, size, FRAMINGS[variant % len(FRAMINGS)]
+            )
+            seed = zlib.crc32(f"{seed_key}:{style}:{photo.photo.index}:{variant}".encode())
+            image = backend.render(portrait, style, variant, seed)
+            if image.size != (size, size):
+                image = image.resize((size, size), Image.Resampling.LANCZOS)
+            check = checker.check_output(image, reference)
+            if check.reason is None:
+                made += 1
+                percent = 100.0 * (finished + made) / wanted
+                yield Made(style, photo.photo.index, variant, image, check.similarity, percent)
+            else:
+                percent = 100.0 * (finished + made) / wanted
+                yield Dropped(
+                    style, photo.photo.index, variant, check.reason, check.similarity, percent
+                )
+        finished += count
+        if made < count:
+            # A style that gave up still counts as finished, so the bar never stalls.
+            yield Progress(100.0 * finished / wanted)

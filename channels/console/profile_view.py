@@ -1,0 +1,163 @@
+"""The voice profile as a page: plain sentences, small bar charts (drawn as SVG by the
+template from the `Bar` rows here) and the exact style guide the AI is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from persona.domain import PostKind
+from persona.style import VoiceProfile, describe_for_prompt, how_often
+from persona.style.describe import LANGUAGE_NAMES
+from persona.style.profile import KindStats, ProfileVersionError
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float
+    # 0..1 of the chart's widest bar.
+    fraction: float
+    shown: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    title: str
+    bars: list[Bar]
+    # What the chart says, for screen readers and as its caption.
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class LengthRow:
+    kind: str
+    count: int
+    p10: float
+    median: float
+    p90: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    post_count: int
+    reply_count: int
+    broadcast_count: int
+    lengths: list[LengthRow]
+    length_max: float
+    sentences: list[str]
+    habits: Chart
+    emoji: Chart
+    languages: Chart
+    topics: Chart
+    phrases: list[tuple[str, int]]
+    hashtags: list[tuple[str, int]]
+    style_guide: str
+
+
+def chart(title: str, items: list[tuple[str, float]], fmt: str, summary: str) -> Chart:
+    top = max((v for _, v in items), default=0.0) or 1.0
+    bars = [Bar(label, value, value / top, fmt.format(value)) for label, value in items]
+    return Chart(title, bars, summary)
+
+
+def _language(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def _sentences(profile: VoiceProfile, stats: KindStats, unit: str) -> list[str]:
+    words = stats.words
+    out = [
+        f"Most of your {unit}s are {max(1, round(words.p10))}–{max(2, round(words.p90))} words "
+        f"long, typically {round(words.median)}.",
+        f"Emoji: {how_often(stats.emoji_rate, unit)} has at least one.",
+        f"Exclamation marks: {how_often(stats.exclamation_rate, unit)}; "
+        f"questions: {how_often(stats.question_rate, unit)}.",
+    ]
+    if stats.all_lowercase_rate >= 0.5:
+        out.append("You mostly write all in lowercase.")
+    elif stats.lowercase_start_rate >= 0.3:
+        out.append(
+            f"You start with a lowercase letter {how_often(stats.lowercase_start_rate, unit)}."
+        )
+    if profile.languages:
+        shares = ", ".join(
+            f"{_language(code)} {share:.0%}" for code, share in list(profile.languages.items())[:4]
+        )
+        out.append(f"Languages: {shares}.")
+    contrast = profile.reply_contrast
+    if contrast is not None and contrast.words_median_ratio <= 0.8:
+        out.append("Your replies to fans are shorter than your posts.")
+    elif contrast is not None and contrast.words_median_ratio >= 1.25:
+        out.append("Your replies to fans are longer than your posts.")
+    return out
+
+
+_HABITS: tuple[tuple[str, str], ...] = (
+    ("emoji", "emoji_rate"),
+    ("'!'", "exclamation_rate"),
+    ("'?'", "question_rate"),
+    ("'...'", "ellipsis_rate"),
+    ("all lowercase", "all_lowercase_rate"),
+    ("a word in CAPS", "caps_post_rate"),
+    ("hashtags", "hashtag_rate"),
+    ("@mentions", "mention_rate"),
+    ("links", "link_rate"),
+    ("ends with '.'", "period_end_rate"),
+)
+
+
+def build_view(data: dict[str, Any]) -> ProfileView:
+    """From `Creator.profile` (raises ProfileVersionError when it must be rebuilt)."""
+    profile = VoiceProfile.from_dict(data)
+    unit = "reply" if profile.replies.count else "post"
+    stats = profile.for_kind(PostKind.REPLY)
+    lengths = [
+        LengthRow(name, s.count, s.words.p10, s.words.median, s.words.p90)
+        for name, s in (("posts", profile.posts), ("replies", profile.replies))
+        if s.count
+    ]
+    habits = chart(
+        f"Share of your {unit}s with…",
+        [(label, getattr(stats, attr)) for label, attr in _HABITS],
+        "{:.0%}",
+        f"Measured on {stats.count} {unit}s.",
+    )
+    emoji = chart(
+        "Your most used emoji",
+        [(e, float(c)) for e, c in profile.top_emoji[:8]],
+        "{:.0f}",
+        "How many times each emoji appears in your posts."
+        if profile.top_emoji
+        else "You use no emoji.",
+    )
+    languages = chart(
+        "Languages",
+        [(_language(code), share) for code, share in profile.languages.items()],
+        "{:.0%}",
+        "Share of your posts in each language.",
+    )
+    topics = chart(
+        "Topics you come back to",
+        [(t, w) for t, w in profile.topics[:10]],
+        "{:.1f}",
+        "Words that set your posts apart, most distinctive first.",
+    )
+    return ProfileView(
+        post_count=profile.post_count,
+        reply_count=profile.reply_count,
+        broadcast_count=profile.broadcast_count,
+        lengths=lengths,
+        length_max=max((r.p90 for r in lengths), default=1.0) or 1.0,
+        sentences=_sentences(profile, stats, unit),
+        habits=habits,
+        emoji=emoji,
+        languages=languages,
+        topics=topics,
+        phrases=profile.phrases[:12],
+        hashtags=profile.top_hashtags[:8],
+        style_guide=describe_for_prompt(profile, PostKind.REPLY),
+    )
+
+
+__all__ = ["Bar", "Chart", "ProfileVersionError", "ProfileView", "build_view", "chart"]

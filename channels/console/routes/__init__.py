@@ -1,0 +1,20 @@
+"""The console's pages, one module per part (thin: logic lives in the modules beside)."""
+
+from fastapi import APIRouter
+
+from channels.console.routes import (
+    approvals,
+    avatar,
+    conversations,
+    live,
+    onboarding,
+    session,
+    settings,
+    voice,
+)
+
+router = APIRouter()
+for module in (session, onboarding, voice, settings, approvals, conversations, live, avatar):
+    router.include_router(module.router)
+
+__all__ = ["router"]

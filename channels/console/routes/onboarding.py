@@ -1,0 +1,176 @@
+"""Onboarding: import posts (upload a file or paste text) with a progress bar, then read the
+voice profile measured on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from channels.console.auth import same_token
+from channels.console.imports import (
+    MAX_UPLOAD_BYTES,
+    ImportRunner,
+    UploadRejected,
+    check_filename,
+    safe_filename,
+)
+from channels.console.middleware import CSRF_HEADER
+from channels.console.profile_view import ProfileVersionError, build_view
+from channels.console.web import CSRF_FIELD, Viewer, ViewerDep, redirect, render
+from channels.deps import ServicesDep
+from persona.store import Creator
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+MAX_PASTE_CHARS = 1_000_000
+_FORM_OVERHEAD = 64 * 1024
+
+
+def import_runner(request: Request) -> ImportRunner:
+    runner = getattr(request.app.state, "console_imports", None)
+    if runner is None:
+        services = request.app.state.services
+        runner = ImportRunner(services, services.settings.data_dir / "console" / "uploads")
+        request.app.state.console_imports = runner
+    return runner
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.get("/import")
+async def import_page(request: Request, viewer: ViewerDep) -> Response:
+    recent = await run_in_threadpool(import_runner(request).recent, viewer.creator_id)
+    return render(
+        request,
+        "import.html",
+        {"title": "Import posts", "imports": recent, "max_mb": MAX_UPLOAD_BYTES // 2**20},
+        viewer,
+    )
+
+
+def _refuse(request: Request, viewer: Viewer, message: str, code: int) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=code)
+    recent = import_runner(request).recent(viewer.creator_id)
+    return render(
+        request,
+        "import.html",
+        {
+            "title": "Import posts",
+            "imports": recent,
+            "error": message,
+            "max_mb": MAX_UPLOAD_BYTES // 2**20,
+        },
+        viewer,
+        status_code=code,
+    )
+
+
+@router.post("/import")
+async def start_import(request: Request, viewer: ViewerDep) -> Response:
+    """A file upload (`posts`) or pasted text (`text`, one post per paragraph). The size is
+    checked before the body is parsed; the CSRF token comes in the header (the page's
+    script) or the form."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
+        return _refuse(
+            request,
+            viewer,
+            f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; split it into several files.",
+            status.HTTP_413_CONTENT_TOO_LARGE,
+        )
+    form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_PASTE_CHARS * 4)
+    given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+    if not same_token(viewer.csrf_token, given if isinstance(given, str) else None):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "this form is out of date (missing or wrong CSRF token): reload the page and retry",
+        )
+    runner = import_runner(request)
+    upload = form.get("posts")
+    text = form.get("text")
+    try:
+        if isinstance(upload, UploadFile) and upload.filename:
+            filename = safe_filename(upload.filename)
+            suffix = check_filename(filename)
+            path = await run_in_threadpool(runner.save_upload, upload.file, suffix)
+            fmt = None
+        elif isinstance(text, str) and text.strip():
+            if len(text) > MAX_PASTE_CHARS:
+                raise UploadRejected(
+                    f"the pasted text is longer than {MAX_PASTE_CHARS} characters; "
+                    "upload it as a file"
+                )
+            filename = "pasted posts"
+            path = await run_in_threadpool(runner.save_text, text)
+            fmt = "text"
+        else:
+            raise UploadRejected("choose a file of posts, or paste some posts")
+    except UploadRejected as exc:
+        message = str(exc)
+        return _refuse(
+            request, viewer, message[:1].upper() + message[1:], status.HTTP_400_BAD_REQUEST
+        )
+    finally:
+        await form.close()
+    job_id = await run_in_threadpool(runner.start, viewer.creator_id, filename, path, fmt)
+    if _wants_json(request):
+        return JSONResponse(
+            {"id": job_id, "status_url": f"/console/import/{job_id}/status"},
+            status_code=status.HTTP_202_ACCEPTED,
+        )
+    return redirect(f"/console/import/{job_id}", "import_started")
+
+
+async def _owned_import(request: Request, viewer: Viewer, job_id: str) -> Any:
+    view = await run_in_threadpool(import_runner(request).get, viewer.creator_id, job_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such import")
+    return view
+
+
+@router.get("/import/{job_id}")
+async def import_progress(request: Request, viewer: ViewerDep, job_id: str) -> Response:
+    view = await _owned_import(request, viewer, job_id)
+    return render(request, "import_job.html", {"title": "Import", "job": view}, viewer)
+
+
+@router.get("/import/{job_id}/status")
+async def import_status(request: Request, viewer: ViewerDep, job_id: str) -> JSONResponse:
+    view = await _owned_import(request, viewer, job_id)
+    return JSONResponse(view.to_json(), headers={"Cache-Control": "no-store"})
+
+
+# -- the voice profile -----------------------------------------------------------------------
+
+
+def _profile(services: Any, creator_id: str) -> dict[str, Any] | None:
+    with services.db.session() as session:
+        creator = session.get(Creator, creator_id)
+        return dict(creator.profile) if creator and creator.profile else None
+
+
+@router.get("/profile")
+async def profile_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+    data = await run_in_threadpool(_profile, services, viewer.creator_id)
+    view, problem = None, None
+    if data is not None:
+        try:
+            view = build_view(data)
+        except ProfileVersionError:
+            problem = (
+                "Your voice profile was measured by an older version of the platform. "
+                "Import your posts again (or any new post) to measure it anew."
+            )
+    return render(
+        request,
+        "profile.html",
+        {"title": "Voice profile", "profile": view, "problem": problem},
+        viewer,
+    )

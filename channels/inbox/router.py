@@ -1,0 +1,409 @@
+"""HTTP and websocket routes of the platform integration (thin: the logic lives beside it).
+
+- `POST /webhooks/{platform}`: signed events from a social platform;
+- `WS /ws/creators/{creator_id}/replies`: replies as they are delivered;
+- `/api/creators/{creator_id}/...`: channel policies and kill switches, presence, the
+  approval queue, the outbox and the inbox (creator auth on each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import (
+    APIRouter,
+    Body,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from channels.api.protocol import Page
+from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep, hash_token
+from channels.inbox import approvals, store, webhooks
+from channels.inbox.config import InboxConfig
+from channels.inbox.models import EventStatus, InboxEvent, ReplyStatus
+from channels.inbox.outbox import WAKE_OUTBOX, replies_topic, reply_out
+from channels.inbox.policy import (
+    POLICY_MODELS,
+    WAITING_FOR_OFFLINE,
+    ChannelPolicy,
+    PolicyChannel,
+    is_online,
+    load_policy,
+    presence_until,
+    store_policy,
+    with_presence,
+)
+from channels.inbox.protocol import (
+    PLATFORM,
+    ApproveIn,
+    EventOut,
+    PresenceIn,
+    PresenceOut,
+    RejectIn,
+    ReplyOut,
+    WebhookAck,
+)
+from channels.inbox.worker import WAKE_INBOX
+from persona.store import Creator
+
+router = APIRouter()
+
+PlatformPath = Annotated[str, Path(pattern=PLATFORM)]
+# Seconds a websocket client has to authenticate with its first message.
+WS_AUTH_TIMEOUT_S = 10.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def inbox_config(services: Any) -> InboxConfig:
+    return InboxConfig.from_settings(services.settings)
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/webhooks/{platform}",
+    tags=["webhooks"],
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=WebhookAck,
+    responses={200: {"model": WebhookAck, "description": "already received (duplicate)"}},
+)
+async def webhook(
+    platform: PlatformPath, request: Request, response: Response, services: ServicesDep
+) -> WebhookAck:
+    """Receive one signed event (dm, comment, group_message). 202 once it is stored."""
+    intake = await webhooks.receive(services, inbox_config(services), platform, request)
+    response.status_code = intake.http_status
+    if not intake.ack.duplicate:
+        services.hub.publish(WAKE_INBOX, {"event_id": intake.ack.event_id})
+    return intake.ack
+
+
+# -- websocket -------------------------------------------------------------------------------
+
+
+def _token_ok(services: Any, creator_id: str, token: str) -> bool:
+    with services.db.session() as session:
+        creator = session.get(Creator, creator_id)
+        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
+    return bool(expected) and hmac.compare_digest(expected, hash_token(token))
+
+
+async def _first_message_token(websocket: WebSocket) -> str | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), WS_AUTH_TIMEOUT_S)
+        message = json.loads(raw)
+    except (TimeoutError, json.JSONDecodeError, WebSocketDisconnect, KeyError):
+        return None
+    if isinstance(message, dict) and message.get("type") == "auth":
+        token = message.get("token")
+        return token if isinstance(token, str) else None
+    return None
+
+
+@router.websocket("/ws/creators/{creator_id}/replies")
+async def replies_socket(
+    websocket: WebSocket,
+    creator_id: Annotated[str, Path(pattern=CREATOR_ID_PATTERN)],
+    token: str | None = None,
+) -> None:
+    """Replies of one creator as they go out. Authenticate with `?token=` or with a first
+    message `{"type": "auth", "token": "..."}` (keeps the token out of access logs). The
+    server answers `{"type": "ready"}`, then sends `{"type": "reply", ...}` events."""
+    services = websocket.app.state.services
+    await websocket.accept()
+    session_creator = getattr(websocket.state, "creator_id", None)
+    if session_creator != creator_id:
+        token = token or await _first_message_token(websocket)
+        if not token or not await run_in_threadpool(_token_ok, services, creator_id, token):
+            await websocket.close(code=1008, reason="authenticate with this creator's API token")
+            return
+    async with services.hub.subscribe(replies_topic(creator_id)) as subscription:
+        await websocket.send_json({"type": "ready", "creator_id": creator_id})
+
+        async def pump() -> None:
+            while True:
+                await websocket.send_json(await subscription.get())
+
+        async def listen() -> None:
+            # Reads until the client leaves; answers pings so clients can check liveness.
+            while True:
+                raw = await websocket.receive_text()
+                with contextlib.suppress(json.JSONDecodeError):
+                    if json.loads(raw) == {"type": "ping"}:
+                        await websocket.send_json({"type": "pong"})
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- channel policies and kill switches ------------------------------------------------------
+
+creators = APIRouter(prefix="/api/creators/{creator_id}", tags=["channels"])
+
+
+def _settings_of(services: Any, creator_id: str) -> dict[str, Any]:
+    snapshot = store.creator_snapshot(services.db, creator_id)
+    if snapshot is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
+    return snapshot[1]
+
+
+def _update_policy(
+    services: Any, creator_id: str, channel: PolicyChannel, change: Any
+) -> tuple[ChannelPolicy, int]:
+    """Apply `change` to the stored policy; a paused or disabled channel's unsent replies are
+    cancelled at once. Returns the policy and how many replies were cancelled."""
+    with services.db.session() as session:
+        creator = session.get(Creator, creator_id)
+        if creator is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
+        policy = change(load_policy(creator.settings or {}, channel))
+        creator.settings = store_policy(creator.settings or {}, channel, policy)
+    cancelled = 0
+    if policy.paused or not policy.enabled:
+        cancelled = store.cancel_unsent(
+            services.db,
+            creator_id,
+            str(channel),
+            f"not sent: the {channel} channel is paused",
+            _now(),
+        )
+    return policy, cancelled
+
+
+@creators.get("/channels")
+def list_policies(creator_id: CreatorDep, services: ServicesDep) -> dict[str, dict[str, Any]]:
+    settings = _settings_of(services, creator_id)
+    return {str(c): load_policy(settings, c).model_dump(mode="json") for c in PolicyChannel}
+
+
+@creators.get("/channels/{channel}")
+def get_policy(
+    creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep
+) -> dict[str, Any]:
+    return load_policy(_settings_of(services, creator_id), channel).model_dump(mode="json")
+
+
+@creators.put("/channels/{channel}")
+def put_policy(
+    creator_id: CreatorDep,
+    channel: PolicyChannel,
+    services: ServicesDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    """Replace the channel's policy; fields left out take their defaults."""
+    try:
+        policy = POLICY_MODELS[channel].model_validate(body)
+    except ValidationError as exc:
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    return _update_policy(services, creator_id, channel, lambda _: policy)[0].model_dump(
+        mode="json"
+    )
+
+
+def _switch(services: Any, creator_id: str, channel: PolicyChannel, paused: bool) -> dict:
+    policy, cancelled = _update_policy(
+        services, creator_id, channel, lambda p: p.model_copy(update={"paused": paused})
+    )
+    return {
+        "creator_id": creator_id,
+        "channel": str(channel),
+        "paused": policy.paused,
+        "cancelled_replies": cancelled,
+    }
+
+
+@creators.post("/channels/{channel}/pause")
+def pause_channel(creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep) -> dict:
+    """The channel's kill switch, effective at once: no new answers, and replies waiting for
+    their delivery time are cancelled (held ones stay in the approval queue)."""
+    return _switch(services, creator_id, channel, True)
+
+
+@creators.post("/channels/{channel}/resume")
+def resume_channel(creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep) -> dict:
+    return _switch(services, creator_id, channel, False)
+
+
+@creators.post("/presence", response_model=PresenceOut)
+async def set_presence(
+    creator_id: CreatorDep, body: PresenceIn, services: ServicesDep
+) -> PresenceOut:
+    """The creator is online (for `ttl_s`, renew to stay) or offline: channels set to
+    `only_when_offline` wait while they are online, and answer as soon as they go offline."""
+    now = _now()
+
+    def save() -> dict[str, Any]:
+        with services.db.session() as session:
+            creator = session.get(Creator, creator_id)
+            if creator is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
+            creator.settings = with_presence(creator.settings or {}, body.online, body.ttl_s, now)
+            settings = dict(creator.settings)
+        if not body.online:
+            store.wake_waiting(services.db, creator_id, WAITING_FOR_OFFLINE, now)
+        return settings
+
+    settings = await run_in_threadpool(save)
+    if not body.online:
+        services.hub.publish(WAKE_INBOX, {"creator_id": creator_id})
+    return PresenceOut(
+        creator_id=creator_id,
+        online=is_online(settings, now),
+        online_until=presence_until(settings),
+    )
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+def _page(
+    services: Any, creator_id: str, statuses: list[str], offset: int, limit: int
+) -> Page[ReplyOut]:
+    rows, total = store.list_replies(services.db, creator_id, statuses, offset, limit)
+    return Page(items=[reply_out(r) for r in rows], total=total, offset=offset, limit=limit)
+
+
+@creators.get("/approvals", response_model=Page[ReplyOut])
+def list_approvals(
+    creator_id: CreatorDep,
+    services: ServicesDep,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=200),
+) -> Page[ReplyOut]:
+    """Replies waiting for the creator, oldest first."""
+    return _page(services, creator_id, [ReplyStatus.HELD], offset, limit)
+
+
+def _decide(action: Any, *args: Any) -> ReplyOut:
+    try:
+        return reply_out(action(*args))
+    except approvals.DecisionError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+@creators.post("/approvals/{reply_id}/approve", response_model=ReplyOut)
+async def approve(
+    creator_id: CreatorDep,
+    reply_id: int,
+    services: ServicesDep,
+    body: ApproveIn | None = None,
+) -> ReplyOut:
+    """Send the held reply now, as is or with the creator's edited text."""
+    edited = body.text if body else None
+    out = await run_in_threadpool(
+        _decide, approvals.approve, services.db, creator_id, reply_id, edited, _now()
+    )
+    services.hub.publish(WAKE_OUTBOX, {"reply_id": reply_id})
+    return out
+
+
+@creators.post("/approvals/{reply_id}/reject", response_model=ReplyOut)
+def reject(
+    creator_id: CreatorDep,
+    reply_id: int,
+    services: ServicesDep,
+    body: RejectIn | None = None,
+) -> ReplyOut:
+    return _decide(
+        approvals.reject, services.db, creator_id, reply_id, body.reason if body else "", _now()
+    )
+
+
+# -- outbox and inbox ------------------------------------------------------------------------
+
+
+@creators.get("/outbox", response_model=Page[ReplyOut])
+def list_outbox(
+    creator_id: CreatorDep,
+    services: ServicesDep,
+    status_: Annotated[list[ReplyStatus] | None, Query(alias="status")] = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=200),
+) -> Page[ReplyOut]:
+    """Replies by status (e.g. `?status=dead` for the dead letters)."""
+    return _page(services, creator_id, [str(s) for s in status_ or []], offset, limit)
+
+
+@creators.post("/outbox/{reply_id}/retry", response_model=ReplyOut)
+async def retry_dead(creator_id: CreatorDep, reply_id: int, services: ServicesDep) -> ReplyOut:
+    """Give a dead-lettered reply a fresh set of delivery attempts."""
+
+    def revive() -> ReplyOut:
+        reply = store.get_reply(services.db, creator_id, reply_id)
+        if reply is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no reply {reply_id}")
+        if not store.update_reply(
+            services.db,
+            reply_id,
+            ReplyStatus.DEAD,
+            status=ReplyStatus.PENDING,
+            attempts=0,
+            next_attempt_at=_now(),
+            last_error="",
+        ):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"reply {reply_id} is not dead")
+        return reply_out(store.get_reply(services.db, creator_id, reply_id) or reply)
+
+    out = await run_in_threadpool(revive)
+    services.hub.publish(WAKE_OUTBOX, {"reply_id": reply_id})
+    return out
+
+
+def _event_out(event: InboxEvent) -> EventOut:
+    return EventOut(
+        event_id=event.id,
+        platform=event.platform,
+        message_id=event.message_id,
+        channel=event.channel,
+        thread=event.thread_key,
+        fan_id=event.fan_id,
+        text=event.text,
+        status=event.status,
+        reason=event.reason,
+        attempts=event.attempts,
+        received_at=store.utc(event.received_at),
+        decided_at=store.utc(event.decided_at),
+    )
+
+
+@creators.get("/inbox", response_model=Page[EventOut])
+def list_inbox(
+    creator_id: CreatorDep,
+    services: ServicesDep,
+    status_: Annotated[list[EventStatus] | None, Query(alias="status")] = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=200),
+) -> Page[EventOut]:
+    """Inbound messages, newest first, with what was decided and why."""
+    rows, total = store.list_events(
+        services.db, creator_id, [str(s) for s in status_ or []], offset, limit
+    )
+    return Page(items=[_event_out(e) for e in rows], total=total, offset=offset, limit=limit)
+
+
+router.include_router(creators)

@@ -1,0 +1,91 @@
+"""Webhook intake: size limit, timestamp window and signature, validation, then the event is
+committed to the inbox before we answer 202. A second delivery of the same message answers
+200 with the first one's id and `duplicate: true`, and never causes a second reply."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import HTTPException, Request, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from channels.inbox import store
+from channels.inbox.config import InboxConfig
+from channels.inbox.protocol import WebhookAck, inbound_event
+from channels.inbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+
+log = logging.getLogger(__name__)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"body over {limit} bytes")
+    return bytes(body)
+
+
+def _validation_detail(exc: ValidationError) -> list[dict[str, object]]:
+    # Name the field and the problem; do not echo the input back.
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    ack: WebhookAck
+    http_status: int
+
+
+async def receive(services: object, config: InboxConfig, platform: str, request: Request) -> Intake:
+    secret = config.secret_for(platform)
+    if secret is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"unknown platform {platform!r}: give it a secret in PERSONA_WEBHOOK_SECRETS",
+        )
+    body = await read_limited(request, config.webhook_max_body_bytes)
+    try:
+        verify(
+            secret,
+            request.headers.get(TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+            body,
+            config.webhook_window_s,
+        )
+    except SignatureError as exc:
+        log.warning("webhook refused", extra={"platform": platform, "why": str(exc)})
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    try:
+        event = inbound_event.validate_python(json.loads(body))
+    except json.JSONDecodeError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from None
+    except ValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_detail(exc)
+        ) from None
+    callback = str(event.callback_url) if event.callback_url else None
+    try:
+        accepted = await run_in_threadpool(
+            store.accept_event,
+            services.db,  # type: ignore[attr-defined]
+            platform,
+            event,
+            config.callback_for(platform, callback),
+            datetime.now(UTC),
+        )
+    except store.UnknownCreator:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"unknown creator {event.creator_id!r}"
+        ) from None
+    ack = WebhookAck(
+        event_id=accepted.event_id, status=accepted.status, duplicate=accepted.duplicate
+    )
+    return Intake(ack, status.HTTP_200_OK if accepted.duplicate else status.HTTP_202_ACCEPTED)

@@ -1,0 +1,164 @@
+"""Live-stream transport (thin): the chat feed in, the answers and top questions out, stats.
+
+- `WS /ws/live/{creator_id}/{stream_id}/in`: the platform's chat feed, authenticated with the
+  creator's API token (`?token=` or `Authorization: Bearer`); each frame is one message or an
+  array of them, each acknowledged with `{"ack": last_id, "accepted": n, ...}`.
+- `WS /ws/live/{creator_id}/{stream_id}/out`: public, for the stream's viewers: answers and the
+  running top-questions view (display names only).
+- `GET /api/creators/{creator_id}/live[/{stream_id}/stats]`: counters, dropped by reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket, status
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep, hash_token
+from channels.live.manager import LiveCapacityError, LiveManager, get_live_manager
+from channels.live.metrics import DROP_REASONS
+from channels.live.stream import topic
+from persona.store import Creator
+
+STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+
+router = APIRouter(tags=["live"])
+
+CreatorId = Annotated[str, Path(pattern=CREATOR_ID_PATTERN)]
+StreamId = Annotated[str, Path(pattern=STREAM_ID_PATTERN)]
+
+
+def _token(websocket: WebSocket, query_token: str | None) -> str | None:
+    if query_token:
+        return query_token
+    header = websocket.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _token_problem(services: Any, creator_id: str, token: str | None) -> str | None:
+    """None when the token is the creator's; otherwise what is wrong and how to fix it."""
+    if not token:
+        return (
+            "missing API token: pass ?token=... or 'Authorization: Bearer <token>' "
+            "(create one with `persona token CREATOR`)"
+        )
+    with services.db.session() as session:
+        creator = session.get(Creator, creator_id)
+        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
+    if not expected or not hmac.compare_digest(expected, hash_token(token)):
+        return "this token does not belong to that creator"
+    return None
+
+
+@router.websocket("/ws/live/{creator_id}/{stream_id}/in")
+async def live_in(
+    websocket: WebSocket,
+    creator_id: CreatorId,
+    stream_id: StreamId,
+    token: Annotated[str | None, Query()] = None,
+) -> None:
+    services = websocket.app.state.services
+    problem = await asyncio.to_thread(
+        _token_problem, services, creator_id, _token(websocket, token)
+    )
+    # Accept first so that the close frame can say what is wrong.
+    await websocket.accept()
+    if problem is not None:
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=problem)
+        return
+    manager = get_live_manager(websocket.app)
+    try:
+        stream = manager.open(creator_id, stream_id)
+    except LiveCapacityError as exc:
+        await websocket.close(code=status.WS_1013_TRY_AGAIN_LATER, reason=str(exc)[:120])
+        return
+    stream.feed_opened()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            # Intake is synchronous and quick: the ack goes back before the next frame is read.
+            ack = stream.intake_frame(raw)
+            await websocket.send_text(ack.model_dump_json(exclude_none=True))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        stream.feed_closed()
+
+
+class _Viewer:
+    """One output connection: forwards hub events, and ends when the client leaves."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def _until_disconnect(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+    async def run(self, manager: LiveManager, creator_id: str, stream_id: str) -> None:
+        hub = manager.services.hub
+        async with hub.subscribe(topic(creator_id, stream_id)) as subscription:
+            for event in manager.replay(creator_id, stream_id):
+                await self.websocket.send_json(event)
+            leaving = asyncio.create_task(self._until_disconnect())
+            try:
+                while True:
+                    getting = asyncio.create_task(subscription.get())
+                    await asyncio.wait({getting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+                    if leaving.done():
+                        getting.cancel()
+                        return
+                    await self.websocket.send_json(getting.result())
+            finally:
+                leaving.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await leaving
+
+
+@router.websocket("/ws/live/{creator_id}/{stream_id}/out")
+async def live_out(websocket: WebSocket, creator_id: CreatorId, stream_id: StreamId) -> None:
+    await websocket.accept()
+    try:
+        await _Viewer(websocket).run(get_live_manager(websocket.app), creator_id, stream_id)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if websocket.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError):
+                await websocket.close()
+
+
+@router.get("/api/creators/{creator_id}/live")
+async def live_streams(creator_id: CreatorDep, request: Request) -> dict[str, Any]:
+    """The creator's running and recently ended streams, with their counters (async: the
+    streams live on the event loop, not in the thread pool)."""
+    manager = get_live_manager(request.app)
+    return {"streams": manager.streams(creator_id), "drop_reasons": DROP_REASONS}
+
+
+@router.get("/api/creators/{creator_id}/live/{stream_id}/stats")
+async def live_stats(
+    creator_id: CreatorDep, stream_id: StreamId, request: Request, services: ServicesDep
+) -> dict[str, Any]:
+    """Counters of one stream: received = answered + merged + dropped + pending."""
+    stats = get_live_manager(request.app).stats(creator_id, stream_id)
+    if stats is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            "no such live stream: it starts when its feed connects to "
+            f"/ws/live/{creator_id}/{stream_id}/in",
+        )
+    stats["viewers"] = services.hub.subscribers(topic(creator_id, stream_id))
+    return stats

@@ -1,0 +1,351 @@
+"""One live stream: the intake (synchronous, never waits on answering), the answering loop
+(one answer per cadence), and the top-questions view, both published on the hub topic
+`live:{creator_id}:{stream_id}`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from channels.live.answering import Answerer, LivePolicy
+from channels.live.config import LiveConfig
+from channels.live.metrics import StreamMetrics
+from channels.live.protocol import (
+    MESSAGE,
+    Ack,
+    AnswerEvent,
+    ChatIn,
+    JoinIn,
+    StreamEndedEvent,
+    TopQuestionsEvent,
+)
+from channels.live.queue import LiveQueue, Work
+from channels.live.screening import IntakeScreen, looks_like_spam
+from channels.live.textsim import (
+    clean_name,
+    clean_text,
+    features_of,
+    fold,
+    is_greeting,
+    is_question,
+    tokens,
+)
+
+log = logging.getLogger(__name__)
+
+QUESTION_CHARS = 300  # a question is answered (and shown) in at most this many characters
+
+
+def topic(creator_id: str, stream_id: str) -> str:
+    return f"live:{creator_id}:{stream_id}"
+
+
+class LiveStream:
+    def __init__(
+        self,
+        creator_id: str,
+        stream_id: str,
+        config: LiveConfig,
+        answerer: Answerer,
+        publish: Callable[[str, dict[str, Any]], object],
+        moderation: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.creator_id = creator_id
+        self.stream_id = stream_id
+        self.topic = topic(creator_id, stream_id)
+        self.config = config
+        self.answerer = answerer
+        self._publish = publish
+        self.metrics = StreamMetrics(creator_id, stream_id)
+        self.queue = LiveQueue(config.queue, self.metrics)
+        self.screen = IntakeScreen(config.screen)
+        # Lexicon check for text that may be shown or answered (None: links and floods only).
+        self.moderation = moderation
+        self.recent: deque[dict[str, Any]] = deque(maxlen=config.recent_answers)
+        self.top_view: dict[str, Any] | None = None
+        self._policy = LivePolicy(cadence_s=config.cadence_s)
+        self._policy_at = float("-inf")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._working: Work | None = None
+
+    # -- intake (runs inline in the websocket handler: no awaits) --------------------------
+
+    def intake_frame(self, raw: str | bytes, now: float | None = None) -> Ack:
+        """Parse and queue one frame (a message object or an array); the ack to send back."""
+        now = time.time() if now is None else now
+        metrics = self.metrics
+        metrics.frames += 1
+        metrics.last_frame_at = now
+        dropped: Counter[str] = Counter()
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            metrics.received += 1
+            metrics.intake.add(1, now)
+            metrics.drop("invalid")
+            return Ack(
+                ack=None,
+                received=1,
+                accepted=0,
+                dropped={"invalid": 1},
+                error="the frame is not JSON: send one message object or an array of them",
+            )
+        items = data if isinstance(data, list) else [data]
+        metrics.received += len(items)
+        metrics.intake.add(len(items), now)
+        last_id = _item_id(items[-1]) if items else None
+        if len(items) > self.config.max_batch:
+            metrics.drop("batch_too_large", len(items))
+            return Ack(
+                ack=last_id,
+                received=len(items),
+                accepted=0,
+                dropped={"batch_too_large": len(items)},
+                error=f"at most {self.config.max_batch} messages a frame: split the batch",
+            )
+        accepted = 0
+        invalid_example: str | None = None
+        for item in items:
+            try:
+                message = MESSAGE.validate_python(item)
+            except ValidationError as exc:
+                reason = "invalid"
+                if invalid_example is None:
+                    invalid_example = _describe(exc)
+                metrics.drop(reason)
+            else:
+                reason, was_accepted = self._intake_one(message, now)
+                accepted += was_accepted
+            if reason is not None:
+                dropped[reason] += 1
+        metrics.accepted += accepted
+        return Ack(
+            ack=last_id,
+            received=len(items),
+            accepted=accepted,
+            dropped=dict(dropped),
+            error=invalid_example,
+        )
+
+    def _intake_one(self, message: Any, now: float) -> tuple[str | None, bool]:
+        """(drop reason or None, accepted?). Drops are counted in the metrics here or by the
+        queue; a message can be accepted and then dropped (chatter, a queue overflow)."""
+        screen = self.screen
+        if not screen.first_time(message.id):
+            return self._drop("duplicate_id"), False
+        viewer = screen.viewer(message.user, now)
+        if isinstance(message, JoinIn):
+            if viewer.welcomed:
+                return self._drop("repeat_join"), True
+            viewer.welcomed = True
+            self._newcomer(message, now)
+            return None, True
+        if isinstance(message, ChatIn):
+            if not screen.allow_rate(viewer, now):
+                return self._drop("rate_limited"), False
+            text = message.text
+            if looks_like_spam(text):
+                return self._drop("spam"), False
+            folded = fold(text)
+            if screen.repeated(viewer, folded, now):
+                return self._drop("repeat"), False
+            found = tokens(folded)
+            if is_question(text, found):
+                feats, content = features_of(found)
+                if content:
+                    return self._question(message, text, feats, content, now)
+            if not viewer.welcomed and is_greeting(text, found):
+                viewer.welcomed = True
+                self._newcomer(message, now)
+                return None, True
+            return self._drop("chatter"), True
+        # Paid messages and gifts: no rate limit (the platform charged for them).
+        if message.text and (reason := self._vet(message.text)) is not None:
+            return self._drop(reason), False
+        reason = self.queue.add_paid(
+            message.kind,
+            clean_text(message.text, QUESTION_CHARS),
+            message.user,
+            clean_name(message.name, message.user),
+            message.amount,
+            now,
+        )
+        return reason, True
+
+    def _question(
+        self, message: ChatIn, text: str, feats: frozenset[str], content: frozenset[str], now: float
+    ) -> tuple[str | None, bool]:
+        cluster = self.queue.match(feats, content)
+        if cluster is not None:
+            # Its text is never shown nor answered: no moderation needed.
+            return self.queue.merge(cluster, now), True
+        if (reason := self._vet(text)) is not None:
+            return self._drop(reason), False
+        reason = self.queue.new_question(
+            clean_text(text, QUESTION_CHARS),
+            feats,
+            content,
+            message.user,
+            clean_name(message.name, message.user),
+            now,
+        )
+        return reason, True
+
+    def _vet(self, text: str) -> str | None:
+        """Cheap checks for text that may be shown or answered."""
+        if looks_like_spam(text):
+            return "spam"
+        return self.moderation(text) if self.moderation is not None else None
+
+    def _drop(self, reason: str) -> str:
+        self.metrics.drop(reason)
+        return reason
+
+    def _newcomer(self, message: Any, now: float) -> None:
+        name = clean_name(message.name, message.user)
+        # A spammy or abusive display name is welcomed among "others", never shown.
+        if self._vet(name) is not None:
+            name = ""
+        self.queue.add_newcomer(name, now)
+
+    # -- answering -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        for coro, name in ((self._answer_loop(), "answer"), (self._view_loop(), "view")):
+            self._tasks.append(loop.create_task(coro, name=f"live-{name}:{self.topic}"))
+
+    async def _current_policy(self) -> LivePolicy:
+        now = time.monotonic()
+        if now - self._policy_at >= self.config.policy_refresh_s:
+            try:
+                self._policy = await self.answerer.policy()
+            except Exception:  # noqa: BLE001 - keep the last known policy
+                log.exception("reading the live policy failed", extra={"topic": self.topic})
+            self._policy_at = now
+        return self._policy
+
+    async def _answer_loop(self) -> None:
+        last_answer = float("-inf")
+        while True:
+            policy = await self._current_policy()
+            wait = last_answer + policy.cadence_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(min(wait, self.config.idle_poll_s))
+                continue
+            now = time.time()
+            self.queue.expire(now)
+            work = None if policy.paused else self.queue.next_work(now)
+            if work is None:
+                await asyncio.sleep(self.config.idle_poll_s)
+                continue
+            last_answer = time.monotonic()
+            await self._answer(work)
+
+    async def _answer(self, work: Work) -> None:
+        self._working = work
+        try:
+            outcome = await asyncio.wait_for(
+                self.answerer.answer(work), self.config.answer_timeout_s
+            )
+        except asyncio.CancelledError:
+            self.queue.finish(work, time.time(), "stream_ended")
+            self._working = None
+            raise
+        except Exception:  # noqa: BLE001 - one failed answer must not stop the stream
+            log.exception("live answer failed", extra={"topic": self.topic, "kind": work.kind})
+            self.queue.finish(work, time.time(), "engine_error")
+            self._working = None
+            return
+        self._working = None
+        self.queue.finish(work, time.time(), outcome.dropped_reason)
+        if outcome.event is not None:
+            self.publish_answer(outcome.event)
+
+    def publish_answer(self, event: AnswerEvent) -> None:
+        payload = event.model_dump(mode="json")
+        self.recent.append(payload)
+        self.metrics.answers_published += 1
+        self._publish(self.topic, payload)
+
+    async def _view_loop(self) -> None:
+        version = -1
+        while True:
+            await asyncio.sleep(self.config.view_interval_s)
+            if self.queue.version != version:
+                version = self.queue.version
+                self.publish_view()
+
+    def publish_view(self) -> None:
+        view = TopQuestionsEvent(
+            items=self.queue.top_questions(self.config.top_questions),
+            pending_messages=self.metrics.queued + self.metrics.in_flight,
+            at=time.time(),
+        )
+        self.top_view = view.model_dump(mode="json")
+        self._publish(self.topic, self.top_view)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def feed_opened(self) -> None:
+        self.metrics.feeds += 1
+
+    def feed_closed(self) -> None:
+        self.metrics.feeds -= 1
+        self.metrics.last_frame_at = max(self.metrics.last_frame_at, time.time())
+
+    def idle(self, now: float) -> bool:
+        return self.metrics.feeds == 0 and now - self.metrics.last_frame_at >= (
+            self.config.idle_timeout_s
+        )
+
+    def replay(self) -> list[dict[str, Any]]:
+        """What a viewer who connects now should see first."""
+        return list(self.recent) + ([self.top_view] if self.top_view else [])
+
+    async def stop(self, reason: str) -> None:
+        """Cancel the loops; whatever still waits is dropped as "stream_ended"."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._working is not None:  # never started: cancelled before its first await
+            self.queue.finish(self._working, time.time(), "stream_ended")
+            self._working = None
+        self.queue.drain("stream_ended")
+        self.metrics.ended_at = time.time()
+        self.metrics.ended_reason = reason
+        self._publish(self.topic, StreamEndedEvent(reason=reason, at=time.time()).model_dump())
+
+    def stats(self) -> dict[str, Any]:
+        snapshot = self.metrics.snapshot()
+        snapshot["structures"] = {**self.queue.sizes(), **self.screen.sizes()}
+        snapshot["cadence_s"] = self._policy.cadence_s
+        return snapshot
+
+
+def _item_id(item: Any) -> str | None:
+    if isinstance(item, dict):
+        value = item.get("id")
+        if isinstance(value, str | int):
+            return str(value)[:128]
+    return None
+
+
+def _describe(exc: ValidationError) -> str:
+    """The first problem, without echoing the input back."""
+    error = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(p) for p in error.get("loc", ())) or "message"
+    return f"invalid message ({where}: {error.get('msg', 'invalid')})"

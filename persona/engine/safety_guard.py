@@ -1,0 +1,93 @@
+"""The engine's guard backed by persona.safety: layered inbound moderation, outbound
+guardrails in code, honest disclosure, and the AI label."""
+
+from __future__ import annotations
+
+from persona.engine.guard import GuardContext, InboundOutcome, OutboundOutcome
+from persona.engine.types import ReplyAction
+from persona.safety import (
+    Boundaries,
+    InboundAction,
+    LabelSetting,
+    OutboundAction,
+    OutboundContext,
+    ai_metadata,
+    check_outbound,
+    guess_lang,
+    is_factual_question,
+    moderate_inbound,
+    template_reply,
+)
+
+
+def _boundaries(ctx: GuardContext) -> Boundaries:
+    return Boundaries.from_settings(ctx.settings, is_published=ctx.is_published)
+
+
+def _label_setting(ctx: GuardContext) -> str:
+    channel = (ctx.settings.get("channels") or {}).get(str(ctx.channel)) or {}
+    value = channel.get("label_setting") or ctx.settings.get("label_setting")
+    return value if value in {s.value for s in LabelSetting} else LabelSetting.METADATA.value
+
+
+class SafetyGuard:
+    def inbound(self, message: str, ctx: GuardContext) -> InboundOutcome:
+        ctx.lang = ctx.lang or guess_lang(message)
+        decision = moderate_inbound(message, _boundaries(ctx), lang=ctx.lang)
+        category = str(decision.category)
+        if decision.action is InboundAction.ALLOW:
+            return InboundOutcome(
+                ReplyAction.SEND,
+                category,
+                decision.reason,
+                factual=is_factual_question(message, ctx.lang),
+            )
+        text = None
+        if decision.reply_template is not None:
+            text = template_reply(
+                decision.reply_template,
+                ctx.lang,
+                ctx.creator_name,
+                str(ctx.settings.get("style_hint") or ""),
+                seed=message,
+            )
+        action = ReplyAction.SAFE_REPLY if text else ReplyAction.BLOCK
+        return InboundOutcome(
+            action,
+            category,
+            decision.reason,
+            reply_text=text,
+            escalate=decision.alert_creator or decision.action is InboundAction.ESCALATE,
+        )
+
+    def outbound(self, reply: str, ctx: GuardContext) -> OutboundOutcome:
+        decision = check_outbound(
+            reply,
+            OutboundContext(
+                boundaries=_boundaries(ctx),
+                question=ctx.message,
+                lang=ctx.lang or guess_lang(ctx.message),
+                creator_display_name=ctx.creator_name,
+                system_prompt=ctx.system_prompt,
+                sources=ctx.sources,
+                strict=bool(ctx.settings.get("strict_grounding", False)),
+                retrieval_score=ctx.best_source_score,
+                label_setting=_label_setting(ctx),
+            ),
+        )
+        action = {
+            OutboundAction.SEND: ReplyAction.SEND,
+            OutboundAction.BLOCK: ReplyAction.BLOCK,
+            OutboundAction.REPLACE_WITH_NO_ANSWER: ReplyAction.NO_ANSWER,
+            OutboundAction.HOLD_FOR_REVIEW: ReplyAction.HOLD,
+        }[decision.action]
+        return OutboundOutcome(action, str(decision.category), decision.reason, decision.text)
+
+    def label(self, ctx: GuardContext) -> str:
+        custom = ctx.settings.get("ai_label")
+        if custom:
+            return str(custom)
+        meta = ai_metadata(
+            _label_setting(ctx), lang=ctx.lang, creator_display_name=ctx.creator_name
+        )
+        return str(meta["ai_label"])

@@ -1,0 +1,164 @@
+"""Promises in a reply: money, meetings, gifts, discounts, free stuff.
+
+A promise passes only when the creator made it first: its specifics (codes, amounts,
+percentages, place and event names) all appear in one of the creator's allowed commitments or
+in the published posts. "I'll send you a hoodie" with no hoodie offer anywhere is blocked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from persona.safety.boundaries import Boundaries
+from persona.safety.normalize import fold
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentFinding:
+    kind: str  # money, amount, meeting, gift, discount, free
+    text: str
+
+
+_I_WILL = (
+    r"(?:I'?ll|I will|I'm going to|I am going to|I can|let me|gonna|I'd be happy to|happy to|"
+    r"I'd love to|I promise to|I promise I'll)"
+)
+_GIFT_NOUNS = (
+    r"(?:gift|present|merch|t-?shirt|tee|hoodie|sweatshirt|poster|print|tickets?|signed \w+|"
+    r"autograph\w*|package|parcel|box|copy|book|samples?|products?|shout-?out|backstage pass|"
+    r"cadeau|sweat|affiche|places?|billets?|d[ée]dicace|livre|colis|exemplaire|produits?|"
+    r"[ée]chantillons?|pass)"
+)
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(body, re.IGNORECASE))
+    for kind, body in (
+        (
+            "money",
+            rf"\b{_I_WILL} (?:\w+ )?(?:send|give|pay|transfer|wire|venmo|paypal|cash ?app|lend|"
+            r"reimburse|refund|cover)(?: you| u)?(?: \$?\d+| money| cash| the money| some money| for)",
+        ),
+        (
+            "money",
+            r"\b(?:send|sending|give|giving|pay|paying|transfer|wire) (?:you|u) (?:\$|€|£)?\d+",
+        ),
+        (
+            "money",
+            r"\bje (?:vais |peux )?(?:t'envoyer|te verser|te donner|te payer|te virer|te rembourser|"
+            r"t'envoie|te paie|te paye|te donne|te file|te vire|te fais un virement)"
+            r"(?: \S+){0,2}? (?:\d+|de l'argent|des sous|l'argent|ta place|ton billet)",
+        ),
+        (
+            "amount",
+            r"(?:[$€£]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)? ?(?:€|\$|£|euros?\b|dollars?\b|bucks\b))",
+        ),
+        (
+            "meeting",
+            r"\blet'?s (?:meet|hang out|grab|get (?:coffee|a drink|dinner|lunch|together)|"
+            r"link up|see each other)",
+        ),
+        ("meeting", r"\bmeet (?:me|you|up)\b"),
+        ("meeting", r"\bsee you (?:at|in) my (?:place|house|apartment|flat|hotel|room)"),
+        ("meeting", r"\bcome (?:over|to my (?:place|house|apartment|flat|hotel|room))"),
+        ("meeting", r"\bI'?ll (?:come|be|swing|stop|drop) (?:by|over|to|at|in) your"),
+        ("meeting", r"\bI'?ll (?:pick you up|visit you|come see you|see you (?:tomorrow|tonight))"),
+        ("meeting", r"\bwe (?:should|could|can) (?:meet|hang out|get coffee|grab)"),
+        ("meeting", r"\b(?:DM|send|text) me your (?:address|number|location|phone)"),
+        ("meeting", r"\bon se (?:voit|retrouve|capte|rejoint)\b"),
+        (
+            "meeting",
+            r"\b(?:retrouvons-nous|rejoins-moi|viens chez moi|passe chez moi|viens me voir)",
+        ),
+        ("meeting", r"\bon (?:boit|prend) un (?:café|cafe|verre)"),
+        ("meeting", r"\brendez-vous (?:à|a|au|demain|ce soir|chez)"),
+        ("meeting", r"\bje (?:passe|viendrai|viens|passerai) (?:te voir|chez toi)"),
+        (
+            "gift",
+            rf"\b{_I_WILL} (?:\w+ )?(?:send|give|get|buy|mail|ship|gift|offer|save|reserve) "
+            rf"(?:you|u)(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
+        ),
+        (
+            "gift",
+            rf"\bje (?:vais |peux )?(?:t'envoyer|t'offrir|te donner|t'envoie|t'offre|te donne|te file|"
+            rf"te r[ée]serve|te garde)(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
+        ),
+        ("gift", r"\b(?:it's|its|this one's|drinks are|dinner's|c'est) (?:on me|pour moi|offert)"),
+        (
+            "discount",
+            r"\b(?:discount|promo(?:tion)?(?: code)?|coupon|voucher|\d+ ?% off|code promo|"
+            r"r[ée]duction|r[ée]duc|remise|-\d+ ?%|\d+ ?% de r[ée]duction)\b",
+        ),
+        ("discount", r"\b(?:code|coupon) [A-Z0-9]{3,}\b"),
+        (
+            "free",
+            r"\b(?:free|complimentary) (?:tickets?|merch|shipping|access|subscription|months?|copy|"
+            r"copies|stuff|products?|samples?|hoodie|t-?shirt|class|session|lesson)\b",
+        ),
+        ("free", r"\bfor free\b"),
+        ("free", r"\b(?:gratuit(?:e|s|es)?|gratos|offert(?:e|s|es)?)\b"),
+    )
+)
+_CODE = re.compile(r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{4,}\b")
+_AMOUNT = re.compile(r"(?<![A-Za-z0-9])\d+(?:[.,]\d+)?")
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+(?:[A-Z][a-z]+)*\b")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_COMMON_CAPS = frozenset(
+    ["I", "I'm", "I'll", "I'd", "OK", "Ok", "Hi", "Hey", "Hello", "Thanks", "Merci", "Bisous", "Oh", "Yes", "No", "Lol", "Haha", "Love", "DM", "Me"]
+)
+
+
+def find_commitments(reply: str, boundaries: Boundaries) -> list[CommitmentFinding]:
+    """Promises in `reply` that neither the allowed commitments nor the posts back."""
+    findings: list[CommitmentFinding] = []
+    for sentence in _SENTENCE.findall(reply):
+        for kind, pattern in _PATTERNS:
+            match = pattern.search(sentence)
+            if match and not _backed(sentence, match.group(0), kind, boundaries):
+                findings.append(CommitmentFinding(kind, match.group(0).strip()))
+                break
+    # A bare code anywhere ("use CAMILLE50") is a discount promise too.
+    for code in _CODE.findall(reply):
+        if not _backed(code, code, "discount", boundaries) and all(
+            code not in f.text for f in findings
+        ):
+            findings.append(CommitmentFinding("discount", code))
+    return findings
+
+
+def _key_tokens(sentence: str) -> set[str]:
+    keys = {c.casefold() for c in _CODE.findall(sentence)}
+    keys |= set(_AMOUNT.findall(sentence))
+    keys |= {p.casefold() for p in _PROPER.findall(sentence.strip()) if p not in _COMMON_CAPS}
+    return {fold(k) for k in keys}
+
+
+_MEETING_EVENT = re.compile(
+    r"(?<![a-z])(?:meet|greet|signing|meetup|rencontre|dedicace|rendez-vous)", re.IGNORECASE
+)
+
+
+def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bool:
+    keys = _key_tokens(sentence)
+    if kind == "meeting" and not keys:
+        return False  # a meeting needs a published event by name: "see you at VidCon"
+    words = {w for w in re.findall(r"[a-z]{4,}", fold(phrase))} - {"will", "your", "just", "some"}
+    # One offer or one published sentence must carry the whole promise, so that "Lyon" from a
+    # tour date and "meet" from another post do not add up to "let's meet in Lyon".
+    published = [p for p in re.split(r"[\n.!?]+", boundaries.published_facts_text) if p.strip()]
+    if kind == "meeting":
+        published = [p for p in published if _MEETING_EVENT.search(fold(p))]
+    for source in [*boundaries.allowed_commitments, *published]:
+        folded = fold(source)
+        if not folded:
+            continue
+        if keys and all(_contains(folded, k) for k in keys):
+            return True
+        if not keys and words and any(_contains(folded, w) for w in words):
+            return True
+    if boundaries.is_published is not None and keys:
+        return all(boundaries.is_published(k) for k in keys)
+    return False
+
+
+def _contains(folded_source: str, token: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(token)}(?![a-z0-9])", folded_source) is not None
