@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from avatar import jobbook
 from avatar.backends import StyleBackend, style_backends
-from avatar.checks import CheckedPhoto, PhotoChecker
+from avatar.checks import PhotoChecker
 from avatar.config import AvatarConfig
 from avatar.errors import (
     BackendUnavailableError,
@@ -41,10 +42,10 @@ from avatar.errors import (
     NotFoundError,
     StyleError,
 )
-from avatar.faces import FaceModels, median_embedding, to_bgr
-from avatar.files import FileLayout, remove_file, remove_tree, write_atomic
-from avatar.generate import Dropped, Made, generate, plan_counts
-from avatar.intake import Photo, Upload, encode_jpeg
+from avatar.faces import FaceModels, to_bgr
+from avatar.files import FileLayout, remove_tree, write_atomic
+from avatar.intake import Upload, encode_jpeg
+from avatar.jobbook import JobBook
 from avatar.labels import Labeler, add_visible_mark
 from avatar.moderation import NudityChecker, NudityModel
 from avatar.portrait import portrait_crop
@@ -65,27 +66,14 @@ from avatar.store import (
     AvatarProfilePicture,
     JobState,
 )
+from avatar.sweeper import sweep
+from avatar.worker import JobRunner, ProgressCallback
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[JobStatus], None]
-
-# A file under uploads/ or outputs/ that no row claims is removed once it is this old (a
-# crash between writing it and recording it); younger ones may belong to a submit in flight.
-ORPHAN_GRACE_S = 60
-
-FAILED_INTERNAL = (
-    "Something went wrong on our side while making your avatars. This job does not count "
-    "toward your daily limit; please try again."
-)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _Cancelled(Exception):
-    pass
 
 
 class AvatarService:
@@ -103,7 +91,7 @@ class AvatarService:
         self.engine = engine
         self.clock = clock
         self.files = FileLayout(config.root)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.book = JobBook(engine, self.files, clock)
         self._backend = backend
         self.faces = faces or FaceModels(threads=config.threads)
         self.checker = PhotoChecker(
@@ -118,10 +106,19 @@ class AvatarService:
             cert_chain=config.c2pa_cert_chain,
             private_key=config.c2pa_private_key,
         )
+        self._stop = threading.Event()
+        self.runner = JobRunner(
+            config,
+            self.book,
+            lambda: self.backend,
+            self.faces,
+            self.checker,
+            self.labeler,
+            stopping=self._stop.is_set,
+        )
         self._submit_lock = threading.Lock()
         self._backend_lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
 
@@ -145,7 +142,7 @@ class AvatarService:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the current avatar; a running job resumes (from scratch) on next start."""
+        """Stop after the current avatar; an unfinished job goes back to the queue."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -159,7 +156,7 @@ class AvatarService:
             try:
                 if time.monotonic() - self._last_sweep >= self.config.sweep_interval_s:
                     self.sweep()
-                job_id = self._claim_next()
+                job_id = self.book.claim_next()
                 if job_id is not None:
                     self.process(job_id)
                     continue
@@ -171,10 +168,14 @@ class AvatarService:
     def run_pending(self, on_progress: ProgressCallback | None = None) -> list[str]:
         """Process every queued job in this thread (CLI, tests); returns their ids."""
         done: list[str] = []
-        while (job_id := self._claim_next()) is not None:
+        while (job_id := self.book.claim_next()) is not None:
             self.process(job_id, on_progress)
             done.append(job_id)
         return done
+
+    def process(self, job_id: str, on_progress: ProgressCallback | None = None) -> JobStatus:
+        """Make the avatars of one claimed job (see avatar.worker)."""
+        return self.runner.process(job_id, on_progress)
 
     # -- catalog -----------------------------------------------------------------------------
 
@@ -263,7 +264,7 @@ class AvatarService:
                     created_at=now,
                     uploads_expire_at=now + timedelta(seconds=self.config.upload_ttl_s),
                 )
-                with self._sessions.begin() as session:
+                with self.book.writing() as session:
                     session.add(job)
         except BaseException:
             remove_tree(folder)
@@ -309,7 +310,7 @@ class AvatarService:
     def quota(self, creator_id: str) -> Quota:
         limit = self.config.daily_limit
         since = self.clock() - timedelta(seconds=self.config.daily_window_s)
-        with self._sessions() as session:
+        with self.book.reading() as session:
             created = session.scalars(
                 select(AvatarJob.created_at)
                 .where(
@@ -332,21 +333,15 @@ class AvatarService:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def _job(self, session: Session, creator_id: str, job_id: str) -> AvatarJob:
-        job = session.get(AvatarJob, job_id)
-        if job is None or job.creator_id != creator_id:
-            raise NotFoundError(f"no avatar job {job_id!r} for this creator")
-        return job
-
     def status(self, creator_id: str, job_id: str) -> JobStatus:
-        with self._sessions() as session:
-            return JobStatus.of(self._job(session, creator_id, job_id))
+        with self.book.reading() as session:
+            return JobStatus.of(self.book.owned(session, creator_id, job_id))
 
     def jobs(self, creator_id: str, limit: int = 20) -> list[JobStatus]:
-        with self._sessions() as session:
+        with self.book.reading() as session:
             rows = session.scalars(
                 select(AvatarJob)
-                .where(AvatarJob.creator_id == creator_id)
+                .where(AvatarJob.creator_id == creator_id, AvatarJob.deleted_at.is_(None))
                 .order_by(AvatarJob.created_at.desc())
                 .limit(limit)
             ).all()
@@ -354,238 +349,37 @@ class AvatarService:
 
     def cancel(self, creator_id: str, job_id: str) -> JobStatus:
         """Stop a job. Its photos and any avatars made so far are deleted."""
-        with self._sessions.begin() as session:
-            job = self._job(session, creator_id, job_id)
+        with self.book.writing() as session:
+            job = self.book.owned(session, creator_id, job_id)
             state = JobState(job.state)
             if state.finished:
                 return JobStatus.of(job)
             job.cancel_requested = True
             if state is JobState.QUEUED:
-                self._finish(session, job, JobState.CANCELLED, "You cancelled this job.")
+                self.book.finish(job, JobState.CANCELLED, jobbook.CANCELLED)
             status = JobStatus.of(job)
         if status.finished:
-            self._delete_uploads(job_id)
+            self.book.delete_uploads(job_id)
         return status
-
-    def _claim_next(self) -> str | None:
-        with self._sessions.begin() as session:
-            candidates = session.scalars(
-                select(AvatarJob.id)
-                .where(AvatarJob.state == JobState.QUEUED.value)
-                .order_by(AvatarJob.created_at)
-                .limit(5)
-            ).all()
-            now = self.clock()
-            for job_id in candidates:
-                # Conditional update: with several API workers only one claims the job.
-                claimed = session.execute(
-                    update(AvatarJob)
-                    .where(AvatarJob.id == job_id, AvatarJob.state == JobState.QUEUED.value)
-                    .values(state=JobState.RUNNING.value, started_at=now, heartbeat_at=now)
-                )
-                if claimed.rowcount == 1:
-                    return job_id
-        return None
-
-    def process(self, job_id: str, on_progress: ProgressCallback | None = None) -> JobStatus:
-        """Make the avatars of one claimed (running) job, start to end."""
-        with self._sessions() as session:
-            job = session.get(AvatarJob, job_id)
-            if job is None:
-                raise NotFoundError(f"no avatar job {job_id!r}")
-            styles, visible = list(job.styles), job.visible_mark
-            total = job.images_total
-        try:
-            photos = self._load_uploads(job_id)
-            if len(photos) < self.config.limits.min_photos:
-                self._end(
-                    job_id,
-                    JobState.FAILED,
-                    "Your photos were deleted for privacy before this job could start. "
-                    "It does not count toward your daily limit; please upload them again.",
-                )
-                return self._status_any(job_id)
-            reference = median_embedding([p.embedding for p in photos])
-            self._make(job_id, photos, reference, styles, total, visible, on_progress)
-        except _Cancelled:
-            self._discard_outputs(job_id)
-            self._end(job_id, JobState.CANCELLED, "You cancelled this job.")
-        except BackendUnavailableError as unavailable:
-            log.error("avatar backend unavailable", extra={"job": job_id, "why": str(unavailable)})
-            self._discard_outputs(job_id)
-            self._end(
-                job_id,
-                JobState.FAILED,
-                "Avatar making is not available on this server right now. This job does not "
-                "count toward your daily limit.",
-            )
-        except Exception:
-            log.exception("avatar job failed", extra={"job": job_id})
-            self._discard_outputs(job_id)
-            self._end(job_id, JobState.FAILED, FAILED_INTERNAL)
-        finally:
-            self._delete_uploads(job_id)
-        status = self._status_any(job_id)
-        if on_progress is not None:
-            on_progress(status)
-        return status
-
-    def _status_any(self, job_id: str) -> JobStatus:
-        with self._sessions() as session:
-            job = session.get(AvatarJob, job_id)
-            if job is None:
-                raise NotFoundError(f"no avatar job {job_id!r}")
-            return JobStatus.of(job)
-
-    def _load_uploads(self, job_id: str) -> list[CheckedPhoto]:
-        folder = self.files.uploads_dir(job_id)
-        photos: list[CheckedPhoto] = []
-        for path in sorted(folder.glob("*.jpg")) if folder.exists() else []:
-            with Image.open(path) as opened:
-                image = opened.convert("RGB")
-            bgr = to_bgr(image)
-            faces = self.faces.detect(bgr, self.config.checks.face_score)
-            if not faces:
-                continue
-            photo = Photo(int(path.stem), path.name, image, "JPEG")
-            photos.append(CheckedPhoto(photo, faces[0], self.faces.embed(bgr, faces[0])))
-        return photos
-
-    def _make(
-        self,
-        job_id: str,
-        photos: list[CheckedPhoto],
-        reference,
-        styles: list[str],
-        total: int,
-        visible: bool,
-        on_progress: ProgressCallback | None,
-    ) -> None:
-        backend = self.backend
-        reason = backend.unavailable_reason()
-        if reason:
-            raise BackendUnavailableError(reason)
-        folder = self.files.outputs_dir(job_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        counts = plan_counts(total, styles)
-        events = generate(
-            backend, self.checker, photos, reference, counts, self.config.output_size, job_id
-        )
-        for event in events:
-            with self._sessions.begin() as session:
-                job = session.get(AvatarJob, job_id)
-                if job is None or job.cancel_requested:
-                    raise _Cancelled
-                job.heartbeat_at = self.clock()
-                if isinstance(event, Made):
-                    output_id = uuid.uuid4().hex
-                    image = add_visible_mark(event.image) if visible else event.image
-                    data = self.labeler.encode(image, f"avatar-{output_id[:8]}.jpg")
-                    path = folder / f"{output_id}.jpg"
-                    write_atomic(path, data)
-                    session.add(
-                        AvatarOutput(
-                            id=output_id,
-                            job_id=job_id,
-                            creator_id=job.creator_id,
-                            style=event.style,
-                            photo_index=event.photo_index,
-                            variant=event.variant,
-                            similarity=event.similarity,
-                            path=self.files.relative(path),
-                            label="c2pa+xmp" if self.labeler.c2pa_error is None else "xmp",
-                            created_at=self.clock(),
-                        )
-                    )
-                    job.images_done += 1
-                elif isinstance(event, Dropped):
-                    job.images_dropped += 1
-                # 100 is for a finished job: ranking and labelling the set is still to come.
-                job.percent = min(99.0, event.percent)
-                status = JobStatus.of(job) if on_progress is not None else None
-            if on_progress is not None and status is not None:
-                on_progress(status)
-        self._complete(job_id)
-
-    def _complete(self, job_id: str) -> None:
-        with self._sessions.begin() as session:
-            job = session.get(AvatarJob, job_id)
-            if job is None:
-                return
-            outputs = sorted(job.outputs, key=lambda o: o.similarity, reverse=True)
-            now = self.clock()
-            expires = now + timedelta(seconds=job.output_retention_s)
-            for rank, output in enumerate(outputs, start=1):
-                output.rank = rank
-                output.expires_at = None if output.chosen else expires
-            if not outputs:
-                self._finish(
-                    session,
-                    job,
-                    JobState.FAILED,
-                    "None of the avatars looked enough like you, so we kept none. Try clearer, "
-                    "front-facing photos. This job does not count toward your daily limit.",
-                )
-                return
-            message = None
-            if len(outputs) < job.images_total:
-                message = (
-                    f"We made {len(outputs)} avatars: {job.images_dropped} other takes did not "
-                    "pass our checks (likeness or content) and were dropped."
-                )
-            self._finish(session, job, JobState.DONE, message, now)
-
-    def _finish(
-        self,
-        session: Session,
-        job: AvatarJob,
-        state: JobState,
-        message: str | None,
-        now: datetime | None = None,
-    ) -> None:
-        job.state = state.value
-        job.message = message
-        job.finished_at = now or self.clock()
-        if state is JobState.DONE:
-            job.percent = 100.0
-
-    def _end(self, job_id: str, state: JobState, message: str) -> None:
-        with self._sessions.begin() as session:
-            job = session.get(AvatarJob, job_id)
-            if job is not None:
-                self._finish(session, job, state, message)
-
-    def _delete_uploads(self, job_id: str) -> None:
-        remove_tree(self.files.uploads_dir(job_id))
-        with self._sessions.begin() as session:
-            job = session.get(AvatarJob, job_id)
-            if job is not None and job.uploads_deleted_at is None:
-                job.uploads_deleted_at = self.clock()
-
-    def _discard_outputs(self, job_id: str) -> None:
-        remove_tree(self.files.outputs_dir(job_id))
-        with self._sessions.begin() as session:
-            job = session.get(AvatarJob, job_id)
-            if job is not None:
-                for output in list(job.outputs):
-                    session.delete(output)
-                job.images_done = 0
 
     def delete_job(self, creator_id: str, job_id: str) -> None:
-        """Delete a finished job now: its avatars and its record (profile picture stays)."""
-        with self._sessions.begin() as session:
-            job = self._job(session, creator_id, job_id)
+        """Delete a finished job's avatars now and hide the job (the profile picture stays).
+
+        The record stays, invisible, so that deleting a job does not give back the day's job.
+        """
+        with self.book.writing() as session:
+            job = self.book.owned(session, creator_id, job_id)
             if not JobState(job.state).finished:
                 raise JobStateError("this job is still running; cancel it first")
-            session.delete(job)
-        remove_tree(self.files.outputs_dir(job_id))
-        remove_tree(self.files.uploads_dir(job_id))
+            job.deleted_at = self.clock()
+        self.book.discard_outputs(job_id)
+        self.book.delete_uploads(job_id)
 
     # -- outputs and delivery ----------------------------------------------------------------
 
     def outputs(self, creator_id: str, job_id: str) -> list[OutputInfo]:
-        with self._sessions() as session:
-            job = self._job(session, creator_id, job_id)
+        with self.book.reading() as session:
+            job = self.book.owned(session, creator_id, job_id)
             rows = [o for o in job.outputs if o.deleted_at is None]
             rows.sort(key=lambda o: (o.rank or 10_000, o.created_at))
             return [OutputInfo.of(o) for o in rows]
@@ -597,7 +391,7 @@ class AvatarService:
         return output
 
     def output_file(self, creator_id: str, output_id: str, job_id: str | None = None) -> Path:
-        with self._sessions() as session:
+        with self.book.reading() as session:
             output = self._output(session, creator_id, output_id)
             if job_id is not None and output.job_id != job_id:
                 raise NotFoundError(f"no avatar {output_id!r} in this job")
@@ -614,8 +408,8 @@ class AvatarService:
         output_ids: Iterable[str] | None = None,
     ) -> int:
         """Write a zip of the chosen outputs (all when `output_ids` is None); returns the count."""
-        with self._sessions() as session:
-            job = self._job(session, creator_id, job_id)
+        with self.book.reading() as session:
+            job = self.book.owned(session, creator_id, job_id)
             rows = [o for o in job.outputs if o.deleted_at is None]
             if output_ids is not None:
                 wanted = set(output_ids)
@@ -645,8 +439,8 @@ class AvatarService:
     ) -> list[OutputInfo]:
         """Keep (or stop keeping) outputs: chosen ones are never deleted by the retention."""
         wanted = set(output_ids)
-        with self._sessions.begin() as session:
-            job = self._job(session, creator_id, job_id)
+        with self.book.writing() as session:
+            job = self.book.owned(session, creator_id, job_id)
             if not JobState(job.state).finished:
                 raise JobStateError("wait until the job has finished to choose avatars")
             rows = {o.id: o for o in job.outputs if o.deleted_at is None}
@@ -670,7 +464,7 @@ class AvatarService:
         shutil.copyfile(source, tmp)
         tmp.replace(target)
         now = self.clock()
-        with self._sessions.begin() as session:
+        with self.book.writing() as session:
             output = self._output(session, creator_id, output_id)
             output.chosen = True
             output.expires_at = None
@@ -684,7 +478,7 @@ class AvatarService:
         return ProfilePicture(creator_id, output_id, target, now)
 
     def profile_picture(self, creator_id: str) -> ProfilePicture:
-        with self._sessions() as session:
+        with self.book.reading() as session:
             row = session.get(AvatarProfilePicture, creator_id)
             if row is None:
                 raise NotFoundError("no profile picture yet: set one of your avatars")
@@ -694,119 +488,12 @@ class AvatarService:
     # -- privacy deadlines -------------------------------------------------------------------
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
-        """Enforce every deadline; safe to call at any time, from any process, repeatedly."""
-        now = now or self.clock()
+        """Enforce every deadline (see avatar.sweeper); safe to call any time, repeatedly."""
         self._last_sweep = time.monotonic()
-        report = SweepReport()
-        self._recover_stale(now, report)
-        self._sweep_uploads(now, report)
-        self._sweep_outputs(now, report)
-        self._sweep_orphans(report)
-        if report.total or report.jobs_failed or report.jobs_requeued:
-            log.info("avatar sweep", extra=asdict(report))
-        return report
-
-    def _recover_stale(self, now: datetime, report: SweepReport) -> None:
-        """Running jobs whose worker stopped reporting (a restart): resume or fail them."""
-        stale_before = now - timedelta(seconds=self.config.stale_job_s)
-        with self._sessions() as session:
-            stale = session.scalars(
-                select(AvatarJob.id).where(
-                    AvatarJob.state == JobState.RUNNING.value,
-                    func.coalesce(AvatarJob.heartbeat_at, AvatarJob.started_at) < stale_before,
-                )
-            ).all()
-        for job_id in stale:
-            self._discard_outputs(job_id)
-            with self._sessions.begin() as session:
-                job = session.get(AvatarJob, job_id)
-                if job is None or job.state != JobState.RUNNING.value:
-                    continue
-                expired = job.uploads_expire_at <= now
-                if job.uploads_deleted_at is None and not expired:
-                    job.state = JobState.QUEUED.value
-                    job.percent = 0.0
-                    job.images_dropped = 0
-                    report.jobs_requeued += 1
-                    continue
-                self._finish(
-                    session,
-                    job,
-                    JobState.FAILED,
-                    "The server restarted while making your avatars, and your photos had "
-                    "already been deleted for privacy. This job does not count toward your "
-                    "daily limit; please upload them again.",
-                )
-                report.jobs_failed += 1
+        report = sweep(self.book, self.config, now or self.clock())
+        if report.jobs_requeued:
             self._wake.set()
-
-    def _sweep_uploads(self, now: datetime, report: SweepReport) -> None:
-        with self._sessions() as session:
-            due = session.execute(
-                select(AvatarJob.id, AvatarJob.state).where(
-                    AvatarJob.uploads_deleted_at.is_(None),
-                    (AvatarJob.uploads_expire_at <= now)
-                    | AvatarJob.state.in_([s.value for s in JobState if s.finished]),
-                )
-            ).all()
-        for job_id, state in due:
-            if remove_tree(self.files.uploads_dir(job_id)):
-                report.uploads_deleted += 1
-            with self._sessions.begin() as session:
-                job = session.get(AvatarJob, job_id)
-                if job is None:
-                    continue
-                job.uploads_deleted_at = now
-                if state == JobState.QUEUED.value:
-                    # A queued job cannot run without its photos.
-                    self._finish(
-                        session,
-                        job,
-                        JobState.FAILED,
-                        "Your photos were deleted for privacy before this job could start. "
-                        "It does not count toward your daily limit; please upload them again.",
-                    )
-                    report.jobs_failed += 1
-
-    def _sweep_outputs(self, now: datetime, report: SweepReport) -> None:
-        with self._sessions.begin() as session:
-            due = session.scalars(
-                select(AvatarOutput).where(
-                    AvatarOutput.deleted_at.is_(None),
-                    AvatarOutput.chosen.is_(False),
-                    AvatarOutput.expires_at.is_not(None),
-                    AvatarOutput.expires_at <= now,
-                )
-            ).all()
-            for output in due:
-                remove_file(self.files.resolve(output.path))
-                output.deleted_at = now
-                report.outputs_deleted += 1
-
-    def _sweep_orphans(self, report: SweepReport) -> None:
-        cutoff = time.time() - min(ORPHAN_GRACE_S, self.config.upload_ttl_s)
-        with self._sessions() as session:
-            live_uploads = set(
-                session.scalars(
-                    select(AvatarJob.id).where(AvatarJob.uploads_deleted_at.is_(None))
-                ).all()
-            )
-            live_outputs = set(
-                session.scalars(
-                    select(AvatarOutput.path).where(AvatarOutput.deleted_at.is_(None))
-                ).all()
-            )
-        for folder in self.files.uploads.glob("*") if self.files.uploads.exists() else []:
-            if folder.name not in live_uploads and folder.stat().st_mtime < cutoff:
-                remove_tree(folder)
-                report.orphans_deleted += 1
-        for path in self.files.outputs.glob("*/*") if self.files.outputs.exists() else []:
-            if self.files.relative(path) not in live_outputs and path.stat().st_mtime < cutoff:
-                remove_file(path)
-                report.orphans_deleted += 1
-        for folder in self.files.outputs.glob("*") if self.files.outputs.exists() else []:
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        return report
 
 
 __all__ = ["AvatarService"]

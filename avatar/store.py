@@ -98,6 +98,8 @@ class AvatarJob(AvatarBase):
     # The uploads are gone by this time at the latest, whatever the job's state.
     uploads_expire_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uploads_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Deleted by the creator: hidden and its avatars gone, but it still counts for the day.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     outputs: Mapped[list[AvatarOutput]] = relationship(
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True

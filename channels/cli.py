@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,13 +38,19 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _settings() -> Settings:
+def _settings(quiet: bool = True) -> Settings:
     try:
         settings = Settings()
     except Exception as exc:  # pydantic's message names the field and the problem
         err.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
+    # Interactive commands show results, not logs, unless PERSONA_LOG_LEVEL asks for them.
+    level = settings.log_level
+    if quiet and "PERSONA_LOG_LEVEL" not in os.environ:
+        level = "WARNING"
+    configure_logging(level, settings.log_format)
+    if level == "WARNING":  # the result table already says what each safety check decided
+        logging.getLogger("persona.safety").setLevel(logging.ERROR)
     return settings
 
 
@@ -399,7 +407,7 @@ def serve(
 
     from channels.app import create_app
 
-    settings = _settings()
+    settings = _settings(quiet=False)
     if demo_creator:
         from channels.services import Services
 

@@ -37,5 +37,13 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "httpcore"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "chromadb",
+        "sentence_transformers",
+        "urllib3",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

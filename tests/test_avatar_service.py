@@ -385,12 +385,26 @@ def test_worker_thread_runs_queued_jobs(make_service) -> None:
     assert status.state is JobState.DONE and status.images_done == 4
 
 
+def test_stopping_the_service_puts_the_running_job_back_in_the_queue(make_service) -> None:
+    service = make_service(Clock())
+    job = service.submit("ana", testing.selfie_uploads(3), FAST_STYLES).job
+    assert service.book.claim_next() == job.id
+    service.runner.stopping = lambda: True  # what stop() signals to the worker
+    status = service.process(job.id)
+    assert status.state is JobState.QUEUED and not status.uploads_deleted
+    assert len(files_under(service.files.uploads_dir(job.id))) == 3
+    assert service.outputs("ana", job.id) == []
+    service.runner.stopping = lambda: False
+    assert service.run_pending() == [job.id]
+    assert service.status("ana", job.id).state is JobState.DONE
+
+
 def test_a_job_interrupted_by_a_restart_is_resumed(make_service) -> None:
     clock = Clock()
     crashed = make_service(clock)
     job = crashed.submit("ana", testing.selfie_uploads(3), FAST_STYLES).job
     # A worker claims the job, then the process dies before making anything.
-    assert crashed._claim_next() == job.id
+    assert crashed.book.claim_next() == job.id
     assert crashed.status("ana", job.id).state is JobState.RUNNING
 
     clock.advance(130)  # past stale_job_s (120 s), within the 300 s upload TTL
@@ -405,7 +419,7 @@ def test_a_job_interrupted_after_its_uploads_expired_fails_cleanly(make_service)
     clock = Clock()
     crashed = make_service(clock)
     job = crashed.submit("ana", testing.selfie_uploads(3), FAST_STYLES).job
-    crashed._claim_next()
+    crashed.book.claim_next()
     clock.advance(400)
     restarted = make_service(clock)
     report = restarted.sweep()
@@ -438,3 +452,6 @@ def test_delete_job_removes_its_avatars_now(make_service) -> None:
     assert not folder.exists()
     with pytest.raises(NotFoundError):
         service.status("ana", job.id)
+    assert service.jobs("ana") == []
+    # Deleting the day's job does not give it back.
+    assert service.quota("ana").used == 1

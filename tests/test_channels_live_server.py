@@ -67,6 +67,7 @@ def scripted_server(demo_dir: Path, tmp_path: Path) -> Iterator[tuple[ServerProc
         yield server, token
     finally:
         server.stop()
+        print(server.log_tail())  # shown by pytest when the test failed
 
 
 def load(total: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -258,3 +259,4 @@ async def test_real_model_answers_a_paid_question(
         assert len(answer["text"].split()) >= 2 and answer["label"]
     finally:
         server.stop()
+        print(server.log_tail())

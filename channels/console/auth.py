@@ -69,6 +69,8 @@ class SessionInfo:
     csrf_token: str
     token_sha256: str
     expires_at: datetime
+    # Used again after a while: its idle expiry should move forward (`touch_session`).
+    needs_touch: bool = False
 
 
 # -- passwords -------------------------------------------------------------------------------
@@ -207,6 +209,14 @@ def sign_in(
             user.failed_logins = 0
             user.locked_until = None
             user.last_login_at = now
+            # Housekeeping: this creator's ended sessions go.
+            session.execute(
+                delete(ConsoleSession).where(
+                    ConsoleSession.creator_id == creator_id,
+                    (ConsoleSession.expires_at <= now)
+                    | (ConsoleSession.created_at <= now - timedelta(seconds=config.session_max_s)),
+                )
+            )
             token = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(32)
             session.add(
@@ -225,8 +235,9 @@ def sign_in(
 
 
 def load_session(db: Database, token: str, now: datetime, config: AuthConfig) -> SessionInfo | None:
-    """The live session of a cookie, its idle expiry pushed forward; None when unknown,
-    expired, or past its absolute lifetime."""
+    """The live session of a cookie; None when unknown, idle for too long, or past its
+    absolute lifetime. A read only: on SQLite a write could wait behind a long import, so
+    pushing the idle expiry forward is `touch_session`'s job, off the request's path."""
     if not token or len(token) > 200:
         return None
     key = token_sha256(token)
@@ -235,15 +246,21 @@ def load_session(db: Database, token: str, now: datetime, config: AuthConfig) ->
         if row is None:
             return None
         if row.expires_at <= now or row.created_at + timedelta(seconds=config.session_max_s) <= now:
-            session.delete(row)
             return None
-        if (now - row.last_seen_at).total_seconds() >= config.touch_every_s:
+        stale = (now - row.last_seen_at).total_seconds() >= config.touch_every_s
+        return SessionInfo(row.creator_id, row.csrf_token, key, row.expires_at, stale)
+
+
+def touch_session(db: Database, token_hash: str, now: datetime, config: AuthConfig) -> None:
+    """Push a used session's idle expiry forward (never past its absolute lifetime)."""
+    with db.session() as session:
+        row = session.get(ConsoleSession, token_hash)
+        if row is not None and row.expires_at > now:
             row.last_seen_at = now
             row.expires_at = min(
                 now + timedelta(seconds=config.session_idle_s),
                 row.created_at + timedelta(seconds=config.session_max_s),
             )
-        return SessionInfo(row.creator_id, row.csrf_token, key, row.expires_at)
 
 
 def sign_out(db: Database, token_hash: str) -> None:
@@ -251,9 +268,15 @@ def sign_out(db: Database, token_hash: str) -> None:
         session.execute(delete(ConsoleSession).where(ConsoleSession.token_sha256 == token_hash))
 
 
-def purge_expired_sessions(db: Database, now: datetime) -> int:
+def purge_expired_sessions(db: Database, now: datetime, config: AuthConfig) -> int:
+    """Delete sessions past their idle expiry or their absolute lifetime."""
+    oldest = now - timedelta(seconds=config.session_max_s)
     with db.session() as session:
-        result = session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
+        result = session.execute(
+            delete(ConsoleSession).where(
+                (ConsoleSession.expires_at <= now) | (ConsoleSession.created_at <= oldest)
+            )
+        )
         return result.rowcount or 0
 
 

@@ -1,6 +1,10 @@
 """Imports of posts started from the console: the upload is saved, then the ingest pipeline
 (`ingest.pipeline.ingest_file`) runs in a background thread, one import at a time (embedding
-is CPU-bound), writing its progress to `console_imports` for the page's progress bar.
+is CPU-bound). Its state (queued, running, done, failed) is in `console_imports`; its
+progress within a stage is kept in memory, because the pipeline holds the database's write
+lock while it stores and embeds (SQLite would refuse a progress write from another
+connection). The progress bar therefore moves only when polled from the process that runs the
+import; another worker process sees "running" until it ends.
 
 Every post of an upload is the signed-in creator's: the pipeline is called with
 `creator=<their id>` and no creator column, so a file cannot write another creator's posts.
@@ -29,7 +33,6 @@ ALLOWED_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".txt", ".md",
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # An import whose row was not updated for this long was cut off (a restart, a crash).
 STALE_AFTER = timedelta(minutes=30)
-_PROGRESS_EVERY_S = 0.25
 _CHUNK = 1024 * 1024
 
 
@@ -74,28 +77,34 @@ class ImportView:
 _STAGE_SPAN = {"parse": (0, 5), "store": (5, 10), "embed": (10, 95), "profile": (95, 100)}
 
 
-def _percent(row: ConsoleImport) -> int:
-    if row.state == "done":
+def _percent(state: str, stage: str, done: int, total: int) -> int:
+    if state == "done":
         return 100
-    low, high = _STAGE_SPAN.get(row.stage, (0, 0))
-    if row.total:
-        return int(low + (high - low) * min(row.done, row.total) / row.total)
+    low, high = _STAGE_SPAN.get(stage, (0, 0))
+    if total:
+        return int(low + (high - low) * min(done, total) / total)
     return low
 
 
-def _view(row: ConsoleImport, now: datetime) -> ImportView:
+def _view(
+    row: ConsoleImport, now: datetime, live: tuple[str, int, int] | None = None
+) -> ImportView:
+    """The row as the page shows it (never modified: the caller's session would write it)."""
     state, message = row.state, row.message
-    if state in ("queued", "running") and now - row.updated_at > STALE_AFTER:
+    stage, done, total = row.stage, row.done, row.total
+    if live is not None and state == "running":
+        stage, done, total = live
+    elif state in ("queued", "running") and now - row.updated_at > STALE_AFTER:
         state = "failed"
         message = "This import was interrupted (the server restarted). Please start it again."
     return ImportView(
         id=row.id,
         filename=row.filename,
         state=state,
-        stage=row.stage,
-        done=row.done,
-        total=row.total,
-        percent=_percent(row),
+        stage=stage,
+        done=done,
+        total=total,
+        percent=_percent(state, stage, done, total),
         message=message,
         report=dict(row.report or {}),
         created_at=row.created_at,
@@ -127,6 +136,8 @@ class ImportRunner:
         self.work_dir = work_dir
         self._one_at_a_time = threading.Lock()
         self._threads: set[threading.Thread] = set()
+        # job id -> (stage, done, total) of the imports running in this process.
+        self._live: dict[str, tuple[str, int, int]] = {}
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -195,7 +206,7 @@ class ImportRunner:
             row = session.get(ConsoleImport, job_id)
             if row is None or row.creator_id != creator_id:
                 return None
-            return _view(row, datetime.now(UTC))
+            return _view(row, datetime.now(UTC), self._live.get(job_id))
 
     def recent(self, creator_id: str, limit: int = 10) -> list[ImportView]:
         now = datetime.now(UTC)
@@ -206,7 +217,7 @@ class ImportRunner:
                 .order_by(ConsoleImport.created_at.desc())
                 .limit(limit)
             ).all()
-            return [_view(r, now) for r in rows]
+            return [_view(r, now, self._live.get(r.id)) for r in rows]
 
     def wait(self, timeout: float) -> None:
         """Wait for the imports started by this runner (tests, shutdown)."""
@@ -225,15 +236,9 @@ class ImportRunner:
                     setattr(row, key, value)
 
     def _progress(self, job_id: str) -> Callable[[str, int, int], None]:
-        last = {"stage": "", "at": 0.0}
-
         def report(stage: str, done: int, total: int) -> None:
-            now = time.monotonic()
-            # Every stage change and every end of stage is written; in between, a few a second.
-            if stage == last["stage"] and done < total and now - last["at"] < _PROGRESS_EVERY_S:
-                return
-            last["stage"], last["at"] = stage, now
-            self._update(job_id, stage=stage[:16], done=done, total=total)
+            # Memory only (see the module's docstring); a dict assignment is atomic.
+            self._live[job_id] = (stage[:16], done, total)
 
         return report
 
@@ -246,6 +251,7 @@ class ImportRunner:
         try:
             with self._one_at_a_time:
                 self._update(job_id, state="running", stage="parse")
+                self._live[job_id] = ("parse", 0, 0)
                 report = ingest_file(
                     self.services.ingestor(),
                     path,
@@ -290,5 +296,6 @@ class ImportRunner:
                 finished_at=datetime.now(UTC),
             )
         finally:
+            self._live.pop(job_id, None)
             path.unlink(missing_ok=True)
             self._threads.discard(threading.current_thread())

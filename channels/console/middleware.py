@@ -10,6 +10,8 @@ Sec-Fetch-Site) says they come from another site get no session at all.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -18,7 +20,9 @@ from urllib.parse import urlsplit
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from channels.console.auth import AuthConfig, load_session, same_token
+from channels.console.auth import AuthConfig, load_session, same_token, touch_session
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "persona_console"
 CSRF_HEADER = "x-csrf-token"
@@ -61,6 +65,20 @@ class ConsoleSessionMiddleware:
     def __init__(self, app: ASGIApp, config: AuthConfig | None = None) -> None:
         self.app = app
         self.config = config or AuthConfig()
+        self._touching: set[asyncio.Future[None]] = set()
+
+    def _touch_later(self, db: Any, token_hash: str) -> None:
+        """Slide the session's expiry in a worker thread, without making the request wait."""
+
+        def touch() -> None:
+            try:
+                touch_session(db, token_hash, datetime.now(UTC), self.config)
+            except Exception:  # noqa: BLE001 - best effort: the next request tries again
+                log.warning("could not extend a console session", exc_info=True)
+
+        future = asyncio.get_running_loop().run_in_executor(None, touch)
+        self._touching.add(future)
+        future.add_done_callback(self._touching.discard)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -87,6 +105,8 @@ class ConsoleSessionMiddleware:
         )
         if info is None:
             return
+        if info.needs_touch:
+            self._touch_later(services.db, info.token_sha256)
         state = scope.setdefault("state", {})
         state["console_session"] = info
         method = scope.get("method", "GET")

@@ -296,7 +296,9 @@ class InboxWorker:
             fan_name=event.fan_name or event.fan_handle,
             thread_id=f"{event.platform}:group:{event.thread_key}",
             context=[Turn(speaker, text) for speaker, text, _ in window.turns],
-            context_note=f"group chat {payload.get('group_name') or event.thread_key!r}",
+            context_note=(
+                f"the group chat {payload['group_name']!r}" if payload.get("group_name") else None
+            ),
             max_chars=policy.max_chars,
         )
 
@@ -359,11 +361,7 @@ class InboxWorker:
     async def _answer_comment(
         self, event: InboxEvent, creator: _Creator, policy: ChannelPolicy, kind: str
     ) -> None:
-        post = (event.payload or {}).get("post") or {}
-        note = f"a comment ({kind}) under your post: {str(post.get('caption') or '')[:600]!r}"
-        transcript = str(post.get("transcript") or "")
-        if transcript:
-            note += f"; what you say in it: {transcript[:900]!r}"
+        note = comment_note(event.payload or {}, kind)
         try:
             self._rate_limit(event, policy)
             request = ReplyRequest(
@@ -479,6 +477,17 @@ class InboxWorker:
             store.release, self.db, self.owner, event.id, until, reason, counts_as_attempt=True
         )
         self._leased.discard(event.id)
+
+
+def comment_note(payload: dict[str, Any], kind: str) -> str:
+    """What the model is told about the post: its caption and what the creator says in it
+    (facts to answer from, in new words)."""
+    post = payload.get("post") or {}
+    note = f"a {kind} under your post. Your caption: {str(post.get('caption') or '')[:600]!r}."
+    transcript = str(post.get("transcript") or "")
+    if transcript:
+        note += f" What you say in the video: {transcript[:900]!r}."
+    return note + " Answer the comment in your own words; do not repeat the caption."
 
 
 # -- the handle the app starts and stops -----------------------------------------------------

@@ -269,7 +269,7 @@ class ReplyEngine:
             posts,
             replies,
             request.context,
-            request.context_note,
+            "\n".join(n for n in (request.context_note, inbound.hint) if n) or None,
             max_words,
         )
         messages = build_messages(ctx.system, ctx.examples, block, request.message)

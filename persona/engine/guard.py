@@ -34,6 +34,8 @@ class InboundOutcome:
     # A question about facts: answer only if the creator's posts support it (strict mode).
     factual: bool = False
     escalate: bool = False
+    # Guidance for the prompt when the message passes with a caveat (asks for personal data).
+    hint: str | None = None
 
 
 @dataclass(slots=True)

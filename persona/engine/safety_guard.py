@@ -41,6 +41,7 @@ class SafetyGuard:
                 category,
                 decision.reason,
                 factual=is_factual_question(message, ctx.lang),
+                hint=decision.hint,
             )
         text = None
         if decision.reply_template is not None:

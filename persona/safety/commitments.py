@@ -36,7 +36,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "money",
             rf"\b{_I_WILL} (?:\w+ )?(?:send|give|pay|transfer|wire|venmo|paypal|cash ?app|lend|"
-            r"reimburse|refund|cover)(?: you| u)?(?: \$?\d+| money| cash| the money| some money| for)",
+            r"reimburse|refund|cover)(?: you| u)?"
+            r"(?: \$?\d+| money| cash| the money| some money| for)",
         ),
         (
             "money",
@@ -44,13 +45,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "money",
-            r"\bje (?:vais |peux )?(?:t'envoyer|te verser|te donner|te payer|te virer|te rembourser|"
-            r"t'envoie|te paie|te paye|te donne|te file|te vire|te fais un virement)"
+            r"\bje (?:vais |peux )?(?:t'envoyer|te verser|te donner|te payer|te virer|"
+            r"te rembourser|t'envoie|te paie|te paye|te donne|te file|te vire|te fais un virement)"
             r"(?: \S+){0,2}? (?:\d+|de l'argent|des sous|l'argent|ta place|ton billet)",
         ),
         (
             "amount",
-            r"(?:[$€£]\s?\d+(?:[.,]\d+)?|\b\d+(?:[.,]\d+)? ?(?:€|\$|£|euros?\b|dollars?\b|bucks\b))",
+            r"(?:[$€£]\s?\d+(?:[.,]\d+)?"
+            r"|\b\d+(?:[.,]\d+)? ?(?:€|\$|£|euros?\b|dollars?\b|bucks\b))",
         ),
         (
             "meeting",
@@ -79,8 +81,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "gift",
-            rf"\bje (?:vais |peux )?(?:t'envoyer|t'offrir|te donner|t'envoie|t'offre|te donne|te file|"
-            rf"te r[ée]serve|te garde)(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
+            rf"\bje (?:vais |peux )?(?:t'envoyer|t'offrir|te donner|t'envoie|t'offre|te donne|"
+            rf"te file|te r[ée]serve|te garde)(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
         ),
         ("gift", r"\b(?:it's|its|this one's|drinks are|dinner's|c'est) (?:on me|pour moi|offert)"),
         (
@@ -103,7 +105,7 @@ _AMOUNT = re.compile(r"(?<![A-Za-z0-9])\d+(?:[.,]\d+)?")
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+(?:[A-Z][a-z]+)*\b")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _COMMON_CAPS = frozenset(
-    ["I", "I'm", "I'll", "I'd", "OK", "Ok", "Hi", "Hey", "Hello", "Thanks", "Merci", "Bisous", "Oh", "Yes", "No", "Lol", "Haha", "Love", "DM", "Me"]
+    "I I'm I'll I'd OK Ok Hi Hey Hello Thanks Merci Bisous Oh Yes No Lol Haha Love DM Me".split()  # noqa: SIM905
 )
 
 
@@ -156,6 +158,8 @@ def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bo
         if not keys and words and any(_contains(folded, w) for w in words):
             return True
     if boundaries.is_published is not None and keys:
+        if kind == "meeting":  # a place name alone does not make a published meet-up
+            return boundaries.is_published(sentence.strip())
         return all(boundaries.is_published(k) for k in keys)
     return False
 

@@ -67,6 +67,7 @@ class OutboundCategory(StrEnum):
     FORBIDDEN_STATEMENT = "forbidden_statement"
     PROMPT_LEAK = "prompt_leak"
     FALSE_HUMAN_CLAIM = "false_human_claim"
+    UNSAFE_CONTENT = "unsafe_content"
     ASSISTANT_BOILERPLATE = "assistant_boilerplate"
     UNGROUNDED = "ungrounded"
     EMPTY = "empty"

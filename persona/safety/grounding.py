@@ -50,7 +50,19 @@ _NOT_FACTUAL = re.compile(
     r"tu veux|tu m'epouses|tu as vu mon|t'as vu mon|tu aimes mon|t'aimes mon)(?![a-z])"
 )
 _STOPWORDS = frozenset(
-    ["the", "and", "for", "are", "but", "not", "you", "your", "yours", "with", "this", "that", "these", "those", "from", "have", "has", "had", "was", "were", "will", "would", "could", "should", "can", "just", "really", "very", "about", "what", "when", "where", "which", "who", "how", "why", "there", "their", "they", "them", "then", "than", "into", "onto", "over", "under", "also", "some", "any", "all", "more", "most", "much", "many", "such", "only", "own", "same", "too", "its", "it's", "i'm", "i've", "i'll", "you're", "we're", "they're", "don't", "didn't", "can't", "won't", "here", "been", "being", "because", "while", "again", "ever", "never", "always", "still", "yet", "even", "like", "love", "loved", "lots", "thanks", "thank", "haha", "lol", "omg", "yes", "yeah", "yep", "nope", "okay", "sure", "well", "good", "great", "amazing", "awesome", "cute", "happy", "glad", "hope", "sorry", "please", "today", "tomorrow", "soon", "now", "time", "thing", "things", "something", "anything", "everything", "nothing", "really", "think", "know", "want", "make", "made", "much", "little", "big", "new", "one", "two", "get", "got", "les", "des", "une", "est", "pas", "pour", "avec", "dans", "sur", "que", "qui", "quoi", "mais", "donc", "car", "tres", "trop", "plus", "moins", "tout", "tous", "toute", "toutes", "cette", "ces", "mon", "mes", "ton", "tes", "son", "ses", "notre", "votre", "leur", "leurs", "elle", "elles", "ils", "nous", "vous", "suis", "sont", "etait", "etre", "avoir", "fait", "faire", "peux", "veux", "merci", "bisous", "coucou", "oui", "non", "bien", "bon", "bonne", "super", "trop", "genial", "vraiment", "aussi", "encore", "deja", "toujours", "jamais", "rien", "chose", "choses", "aujourd'hui", "demain", "bientot", "maintenant", "c'est", "j'ai", "t'as", "j'adore", "adore", "aime", "aimer"]
+    """the and for are but not you your yours with this that these those from have has had was were
+    will would could should can just really very about what when where which who how why there
+    their they them then than into onto over under also some any all more most much many such
+    only own same too its it's i'm i've i'll you're we're they're don't didn't can't won't here
+    been being because while again ever never always still yet even like love loved lots thanks
+    thank haha lol omg yes yeah yep nope okay sure well good great amazing awesome cute happy
+    glad hope sorry please today tomorrow soon now time thing things something anything
+    everything nothing really think know want make made much little big new one two get got les
+    des une est pas pour avec dans sur que qui quoi mais donc car tres trop plus moins tout tous
+    toute toutes cette ces mon mes ton tes son ses notre votre leur leurs elle elles ils nous
+    vous suis sont etait etre avoir fait faire peux veux merci bisous coucou oui non bien bon
+    bonne super trop genial vraiment aussi encore deja toujours jamais rien chose choses
+    aujourd'hui demain bientot maintenant c'est j'ai t'as j'adore adore aime aimer""".split()  # noqa: SIM905
 )
 _WORDS = re.compile(r"[a-z][a-z'-]{2,}")
 _NUMBERS = re.compile(r"\d+(?:[.,]\d+)?")

@@ -95,17 +95,23 @@ def _decision(
     *,
     evidence: str | None = None,
     layer: str = "lexicon",
-    **extra: object,
+    needs_llm_judge: bool = False,
+    reply_template: ReplyTemplate | None = None,
+    alert_creator: bool = False,
+    hint: str | None = None,
 ) -> InboundDecision:
     return InboundDecision(
         action=action,
         category=category,
         reason=reason,
         confidence=round(confidence, 3),
+        needs_llm_judge=needs_llm_judge,
+        reply_template=reply_template,
+        alert_creator=alert_creator,
+        hint=hint,
         lang=lang,
         layer=layer,
         evidence=(evidence,) if evidence else (),
-        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -123,64 +129,115 @@ def _first_layers(
     # 1. Anything sexual with signs of a minor: strict, no joke exemption, no judge.
     if found := hit(lx.MINOR_SEXUAL):
         return _decision(
-            A.ESCALATE, C.MINOR_SEXUAL, "sexualised reference to minors", 0.95, lang,
-            evidence=found, alert_creator=True,
-        )  # fmt: skip
-    if minor := hit(lx.MINOR):
-        if cue := hit(lx.SEXUAL) or hit(lx.SEXUAL_CUE):
-            return _decision(
-                A.ESCALATE, C.MINOR_SEXUAL,
-                f"sexual or romantic content ({cue!r}) from or about a possible minor ({minor!r})",
-                0.9, lang, evidence=f"{minor} | {cue}", alert_creator=True,
-            )  # fmt: skip
+            A.ESCALATE,
+            C.MINOR_SEXUAL,
+            "sexualised reference to minors",
+            0.95,
+            lang,
+            evidence=found,
+            alert_creator=True,
+        )
+    minor = hit(lx.MINOR)
+    if minor and (cue := hit(lx.SEXUAL) or hit(lx.SEXUAL_CUE)):
+        return _decision(
+            A.ESCALATE,
+            C.MINOR_SEXUAL,
+            f"sexual or romantic content ({cue!r}) from or about a possible minor ({minor!r})",
+            0.9,
+            lang,
+            evidence=f"{minor} | {cue}",
+            alert_creator=True,
+        )
 
     # 2. Self-harm: always a caring reply and an alert; a joke marker only lowers confidence.
     if found := hit(lx.SELF_HARM):
         return _decision(
-            A.ESCALATE, C.SELF_HARM, "self-harm or suicide signal", 0.7 if joking else 0.9, lang,
-            evidence=found, alert_creator=True, needs_llm_judge=joking,
+            A.ESCALATE,
+            C.SELF_HARM,
+            "self-harm or suicide signal",
+            0.7 if joking else 0.9,
+            lang,
+            evidence=found,
+            alert_creator=True,
+            needs_llm_judge=joking,
             reply_template=ReplyTemplate.SELF_HARM_SUPPORT,
-        )  # fmt: skip
+        )
     if found := hit(lx.SELF_HARM_SOFT):
         if joking:
             return _decision(
-                A.ALLOW, C.SELF_HARM, "distress wording that reads as hyperbole", 0.5, lang,
-                evidence=found, needs_llm_judge=True,
-            )  # fmt: skip
+                A.ALLOW,
+                C.SELF_HARM,
+                "distress wording that reads as hyperbole",
+                0.5,
+                lang,
+                evidence=found,
+                needs_llm_judge=True,
+            )
         return _decision(
-            A.ESCALATE, C.SELF_HARM, "possible distress", 0.6, lang, evidence=found,
-            alert_creator=True, needs_llm_judge=True, reply_template=ReplyTemplate.SELF_HARM_SUPPORT,
-        )  # fmt: skip
+            A.ESCALATE,
+            C.SELF_HARM,
+            "possible distress",
+            0.6,
+            lang,
+            evidence=found,
+            alert_creator=True,
+            needs_llm_judge=True,
+            reply_template=ReplyTemplate.SELF_HARM_SUPPORT,
+        )
 
     # 3. Threats against the creator.
     if found := hit(lx.THREAT_STRONG):
         return _decision(
-            A.ESCALATE, C.THREAT, "threat against the creator", 0.9, lang, evidence=found,
+            A.ESCALATE,
+            C.THREAT,
+            "threat against the creator",
+            0.9,
+            lang,
+            evidence=found,
             alert_creator=True,
-        )  # fmt: skip
+        )
     if found := hit(lx.THREAT):
         if joking:
             return _decision(
-                A.ALLOW, C.THREAT, "violent wording with laughter, likely a joke", 0.5, lang,
-                evidence=found, needs_llm_judge=True,
-            )  # fmt: skip
+                A.ALLOW,
+                C.THREAT,
+                "violent wording with laughter, likely a joke",
+                0.5,
+                lang,
+                evidence=found,
+                needs_llm_judge=True,
+            )
         return _decision(
-            A.ESCALATE, C.THREAT, "threat against the creator", 0.75, lang, evidence=found,
+            A.ESCALATE,
+            C.THREAT,
+            "threat against the creator",
+            0.75,
+            lang,
+            evidence=found,
             alert_creator=True,
-        )  # fmt: skip
+        )
 
     # 4. Attempts to steer the double: rule changes, prompt or data extraction, dictation.
     if found := hit(lx.INJECTION):
         return _decision(
-            A.BLOCK, C.INJECTION, "attempt to change the rules or extract the prompt, settings or "
-            "other fans' data", 0.9, lang, evidence=found,
+            A.BLOCK,
+            C.INJECTION,
+            "attempt to change the rules or extract the prompt, settings or other fans' data",
+            0.9,
+            lang,
+            evidence=found,
             reply_template=ReplyTemplate.INJECTION_DEFLECT,
-        )  # fmt: skip
+        )
     if found := hit(lx.DICTATION) or _dictated_quote(views):
         return _decision(
-            A.BLOCK, C.DICTATED_STATEMENT, "asks the double to say a dictated statement", 0.85,
-            lang, evidence=found, reply_template=ReplyTemplate.INJECTION_DEFLECT,
-        )  # fmt: skip
+            A.BLOCK,
+            C.DICTATED_STATEMENT,
+            "asks the double to say a dictated statement",
+            0.85,
+            lang,
+            evidence=found,
+            reply_template=ReplyTemplate.INJECTION_DEFLECT,
+        )
 
     # 5. Scams, sexual content, abuse, spam.
     if found := hit(lx.SCAM):
@@ -197,58 +254,95 @@ def _first_layers(
         if unsure:
             reason += " (lexicon match, but the classifier finds the text clean)"
         return _decision(
-            A.BLOCK, C.ABUSE, reason, 0.65 if unsure else 0.85, lang, evidence=found,
+            A.BLOCK,
+            C.ABUSE,
+            reason,
+            0.65 if unsure else 0.85,
+            lang,
+            evidence=found,
             needs_llm_judge=unsure,
-        )  # fmt: skip
+        )
     if found := hit(lx.ABUSE_SOFT):
         return _decision(
-            A.ALLOW if joking else A.BLOCK, C.ABUSE,
-            "hostile wording " + ("with laughter, likely a joke" if joking else "aimed at the creator"),
-            0.5, lang, evidence=found, needs_llm_judge=True,
-        )  # fmt: skip
+            A.ALLOW if joking else A.BLOCK,
+            C.ABUSE,
+            "hostile wording, " + ("likely a joke" if joking else "aimed at the creator"),
+            0.5,
+            lang,
+            evidence=found,
+            needs_llm_judge=True,
+        )
     if found := hit(lx.SPAM):
         return _decision(A.BLOCK, C.SPAM, "spam or self-promotion", 0.8, lang, evidence=found)
     if found := _unlisted_link(views, boundaries):
         return _decision(A.BLOCK, C.LINK, "link to an unapproved site", 0.75, lang, evidence=found)
     if found := _contact_details(text):
         return _decision(
-            A.BLOCK, C.CONTACT_INFO, "phone number or e-mail in a fan message", 0.7, lang,
+            A.BLOCK,
+            C.CONTACT_INFO,
+            "phone number or e-mail in a fan message",
+            0.7,
+            lang,
             evidence=found,
-        )  # fmt: skip
+        )
 
     # 6. Creator boundaries.
     if topic := find_forbidden_topic(views, boundaries):
         name, found = topic
         if _asks_the_creator(views.folded):
             return _decision(
-                A.SAFE_REPLY, C.FORBIDDEN_TOPIC, f"asks about a forbidden topic: {name}", 0.8, lang,
-                evidence=found, reply_template=ReplyTemplate.FORBIDDEN_TOPIC,
-            )  # fmt: skip
+                A.SAFE_REPLY,
+                C.FORBIDDEN_TOPIC,
+                f"asks about a forbidden topic: {name}",
+                0.8,
+                lang,
+                evidence=found,
+                reply_template=ReplyTemplate.FORBIDDEN_TOPIC,
+            )
         return _decision(
-            A.ALLOW, C.FORBIDDEN_TOPIC, f"mentions a forbidden topic in passing: {name}", 0.6, lang,
+            A.ALLOW,
+            C.FORBIDDEN_TOPIC,
+            f"mentions a forbidden topic in passing: {name}",
+            0.6,
+            lang,
             evidence=found,
             hint=f"The message touches '{name}', a topic the creator keeps off this chat; give no "
             "opinion on it.",
-        )  # fmt: skip
+        )
 
     # 7. "Are you real?" gets an honest answer.
     if found := hit(lx.IDENTITY):
         return _decision(
-            A.DISCLOSE, C.IDENTITY_QUESTION, "asks whether a person or an AI is answering", 0.85,
-            lang, evidence=found, reply_template=ReplyTemplate.DISCLOSURE,
-        )  # fmt: skip
+            A.DISCLOSE,
+            C.IDENTITY_QUESTION,
+            "asks whether a person or an AI is answering",
+            0.85,
+            lang,
+            evidence=found,
+            reply_template=ReplyTemplate.DISCLOSURE,
+        )
 
     # 8. Allowed, with guidance; the outbound checks enforce it.
     if found := hit(lx.PERSONAL_DATA_REQUEST):
         return _decision(
-            A.ALLOW, C.PERSONAL_DATA_REQUEST, "asks for the creator's private details", 0.8, lang,
-            evidence=found, hint=HINT_PERSONAL_DATA,
-        )  # fmt: skip
+            A.ALLOW,
+            C.PERSONAL_DATA_REQUEST,
+            "asks for the creator's private details",
+            0.8,
+            lang,
+            evidence=found,
+            hint=HINT_PERSONAL_DATA,
+        )
     if found := hit(lx.COMMITMENT_REQUEST):
         return _decision(
-            A.ALLOW, C.COMMITMENT_REQUEST, "asks for a promise, gift, discount, money or meeting",
-            0.8, lang, evidence=found, hint=HINT_COMMITMENT,
-        )  # fmt: skip
+            A.ALLOW,
+            C.COMMITMENT_REQUEST,
+            "asks for a promise, gift, discount, money or meeting",
+            0.8,
+            lang,
+            evidence=found,
+            hint=HINT_COMMITMENT,
+        )
 
     # 9. The classifier, for abuse the lexicons do not list.
     classified = None
@@ -261,10 +355,15 @@ def _first_layers(
     if weak := _weak_signal(views):
         category, found = weak
         return _decision(
-            A.ALLOW, _WEAK_CATEGORY[category],
-            f"no pattern matched, but wording hints at {category.replace('_', ' ')}", 0.5, lang,
-            evidence=found, layer="weak_signal", needs_llm_judge=True,
-        )  # fmt: skip
+            A.ALLOW,
+            _WEAK_CATEGORY[category],
+            f"no pattern matched, but wording hints at {category.replace('_', ' ')}",
+            0.5,
+            lang,
+            evidence=found,
+            layer="weak_signal",
+            needs_llm_judge=True,
+        )
     return classified or _decision(A.ALLOW, C.OK, "no signal", 0.8, lang, layer="default")
 
 
@@ -293,19 +392,36 @@ def _classifier_layer(text: str, views: TextViews, lang: str, joking: bool) -> I
         positive = joking or lx.POSITIVE_CONTEXT.search(views.folded) is not None
         if _SECOND_PERSON.search(views.folded) and not positive:
             return _decision(
-                A.BLOCK, C.ABUSE, "classifier flags offensive language aimed at the creator; "
-                "no lexicon match", 0.6 + 0.3 * p, lang, evidence=evidence, layer="classifier",
+                A.BLOCK,
+                C.ABUSE,
+                "classifier flags offensive language aimed at the creator; no lexicon match",
+                0.6 + 0.3 * p,
+                lang,
+                evidence=evidence,
+                layer="classifier",
                 needs_llm_judge=True,
-            )  # fmt: skip
+            )
         return _decision(
-            A.ALLOW, C.OK, "classifier flags profanity, but it is untargeted or reads as praise",
-            0.6, lang, evidence=evidence, layer="classifier", needs_llm_judge=True,
-        )  # fmt: skip
+            A.ALLOW,
+            C.OK,
+            "classifier flags profanity, but it is untargeted or reads as praise",
+            0.6,
+            lang,
+            evidence=evidence,
+            layer="classifier",
+            needs_llm_judge=True,
+        )
     if p >= CLASSIFIER_UNSURE:
         return _decision(
-            A.ALLOW, C.OK, "classifier unsure", 0.55, lang, evidence=evidence,
-            layer="classifier", needs_llm_judge=True,
-        )  # fmt: skip
+            A.ALLOW,
+            C.OK,
+            "classifier unsure",
+            0.55,
+            lang,
+            evidence=evidence,
+            layer="classifier",
+            needs_llm_judge=True,
+        )
     return _decision(
         A.ALLOW, C.OK, "no signal", 1.0 - p, lang, evidence=evidence, layer="classifier"
     )

@@ -12,10 +12,18 @@ import re
 from persona.safety.normalize import fold
 
 _FR = frozenset(
-    ["je", "j", "tu", "t", "il", "elle", "on", "nous", "vous", "ils", "elles", "le", "la", "les", "l", "un", "une", "des", "du", "de", "d", "au", "aux", "ce", "c", "ca", "cette", "ces", "mon", "ma", "mes", "ton", "ta", "tes", "son", "sa", "ses", "notre", "votre", "leur", "est", "es", "suis", "sont", "etre", "et", "ou", "mais", "pas", "ne", "n", "plus", "tres", "trop", "avec", "pour", "dans", "sur", "chez", "qui", "que", "qu", "quoi", "quand", "comment", "pourquoi", "oui", "non", "merci", "bravo", "coucou", "bisous", "bonjour", "salut", "stp", "svp", "mdr", "ptn", "jsp", "c'est", "t'es", "j'ai", "tellement", "aussi", "toujours", "jamais", "rien", "tout", "toute", "tous", "vraiment", "encore", "deja", "moi", "toi", "lui", "ai", "as", "avez", "a", "fais", "fait", "faire", "peux", "veux", "dis", "cest"]
+    """je j tu t il elle on nous vous ils elles le la les l un une des du de d au aux ce c ca cette
+    ces mon ma mes ton ta tes son sa ses notre votre leur est es suis sont etre et ou mais pas
+    ne n plus tres trop avec pour dans sur chez qui que qu quoi quand comment pourquoi oui non
+    merci bravo coucou bisous bonjour salut stp svp mdr ptn jsp c'est t'es j'ai tellement aussi
+    toujours jamais rien tout toute tous vraiment encore deja moi toi lui ai as avez a fais fait
+    faire peux veux dis cest""".split()  # noqa: SIM905
 )
 _EN = frozenset(
-    ["i", "you", "he", "she", "we", "they", "it", "me", "my", "your", "his", "her", "our", "their", "the", "a", "an", "is", "am", "are", "was", "were", "be", "been", "and", "or", "but", "not", "no", "so", "very", "too", "with", "for", "in", "on", "at", "of", "to", "from", "this", "that", "these", "those", "what", "when", "where", "why", "how", "who", "which", "do", "does", "did", "can", "could", "will", "would", "should", "have", "has", "had", "just", "really", "love", "thanks", "thank", "please", "pls", "lol", "omg", "im", "i'm", "you're", "dont", "don't", "can't", "it's", "u", "ur", "r"]
+    """i you he she we they it me my your his her our their the a an is am are was were be been and
+    or but not no so very too with for in on at of to from this that these those what when where
+    why how who which do does did can could will would should have has had just really love
+    thanks thank please pls lol omg im i'm you're dont don't can't it's u ur r""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[a-z']+")
 _FR_ACCENTS = re.compile(r"[àâçéèêëîïôûùüÿœ]")

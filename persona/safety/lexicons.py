@@ -714,7 +714,7 @@ INJECTION = compile_terms(
         r"'ve been) (?:given|told|instructed)|(?:that )?you (?:follow|obey|are following)|given "
         r"to you|they gave you)",
         r"before (?:this|our) (?:conversation|chat)",
-        # Strong verbs: asking to dump or transform the rules is an extraction attempt whatever the noun.
+        # Strong verbs: dumping or transforming the rules is extraction, whatever the noun.
         rf"{_STRONG_VERBS} (?:me )?(?:all |each |every |the |all the )?(?:of )?(?:your |ur |its |"
         rf"the )?(?:\w+ ){{0,2}}"
         rf"(?:{_RULE_NOUNS}|boundaries|parameters|limits|context|initiali[sz]ation)",

@@ -1,9 +1,9 @@
 """Outbound guardrails: the last check on a generated reply before a fan sees it.
 
-Enforced in code, whatever the prompt said: no prompt leak, no claim to be human, no
-unpublished personal data, no promise the creator did not make, no forbidden topic or
-statement, no assistant boilerplate, and, in strict mode, the creator's no-answer message
-instead of an unsupported answer to a factual question.
+Enforced in code, whatever the prompt said: no prompt leak, no claim to be human, no sexual
+or abusive wording, no unpublished personal data, no promise the creator did not make, no
+forbidden topic or statement, no assistant boilerplate, and, in strict mode, the creator's
+no-answer message instead of an unsupported answer to a factual question.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from persona.safety.decisions import (
     log_decision,
 )
 from persona.safety.grounding import grounded, is_factual_question
-from persona.safety.normalize import TextViews, fold
+from persona.safety.lexicons import ABUSE, SEXUAL
+from persona.safety.normalize import TextViews, first_match, fold
 from persona.safety.pii import Severity, find_personal_data
 from persona.safety.replies import LabelSetting, ai_metadata, apply_label
 from persona.safety.topics import find_forbidden_topic
 
-O, K = OutboundAction, OutboundCategory
+Act, Cat = OutboundAction, OutboundCategory
 
 _LEAK_MARKERS = re.compile(
     r"(?<![a-z])(?:system prompt|system message|my system|my (?:hidden|secret|original|initial) "
@@ -60,8 +61,8 @@ _BOILERPLATE = re.compile(
 _HUMAN_CLAIM = re.compile(
     r"(?<![a-z])(?:(?:i'm|i am|im) (?:not|no) (?:a |an )?(?:bot|robot|ai|machine|program)|"
     r"(?:it'?s|this is) (?:really|actually|truly|100%|totally) me|it'?s really me|"
-    r"(?:i'm|i am|im) (?:a )?real (?:person|human|girl|guy|woman|man)|(?:i'm|i am) (?:a "
-    r")?human(?! too)|"
+    r"(?:i'm|i am|im) (?:a )?real (?:person|human|girl|guy|woman|man)|"
+    r"(?:i'm|i am) (?:a )?human(?! too)|"
     r"not an ai|no ai here|100% (?:me|human)|c'est (?:bien|vraiment|vraiment bien) moi|"
     r"je ne suis pas (?:un bot|une ia|un robot|une machine)|je suis (?:une )?vraie personne|"
     r"je suis (?:un )?(?:humain|humaine)|pas une ia)(?![a-z])"
@@ -69,7 +70,7 @@ _HUMAN_CLAIM = re.compile(
 _SENTENCES = re.compile(r"[^.!?\n]+")
 _WORDS = re.compile(r"[a-z0-9']+")
 _STATEMENT_STOP = frozenset(
-    ["i", "i'm", "im", "am", "is", "are", "a", "an", "the", "my", "me", "to", "of", "and", "or", "in", "on", "at", "it", "this", "that", "be", "will"]
+    """i i'm im am is are a an the my me to of and or in on at it this that be will""".split()  # noqa: SIM905
 )
 
 
@@ -107,46 +108,67 @@ def _check(reply: str, ctx: OutboundContext) -> OutboundDecision:
         **ctx.extra_meta,
     }
 
-    def stop(category: OutboundCategory, reason: str, evidence: Sequence[str] = (), *,
-             action: OutboundAction = O.BLOCK, regenerate: bool = True) -> OutboundDecision:  # fmt: skip
+    def stop(
+        category: OutboundCategory,
+        reason: str,
+        evidence: Sequence[str] = (),
+        *,
+        action: OutboundAction = Act.BLOCK,
+        regenerate: bool = True,
+    ) -> OutboundDecision:
         return OutboundDecision(action, category, reason, "", regenerate, tuple(evidence), meta)
 
     text = reply.strip()
     if not text:
-        return stop(K.EMPTY, "empty reply")
+        return stop(Cat.EMPTY, "empty reply")
     folded = fold(text)
     b = ctx.boundaries
 
     # 1. The system prompt and the double's nature stay private and honest.
     if leak := _prompt_leak(folded, ctx):
-        return stop(K.PROMPT_LEAK, "reply reveals the system prompt or instructions", [leak])
+        return stop(Cat.PROMPT_LEAK, "reply reveals the system prompt or instructions", [leak])
     if claim := _HUMAN_CLAIM.search(folded):
-        return stop(K.FALSE_HUMAN_CLAIM, "reply claims to be human", [claim.group(0)])
+        return stop(Cat.FALSE_HUMAN_CLAIM, "reply claims to be human", [claim.group(0)])
+    views = TextViews(text)
+    if found := first_match(SEXUAL, views) or first_match(ABUSE, views):
+        return stop(Cat.UNSAFE_CONTENT, "reply contains sexual or abusive wording", [found])
 
     # 2. Personal data and promises the creator has not published.
     if pii := find_personal_data(text, b):
         worst = pii[0]
-        action = O.BLOCK if worst.severity is Severity.BLOCK else O.HOLD_FOR_REVIEW
+        action = Act.BLOCK if worst.severity is Severity.BLOCK else Act.HOLD_FOR_REVIEW
         kinds = ", ".join(sorted({f.kind for f in pii}))
-        return stop(K.PERSONAL_DATA, f"unpublished personal data ({kinds})",
-                    [f.text for f in pii], action=action)  # fmt: skip
+        return stop(
+            Cat.PERSONAL_DATA,
+            f"unpublished personal data ({kinds})",
+            [f.text for f in pii],
+            action=action,
+        )
     if promises := find_commitments(text, b):
         kinds = ", ".join(sorted({f.kind for f in promises}))
-        return stop(K.COMMITMENT, f"promise not in the creator's posts or offers ({kinds})",
-                    [f.text for f in promises])  # fmt: skip
+        return stop(
+            Cat.COMMITMENT,
+            f"promise not in the creator's posts or offers ({kinds})",
+            [f.text for f in promises],
+        )
 
     # 3. The creator's boundaries.
     if statement := _forbidden_statement(folded, b.forbidden_statements):
         return stop(
-            K.FORBIDDEN_STATEMENT, "reply makes a statement the creator forbids", [statement]
+            Cat.FORBIDDEN_STATEMENT, "reply makes a statement the creator forbids", [statement]
         )
-    if topic := find_forbidden_topic(TextViews(text), b):
-        return stop(K.FORBIDDEN_TOPIC, f"reply discusses a forbidden topic: {topic[0]}", [topic[1]])
+    if topic := find_forbidden_topic(views, b):
+        return stop(
+            Cat.FORBIDDEN_TOPIC, f"reply discusses a forbidden topic: {topic[0]}", [topic[1]]
+        )
 
     # 4. Generic assistant voice: another candidate will sound more like the creator.
     if found := _BOILERPLATE.search(folded):
-        return stop(K.ASSISTANT_BOILERPLATE, "assistant boilerplate, not the creator's voice",
-                    [found.group(0)])  # fmt: skip
+        return stop(
+            Cat.ASSISTANT_BOILERPLATE,
+            "assistant boilerplate, not the creator's voice",
+            [found.group(0)],
+        )
 
     # 5. Strict mode: a factual question needs support in the retrieved posts.
     if ctx.strict and is_factual_question(ctx.question, ctx.lang):
@@ -159,13 +181,17 @@ def _check(reply: str, ctx: OutboundContext) -> OutboundDecision:
             or not grounded(text, ctx.sources, ctx.grounding_threshold, known=[ctx.question])
         ):
             return OutboundDecision(
-                O.REPLACE_WITH_NO_ANSWER, K.UNGROUNDED,
+                Act.REPLACE_WITH_NO_ANSWER,
+                Cat.UNGROUNDED,
                 "factual question without support in the creator's posts (strict mode)",
-                _label(b.no_answer_message, ctx), False, (), meta,
-            )  # fmt: skip
+                _label(b.no_answer_message, ctx),
+                False,
+                (),
+                meta,
+            )
 
     return OutboundDecision(
-        O.SEND, K.OK, "passed outbound checks", _label(text, ctx), False, (), meta
+        Act.SEND, Cat.OK, "passed outbound checks", _label(text, ctx), False, (), meta
     )
 
 
@@ -198,10 +224,18 @@ def _prompt_leak(folded_reply: str, ctx: OutboundContext) -> str | None:
 
 
 _CONTRACTIONS = (
-    ("i'm", "i am"), ("i'll", "i will"), ("i've", "i have"), ("i'd", "i would"),
-    ("can't", "cannot"), ("won't", "will not"), ("don't", "do not"), ("isn't", "is not"),
-    ("it's", "it is"), ("j'suis", "je suis"), ("t'es", "tu es"),
-)  # fmt: skip
+    ("i'm", "i am"),
+    ("i'll", "i will"),
+    ("i've", "i have"),
+    ("i'd", "i would"),
+    ("can't", "cannot"),
+    ("won't", "will not"),
+    ("don't", "do not"),
+    ("isn't", "is not"),
+    ("it's", "it is"),
+    ("j'suis", "je suis"),
+    ("t'es", "tu es"),
+)
 
 
 def _expand(folded: str) -> str:

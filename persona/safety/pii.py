@@ -28,7 +28,8 @@ class PiiFinding:
 
 _NAME = r"[A-ZÀ-Ý][a-zà-ÿ]+(?:[- ][A-ZÀ-Ý][a-zà-ÿ]+)?"
 _NOT_NAMES = frozenset(
-    ["I", "And", "But", "The", "So", "Is", "Was", "Oh", "Lol", "Haha", "Yes", "No", "And", "Et", "Mais", "Donc", "Ou", "Le", "La", "Les", "Un", "Une", "Merci", "Thanks"]
+    """I And But The So Is Was Oh Lol Haha Yes No Et Mais Donc Ou Le La Les Un Une Merci
+    Thanks""".split()  # noqa: SIM905
 )
 _EN_RELATIVES = (
     r"(?:sister|brother|sis|bro|mom|mum|mother|dad|father|son|daughter|kids?|children|husband|wife|"
@@ -112,8 +113,12 @@ def find_personal_data(reply: str, boundaries: Boundaries) -> list[PiiFinding]:
 
     for m in EMAIL.finditer(reply):
         email = m.group(0)
-        add("email", email, Severity.BLOCK,
-            email.casefold() in boundaries.published_emails or boundaries.published(email))  # fmt: skip
+        add(
+            "email",
+            email,
+            Severity.BLOCK,
+            email.casefold() in boundaries.published_emails or boundaries.published(email),
+        )
     for m in PHONE.finditer(reply):
         number = m.group(0)
         digits = "".join(_DIGIT.findall(number))
@@ -134,8 +139,12 @@ def find_personal_data(reply: str, boundaries: Boundaries) -> list[PiiFinding]:
         name = m.group(1)
         if name.split("-")[0].split()[0] in _NOT_NAMES:
             continue
-        add("family_name", m.group(0), Severity.REVIEW,
-            boundaries.published_word(name) or boundaries.published(m.group(0)))  # fmt: skip
+        add(
+            "family_name",
+            m.group(0),
+            Severity.REVIEW,
+            boundaries.published_word(name) or boundaries.published(m.group(0)),
+        )
     for m in _FAMILY_AGE.finditer(reply):
         add("family_age", m.group(0), Severity.REVIEW, boundaries.published(m.group(0)))
     for m in _INSTITUTION.finditer(reply):

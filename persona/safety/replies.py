@@ -24,7 +24,8 @@ _DISCLOSURE: dict[str, dict[str, tuple[str, ...]]] = {
             "Good question! This is {name}'s AI double answering. Same style, but I'm not {name}.",
         ),
         "playful": (
-            "Busted 🤖 I'm {name}'s AI double, not {name} in person. Same vibe, different circuits!",
+            "Busted 🤖 I'm {name}'s AI double, not {name} in person. Same vibe, different "
+            "circuits!",
             "Ha, fair question! I'm {name}'s AI, not the real {name}. Still here to chat though ✨",
         ),
         "formal": (

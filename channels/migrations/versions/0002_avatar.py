@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("uploads_expire_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("uploads_deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("avatar_jobs", schema=None) as batch_op:
