@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
 from channels.logs import configure_logging
+from channels.openai_compat.router import router as openai_router
 from channels.services import Services
 from channels.settings import Settings
+from channels.space.router import router as space_router
 
 log = logging.getLogger(__name__)
 
@@ -52,4 +54,6 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     app.include_router(health.router)
     app.include_router(creators.router)
+    app.include_router(space_router)
+    app.include_router(openai_router)
     return app

@@ -550,3 +550,60 @@ def test_a_creator_cannot_read_or_change_another_creators_data(client: TestClien
     assert creator_settings(client, OTHER)["paused"] is True
     assert not creator_settings(client).get("paused")
     assert csrf_of(client.get("/console").text) == csrf
+
+
+# -- live dashboard --------------------------------------------------------------------------
+
+
+def live_data_until(client: TestClient, check, timeout_s: float = 60.0) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        data = client.get("/console/live/data").json()
+        if check(data):
+            return data
+        time.sleep(0.2)
+    raise AssertionError(f"the live dashboard never showed it: {data}")
+
+
+def test_the_live_dashboard_follows_a_stream(client: TestClient, csrf: str) -> None:
+    from channels.deps import new_api_token
+
+    assert client.get("/console/live/data").json() == {"available": True, "streams": []}
+    assert "No live stream right now" in client.get("/console/live").text
+    # One answer a second, set from the console (the stream reads it while running).
+    live_form = {
+        "csrf_token": csrf, "enabled": "on", "mode": "auto", "max_chars": "160",
+        "fan_rate_count": "6", "fan_rate_per_s": "60", "channel_rate_count": "120",
+        "channel_rate_per_s": "60", "delay_min_s": "0", "delay_max_s": "0",
+        "live_cadence_s": "1",
+    }  # fmt: skip
+    assert client.post("/console/settings/channels/live", data=live_form).status_code == 200
+    token = new_api_token(client.app.state.services, DEMO_CREATOR_ID)
+    question = "what is your favourite lemon tart recipe?"
+    frame = [
+        {"kind": "chat", "id": str(i), "user": f"viewer{i}", "name": f"Viewer {i}", "text": text}
+        for i, text in enumerate(
+            [
+                question,
+                question,
+                "What is your favourite lemon tart recipe??",
+                "lol",
+                "buy followers at http://spam.example",
+            ]
+        )
+    ]
+    with client.websocket_connect(f"/ws/live/{DEMO_CREATOR_ID}/sunday-live/in?token={token}") as ws:
+        ws.send_text(json.dumps(frame))
+        ack = ws.receive_json()
+        assert ack["received"] == 5
+        data = live_data_until(client, lambda d: d["streams"] and d["streams"][0]["answers"])
+    stream = data["streams"][0]
+    assert stream["stream_id"] == "sunday-live" and stream["received"] == 5
+    assert stream["top_questions"][0]["count"] == 3  # one cluster for the three askings
+    assert "lemon tart" in stream["top_questions"][0]["question"]
+    assert "lemon tart" in stream["answers"][0]["question"]
+    assert "thanks for writing" in stream["answers"][0]["text"]
+    skipped = {s["reason"]: s["count"] for s in stream["skipped"]}
+    assert skipped == {"chatter": 1, "spam": 1}
+    fragment = client.get("/console/live/fragment").text
+    assert "sunday-live" in fragment and "What it skipped" in fragment

@@ -156,18 +156,18 @@ async def test_thousands_of_messages_acked_grouped_and_answered(
         assert ack["dropped"] == {"invalid": 1} and "not JSON" in ack["error"]
         received += 52
 
-        most_asked = QUESTIONS[0][0]
+        # A cluster is shown and answered in the wording first asked.
+        most_asked = {QUESTIONS[0][0], *QUESTIONS[0][1]}
 
         def answered(events: list[dict[str, Any]]) -> bool:
-            kinds = {(e.get("kind"), e.get("question")) for e in events if e["type"] == "answer"}
-            return ("paid", "Can you show the oven you use?") in kinds and (
-                "question",
-                most_asked,
-            ) in kinds
+            answers = [e for e in events if e["type"] == "answer"]
+            return any(a["kind"] == "paid" for a in answers) and any(
+                a["kind"] == "question" and a["question"] in most_asked for a in answers
+            )
 
         events = await collect(out, answered, timeout_s=180)
 
-        asked = sum(1 for m in messages if m.get("text") in (most_asked, *QUESTIONS[0][1]))
+        asked = sum(1 for m in messages if m.get("text") in most_asked)
 
         def counted(events: list[dict[str, Any]]) -> bool:
             views = [e for e in events if e["type"] == "top_questions"]
@@ -179,13 +179,16 @@ async def test_thousands_of_messages_acked_grouped_and_answered(
     answers = [e for e in events if e["type"] == "answer"]
     assert answers[0]["kind"] == "paid" and answers[0]["amount"] == 25
     assert answers[0]["names"] == ["Rich"]
-    assert answers[1]["kind"] == "question" and answers[1]["question"] == most_asked
+    assert answers[0]["question"] == "Can you show the oven you use?"
+    assert answers[1]["kind"] == "question" and answers[1]["question"] in most_asked
     assert 1 < answers[1]["count"] <= asked
     for answer in answers:
         assert answer["text"].strip() and answer["label"].strip()
         assert "viewer" not in json.dumps(answer)  # display names only, no user ids
     top = views[-1]["items"]
-    assert [item["question"] for item in top] == [q for q, _ in QUESTIONS]
+    assert len(top) == len(QUESTIONS)
+    for item, (first, variants) in zip(top, QUESTIONS, strict=True):
+        assert item["question"] in (first, *variants)
     assert top[0]["status"] == "answered"
 
     async with httpx.AsyncClient(base_url=server.base_url) as http:
