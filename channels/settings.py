@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     )
     llm_base_url: str | None = None
     llm_api_key: str = "none"
-    llm_model: str = "qwen2.5-0.5b-instruct"
+    llm_model: str = "qwen2.5-coder-0.5b-instruct"
     llm_threads: int = Field(default=1, ge=1, le=64)
     llm_context: int = Field(default=4096, ge=512)
     llm_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     embed_threads: int = Field(default=1, ge=1, le=64)
     vector_backend: Literal["chroma-embedded", "chroma-server"] = "chroma-embedded"
     chroma_host: str = "127.0.0.1"
-    chroma_port: int = 8000
+    chroma_port: int = 8001
 
     # Reply engine.
     reply_candidates: int = Field(default=3, ge=1, le=8)

@@ -92,8 +92,8 @@ def shoot(page: Any, name: str) -> None:
 def sign_in(page: Any, url: str, creator_id: str) -> None:
     page.goto(f"{url}/console")
     assert "/console/login" in page.url
-    page.get_by_label("Creator id").fill(creator_id)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Creator id", exact=True).fill(creator_id)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{url}/console")
 
@@ -155,21 +155,23 @@ def test_a_creator_runs_their_double_from_the_console(
 
     # 2. Import posts, with a progress bar, then read the profile.
     page.goto(f"{url}/console/import")
-    page.get_by_label("File of posts").set_input_files(str(demo_posts_path()))
+    page.get_by_label("File of posts", exact=True).set_input_files(str(demo_posts_path()))
     page.get_by_role("button", name="Import the file").click()
     page.locator("#progress-status").filter(has_text="Done:").wait_for(timeout=180_000)
     assert page.locator("#progress-bar").get_attribute("value") == "100"
     shoot(page, "import")
     page.get_by_role("link", name="See your voice profile").click()
     assert "Measured on your 342 posts" in page.locator("main").inner_text()
-    assert page.locator("#chart-emoji").get_by_text("🍋").count() == 1
+    assert "🍋" in page.locator("#chart-emoji").inner_text()
     shoot(page, "profile")
     page.goto(f"{url}/console")
     shoot(page, "overview")
 
     # 3. The playground: a reply, its label and the posts it drew on.
     page.goto(f"{url}/console/voice")
-    page.get_by_label("Fan message").fill("Your lemon tart is the best, any tip for the crust?")
+    page.get_by_label("Fan message", exact=True).fill(
+        "Your lemon tart is the best, any tip for the crust?"
+    )
     page.get_by_role("button", name="See the reply").click()
     assert "thanks for writing" in page.locator("#reply-text").inner_text()
     assert page.locator("#reply-sources li").count() >= 1
@@ -177,19 +179,19 @@ def test_a_creator_runs_their_double_from_the_console(
 
     # 4. A boundary set in Settings changes the very next reply.
     page.goto(f"{url}/console/settings")
-    page.get_by_label("AI label shown with every reply").fill("Lena's AI double")
-    page.get_by_label("Topics it must never discuss").fill("politics")
-    page.get_by_label("Tone of its ready-made replies").select_option("playful")
+    page.get_by_label("AI label shown with every reply", exact=True).fill("Lena's AI double")
+    page.get_by_label("Topics it must never discuss", exact=True).fill("politics")
+    page.get_by_label("Tone of its ready-made replies", exact=True).select_option("playful")
     page.get_by_role("button", name="Save label and boundaries").click()
     assert "Saved." in page.locator(".banner-ok").inner_text()
     # ... and direct messages now wait for review.
     dm = page.locator("#channel-dm")
-    dm.get_by_label("I review every reply first").check()
+    dm.get_by_label("I review every reply first", exact=True).check()
     dm.get_by_role("button", name="Save direct messages").click()
     assert page.locator("#channel-dm .tag").inner_text() == "review"
     shoot(page, "settings")
     page.goto(f"{url}/console/voice")
-    page.get_by_label("Fan message").fill("What do you think of politics?")
+    page.get_by_label("Fan message", exact=True).fill("What do you think of politics?")
     page.get_by_role("button", name="See the reply").click()
     assert "off the menu here" in page.locator("#reply-text").inner_text()
     assert page.locator("#reply-label").inner_text() == "Lena's AI double"
@@ -201,7 +203,9 @@ def test_a_creator_runs_their_double_from_the_console(
     held = page.locator("li.held").first
     assert "croissant recipe" in held.inner_text()
     shoot(page, "approvals")
-    held.get_by_label("The AI's reply (edit it if you like)").fill("yes! sunday, promise 🥐")
+    held.get_by_label("The AI's reply (edit it if you like)", exact=True).fill(
+        "yes! sunday, promise 🥐"
+    )
     held.get_by_role("button", name="Approve and send").click()
     assert "Approved" in page.locator(".banner-ok").inner_text()
     assert page.locator("#no-held").is_visible()
@@ -211,7 +215,7 @@ def test_a_creator_runs_their_double_from_the_console(
     page.get_by_role("link", name="Mia").click()
     assert "yes! sunday, promise 🥐" in page.locator("main").inner_text()
     page.get_by_text("This is not me").click()
-    page.get_by_label("What is wrong?").fill("I never promise dates")
+    page.get_by_label("What is wrong?", exact=True).fill("I never promise dates")
     page.get_by_role("button", name="Flag as “not me”").click()
     assert page.locator(".tag-error", has_text="not me").count() == 1
     shoot(page, "conversation")
@@ -225,7 +229,7 @@ def test_a_creator_runs_their_double_from_the_console(
     page.goto(f"{url}/console/voice")
     page.get_by_role("button", name="Pause AI").click()
     assert page.locator(".banner-paused").is_visible()
-    page.get_by_label("Fan message").fill("are you there?")
+    page.get_by_label("Fan message", exact=True).fill("are you there?")
     page.get_by_role("button", name="See the reply").click()
     assert "your AI is paused" in page.locator("#reply-action").inner_text()
     shoot(page, "paused")
@@ -286,7 +290,7 @@ def follow_live_stream(page: Any, server: ConsoleServer) -> None:
 def make_avatars(page: Any, url: str, tmp_path: Path) -> None:
     page.goto(f"{url}/console/avatar")
     page.locator("#styles input[name=styles]").first.wait_for()
-    page.get_by_label("Photos of you").set_input_files(selfies(tmp_path / "selfies"))
+    page.get_by_label("Photos of you", exact=True).set_input_files(selfies(tmp_path / "selfies"))
     page.get_by_role("button", name="Check my photos").click()
     page.locator("#verdicts li.ok").nth(2).wait_for(timeout=120_000)
     styles = page.locator("#styles input[name=styles]")
@@ -339,7 +343,7 @@ def test_the_playground_with_the_real_model(
         page.set_default_timeout(120_000)
         sign_in(page, console.url, DEMO_CREATOR_ID)
         page.goto(f"{console.url}/console/voice")
-        page.get_by_label("Fan message").fill(
+        page.get_by_label("Fan message", exact=True).fill(
             "Coucou Camille ! Ta tarte au citron, c'est quoi le secret ?"
         )
         page.get_by_role("button", name="See the reply").click()

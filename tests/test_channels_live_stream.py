@@ -30,6 +30,7 @@ class RecordingAnswerer:
         self.cadence_s = cadence_s
         self.paused = False
         self.fail = False
+        self.hang = False
         self.works: list[Work] = []
 
     async def policy(self) -> LivePolicy:
@@ -40,6 +41,8 @@ class RecordingAnswerer:
         await asyncio.sleep(0)
         if self.fail:
             raise RuntimeError("model down")
+        if self.hang:
+            await asyncio.sleep(3600)
         question = work.question.text if work.question else ""
         event = AnswerEvent(
             kind="question" if work.kind == "question" else work.kind,  # type: ignore[arg-type]
@@ -208,6 +211,24 @@ async def test_failures_pause_and_stop_are_accounted() -> None:
     stats = stream.stats()
     assert stats["dropped"] == {"engine_error": 2, "stream_ended": 1}
     assert not stats["active"] and accounted(stats)
+
+
+async def test_an_answer_that_hangs_times_out_and_the_stream_goes_on() -> None:
+    answerer = RecordingAnswerer()
+    answerer.hang = True
+    stream = new_stream(answerer, Hub(), answer_timeout_s=0.05)
+    stream.intake_frame(json.dumps([chat(1, "where do you live?")]))
+    stream.start()
+    async with asyncio.timeout(10):
+        while not stream.metrics.dropped["answer_timeout"]:
+            await asyncio.sleep(0.01)
+    answerer.hang = False
+    stream.intake_frame(json.dumps([chat(2, "what camera do you use?")]))
+    async with asyncio.timeout(10):
+        while not stream.metrics.answered:
+            await asyncio.sleep(0.01)
+    await stream.stop("ended")
+    assert accounted(stream.stats())
 
 
 class FakeServices:

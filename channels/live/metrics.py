@@ -28,6 +28,7 @@ DROP_REASONS: dict[str, str] = {
     "held_for_review": "the reply engine held the reply for the creator's review",
     "paused": "the creator's kill switch was on",
     "empty_reply": "the reply engine returned no text",
+    "answer_timeout": "the reply engine took longer than LiveConfig.answer_timeout_s",
     "engine_error": "the reply engine failed (see the server log)",
     "stream_ended": "still waiting when the stream ended",
 }

@@ -243,9 +243,13 @@ class LiveStream:
             if wait > 0:
                 await asyncio.sleep(min(wait, self.config.idle_poll_s))
                 continue
-            now = time.time()
-            self.queue.expire(now)
-            work = None if policy.paused else self.queue.next_work(now)
+            try:
+                now = time.time()
+                self.queue.expire(now)
+                work = None if policy.paused else self.queue.next_work(now)
+            except Exception:  # noqa: BLE001 - a bug here must not end the stream's answers
+                log.exception("live queue failed", extra={"topic": self.topic})
+                work = None
             if work is None:
                 await asyncio.sleep(self.config.idle_poll_s)
                 continue
@@ -262,6 +266,11 @@ class LiveStream:
             self.queue.finish(work, time.time(), "stream_ended")
             self._working = None
             raise
+        except TimeoutError:
+            log.warning("live answer timed out", extra={"topic": self.topic, "kind": work.kind})
+            self.queue.finish(work, time.time(), "answer_timeout")
+            self._working = None
+            return
         except Exception:  # noqa: BLE001 - one failed answer must not stop the stream
             log.exception("live answer failed", extra={"topic": self.topic, "kind": work.kind})
             self.queue.finish(work, time.time(), "engine_error")
@@ -284,7 +293,10 @@ class LiveStream:
             await asyncio.sleep(self.config.view_interval_s)
             if self.queue.version != version:
                 version = self.queue.version
-                self.publish_view()
+                try:
+                    self.publish_view()
+                except Exception:  # noqa: BLE001 - the next change publishes again
+                    log.exception("publishing the live view failed", extra={"topic": self.topic})
 
     def publish_view(self) -> None:
         view = TopQuestionsEvent(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from sqlalchemy import select
 
 from persona.engine.copyguard import CopyGuard
 from persona.engine.guard import Guard, GuardContext, InboundOutcome
@@ -44,7 +46,8 @@ from persona.engine.types import (
 from persona.retrieval.index import Hit, PostIndex
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
-from persona.style import VoiceProfile, describe_for_prompt, score_candidate
+from persona.style import StyleScorer, VoiceProfile, describe_for_prompt
+from persona.style.ranker import VoiceRanker
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class CreatorContext:
     id: str
     name: str
     profile: VoiceProfile
+    scorer: StyleScorer
     system: str
     examples: list[BaseMessage]
     copy_guard: CopyGuard
@@ -131,6 +135,9 @@ class ReplyEngine:
         self.conversations = ConversationStore(db)
         self._creators: dict[str, CreatorContext] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._ranker: VoiceRanker | None = None
+        self._ranker_key: tuple = ()
+        self._ranker_lock = threading.Lock()
 
     # -- creator context -------------------------------------------------------------------
 
@@ -164,6 +171,7 @@ class ReplyEngine:
             id=creator_id,
             name=name,
             profile=profile,
+            scorer=StyleScorer(profile),
             system=self._system(name, profile, settings),
             examples=example_messages(name, choose_examples(records)),
             copy_guard=CopyGuard(r.clean_text for r in records),
@@ -173,6 +181,20 @@ class ReplyEngine:
         )
         self._creators[creator_id] = ctx
         return ctx
+
+    def voice_ranker(self) -> VoiceRanker:
+        """Contrasts every creator on the platform; rebuilt when any creator's posts change."""
+        with self.db.session() as session:
+            key = tuple(session.execute(select(Creator.id, Creator.profile_updated_at)).all())
+        with self._ranker_lock:
+            if self._ranker is None or key != self._ranker_key:
+                texts = {
+                    creator_id: [r.clean_text for r in load_post_records(self.db, creator_id)]
+                    for creator_id, _ in key
+                }
+                self._ranker = VoiceRanker(texts)
+                self._ranker_key = key
+            return self._ranker
 
     def _system(self, name: str, profile: VoiceProfile, settings: dict[str, Any]) -> str:
         style = describe_for_prompt(profile, "reply")
@@ -354,10 +376,17 @@ class ReplyEngine:
                 outbound = self.guard.outbound(text, prepared.guard_ctx)
                 if outbound.action == ReplyAction.BLOCK:
                     rejected = f"outbound: {outbound.category}"
-            score = score_candidate(ctx.profile, text, "reply") if text else float("-inf")
+            style = ctx.scorer.score(text, "reply") if text else 0.0
             scored.append(
-                {"text": text, "score": round(score, 4), "rejected": rejected, "outbound": outbound}
+                {"text": text, "style": round(style, 4), "rejected": rejected, "outbound": outbound}
             )
+        # Rank: how much each draft reads like this creator rather than the platform's other
+        # creators (when there are others), blended with the profile's typicality score.
+        voice = self.voice_ranker().probabilities(ctx.id, [c["text"] for c in scored])
+        for i, candidate in enumerate(scored):
+            candidate["voice"] = round(voice[i], 4) if voice else None
+            blended = 0.7 * voice[i] + 0.3 * candidate["style"] if voice else candidate["style"]
+            candidate["score"] = round(blended, 4)
         usable = [c for c in scored if not c["rejected"]]
         label = self.guard.label(prepared.guard_ctx)
         if not usable:
