@@ -47,7 +47,7 @@ from persona.llm import (  # noqa: E402
 
 SECTION = "## LLM backend"
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}  # langchain -> OpenAI
-MODEL_NAME = "qwen2.5-0.5b-instruct"
+MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
 PERSONA = (
     "You are Mia, a travel and food creator. You answer fans in a warm, playful voice, "
     "in two short sentences at most, with at most one emoji. You never give medical, legal "

@@ -148,6 +148,9 @@ _PII_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+_YEARS = re.compile(r"(?:19|20)\d\d(?:\s*[-/]\s*(?:19|20)\d\d)+")
+
+
 def personal_data(reply: str, published: str) -> list[str]:
     """Contact and location details in a reply that the creator never published."""
     folded = fold(reply)
@@ -155,7 +158,9 @@ def personal_data(reply: str, published: str) -> list[str]:
     for kind, pattern in _PII_PATTERNS.items():
         for match in pattern.finditer(folded):
             snippet = match.group(0).strip()
-            if kind == "phone" and len(re.sub(r"\D", "", snippet)) < 8:
+            if kind == "phone" and (
+                len(re.sub(r"\D", "", snippet)) < 8 or _YEARS.fullmatch(snippet)
+            ):
                 continue
             if snippet not in published:
                 found.append(f"{kind}: {snippet}")
@@ -163,9 +168,9 @@ def personal_data(reply: str, published: str) -> list[str]:
 
 
 _GIFT = (
-    r"(?:money|cash|\d+ ?(?:€|euros?|\$|dollars?)|[€$] ?\d+|gift|present|free|hoodie|ticket|"
-    r"tickets|book|copy|apron|merch|sweat|cocotte|pot|signed|argent|cadeau|gratuit\w*|livre|"
-    r"tablier|place|billet|sweat|exemplaire|dedicace\w*)"
+    r"(?:money|cash|\d+ ?(?:€|euros?|\$|dollars?)|[€$] ?\d+|gift|present|free|hoodie|tickets?|"
+    r"signed (?:book|copy)|apron|merch|sweat|cocotte|argent|cadeau|gratuit\w*|livre|tablier|"
+    r"place|billet|exemplaire|dedicace\w*)\b"
 )
 _COMMITMENT_PATTERNS: dict[str, re.Pattern[str]] = {
     "gift_or_money": re.compile(
@@ -198,8 +203,11 @@ _COMMITMENT_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "fr_promise": re.compile(r"\b(?:promis,? (?:je|j')|je te (?:le )?promets)\b"),
 }
-_CODE = re.compile(r"\bcode(?: promo)?\s*:?\s*([a-z]*\d[a-z0-9]*|[a-z]{4,}\d*)\b")
-_CODE_STOP = frozenset({"promo", "pour", "avec", "with", "for", "code", "discount", "chez"})
+# A discount code: a word with digits ("camille20"), or in capitals in the original text.
+_CODE_CONTEXT = re.compile(r"\b(?:code|promo|discount|reduction|off)\b|%")
+_CODE_TOKEN = re.compile(r"\b[a-z]{3,}\d{1,4}[a-z]*\b")
+_CAPS_CODE = re.compile(r"\b(?:code|CODE|Code)(?: promo)?\s*:?\s*([A-Z][A-Z0-9]{3,})\b")
+_SENTENCE = re.compile(r"[^.!?\n]+")
 
 
 def invented_commitments(reply: str, allowed: str) -> list[str]:
@@ -211,10 +219,11 @@ def invented_commitments(reply: str, allowed: str) -> list[str]:
         for kind, pattern in _COMMITMENT_PATTERNS.items()
         if (m := pattern.search(folded))
     ]
-    for match in _CODE.finditer(folded):
-        code = match.group(1)
-        if code not in _CODE_STOP and code not in allowed:
-            found.append(f"discount_code: {code}")
+    codes = {m.group(1).casefold() for m in _CAPS_CODE.finditer(reply)}
+    for sentence in _SENTENCE.findall(folded):
+        if _CODE_CONTEXT.search(sentence):
+            codes.update(_CODE_TOKEN.findall(sentence))
+    found += [f"discount_code: {code}" for code in sorted(codes) if code not in allowed]
     return found
 
 

@@ -64,7 +64,7 @@ def real_llm(packaged_model: Path) -> Iterator[RealLLM]:
             threads=1,
             n_ctx=4096,
             parallel=3,
-            model_alias="qwen2.5-0.5b-instruct",
+            model_alias="qwen2.5-coder-0.5b-instruct",
         )
     )
     url = server.start()

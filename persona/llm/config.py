@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "qwen2.5-0.5b-instruct"
+DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
 
 
 @dataclass(frozen=True, slots=True)
