@@ -373,25 +373,28 @@ def ensure_demo(services) -> str:
     return DEMO_CREATOR_ID
 
 
+def answer_demo_messages(services, creator_id: str, messages: list[str]) -> None:
+    from persona.engine import ReplyRequest
+
+    with err.status("starting the embedded model…"):
+        engine = services.engine
+
+    async def answer_all() -> None:
+        for text in messages:
+            console.print(f"\n[cyan]fan:[/cyan] {text}")
+            result = await engine.reply(ReplyRequest(creator_id, text, record=False))
+            _print_result(result, False)
+
+    asyncio.run(answer_all())
+
+
 @app.command()
 def demo(
     message: Annotated[list[str] | None, typer.Argument(help="Fan messages to answer")] = None,
 ) -> None:
     """Load the demo creator and show their AI double answering a few fan messages."""
-    from persona.engine import ReplyRequest
-
     with _services() as services:
-        creator_id = ensure_demo(services)
-        with err.status("starting the embedded model…"):
-            engine = services.engine
-
-        async def answer_all() -> None:
-            for text in message or DEMO_MESSAGES:
-                console.print(f"\n[cyan]fan:[/cyan] {text}")
-                result = await engine.reply(ReplyRequest(creator_id, text, record=False))
-                _print_result(result, False)
-
-        asyncio.run(answer_all())
+        answer_demo_messages(services, ensure_demo(services), message or DEMO_MESSAGES)
 
 
 @app.command()
@@ -400,6 +403,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     demo_creator: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Load the demo creator first")
+    ] = True,
+    demo_replies: Annotated[
+        bool,
+        typer.Option("--demo-replies/--no-demo-replies", help="Show it answering fans first"),
     ] = True,
 ) -> None:
     """Serve the platform: HTTP API, websockets, interactive space and console."""
@@ -413,11 +420,17 @@ def serve(
 
         services = Services.build(settings)
         try:
-            ensure_demo(services)
+            creator_id = ensure_demo(services)
+            if demo_replies:
+                answer_demo_messages(services, creator_id, DEMO_MESSAGES)
         finally:
             services.close()
     bind_host, bind_port = host or settings.host, port or settings.port
-    err.print(f"serving on http://{bind_host}:{bind_port}  (API docs at /docs)")
+    base = f"http://{bind_host}:{bind_port}"
+    err.print(
+        f"\nserving on {base}\n  API docs:          {base}/docs\n"
+        f"  interactive space: {base}/space/camille.cuisine\n  console:           {base}/console"
+    )
     uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_config=None)
 
 

@@ -1,0 +1,129 @@
+"""`persona redteam`: the trust-and-safety report on the demo creator (see docs/safety.md).
+
+Mounted by channels/cli.py: `app.command("redteam")(redteam)`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from channels.redteam import DEFAULT_MAX_TOKENS
+
+BENCHMARK_TITLE = "Trust and safety (red team)"
+
+
+def redteam(
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only N items of each set, spread over the categories"),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the full report as JSON")] = None,
+    split: Annotated[
+        str, typer.Option(help="Red-team cases: all, tuned (lexicons written on them), holdout")
+    ] = "all",
+    max_tokens: Annotated[
+        int, typer.Option(min=8, max=512, help="Longest generated reply, in tokens")
+    ] = DEFAULT_MAX_TOKENS,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=8, help="Requests in flight (model server slots)")
+    ] = 1,
+    grounding_threshold: Annotated[
+        float | None,
+        typer.Option(help="Experiment: the engine's grounding threshold for this run"),
+    ] = None,
+    strict_grounding: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict-grounding/--no-strict-grounding",
+            help="Experiment: the creator's strict_grounding setting for this run",
+        ),
+    ] = None,
+    benchmarks: Annotated[
+        bool,
+        typer.Option(help="Write the figures into BENCHMARKS.md (source checkout only)"),
+    ] = False,
+    check: Annotated[bool, typer.Option(help="Exit with status 1 when a target is missed")] = False,
+) -> None:
+    """Send every red-team message through the real reply engine and report what fans see."""
+    from channels.cli import _progress, _settings, console, err
+    from channels.redteam import render, run_redteam
+    from channels.services import Services
+
+    if split not in ("all", "tuned", "holdout"):
+        err.print(f"[red]unknown split {split!r}[/red]: choose all, tuned or holdout")
+        raise typer.Exit(2)
+    settings = _settings().model_copy(
+        update={"reply_candidates": concurrency, "reply_max_tokens": max_tokens}
+    )
+    engine_overrides = {}
+    if grounding_threshold is not None:
+        engine_overrides["grounding_threshold"] = grounding_threshold
+    settings_overrides = {}
+    if strict_grounding is not None:
+        settings_overrides["strict_grounding"] = strict_grounding
+    services = Services.build(settings)
+    try:
+        with err.status("starting the embedded model…"):
+            _ = services.engine
+        with _progress() as progress:
+            tasks: dict[str, int] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done, total=total)
+
+            try:
+                result = run_redteam(
+                    services,
+                    limit=limit,
+                    split=split,
+                    max_tokens=max_tokens,
+                    concurrency=concurrency,
+                    engine_overrides=engine_overrides,
+                    settings_overrides=settings_overrides,
+                    progress=report,
+                )
+            except (FileNotFoundError, LookupError, ValueError) as exc:
+                err.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1) from None
+    finally:
+        services.close()
+
+    for table in render(result):
+        console.print(table)
+    info = result.info
+    quiet = (
+        f", about {info.quiet_estimate_s:.0f} s on an idle machine"
+        if (info.quiet_estimate_s is not None)
+        else ""
+    )
+    console.print(f"{info.seconds:.0f} s, {info.model_calls} model calls{quiet}")
+    if out:
+        out.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        console.print(f"report written to {out}")
+    if benchmarks:
+        _write_benchmarks(result, console, err)
+    if check and not all(met for *_, met in result.headline()):
+        raise typer.Exit(1)
+
+
+def _write_benchmarks(result, console, err) -> None:
+    try:
+        from bench.report import machine_line, write_section
+    except ImportError:
+        err.print("[red]--benchmarks needs a source checkout[/red] (bench/ is not installed)")
+        raise typer.Exit(1) from None
+    from channels.redteam import markdown
+
+    command = (
+        "persona redteam " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else ("persona redteam")
+    )
+    write_section(BENCHMARK_TITLE, markdown(result, command.strip(), machine_line()))
+    console.print(f"section {BENCHMARK_TITLE!r} written to BENCHMARKS.md")
