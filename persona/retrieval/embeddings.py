@@ -46,7 +46,9 @@ class MiniLMEmbeddings(Embeddings):
     def _load(self) -> Any:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # our own progress bars say what is going on
         torch.set_num_threads(self.config.threads)
         path = self.config.model_path
         if path is None:
