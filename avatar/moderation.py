@@ -100,8 +100,9 @@ class NudityChecker:
         bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
         with self._lock:
             self._load()
-            detections = self._nudenet.detect(bgr)
-            nsfw = self._open_nsfw.classify(rgb).nsfw
+        # onnxruntime sessions may run from several threads at once.
+        detections = self._nudenet.detect(bgr)
+        nsfw = self._open_nsfw.classify(rgb).nsfw
         exposed = [d for d in detections if d["class"] in EXPOSED_CLASSES]
         top = max(exposed, key=lambda d: d["score"], default=None)
         return NudityScores(

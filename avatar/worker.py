@@ -129,7 +129,17 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         counts = plan_counts(total, styles)
         size = self.config.output_size
-        for event in generate(backend, self.checker, photos, reference, counts, size, job_id):
+        events = generate(
+            backend,
+            self.checker,
+            photos,
+            reference,
+            counts,
+            size,
+            job_id,
+            workers=self.config.workers,
+        )
+        for event in events:
             if self.stopping():
                 raise _Interrupted
             with self.book.writing() as session:

@@ -7,13 +7,14 @@ flight), in batches and one by one, and reports messages accepted a second, ack 
 loss (every message sent must be counted by the server, and every count settled), and the
 server's memory. Writes the "## Live stream intake" section of BENCHMARKS.md.
 
-    python bench/bench_live.py [--messages 20000] [--no-write]
+    python bench/bench_live.py [--messages 30000] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -187,23 +188,25 @@ def report(results: list[dict[str, Any]], server: dict[str, Any], messages: int)
         "questions, 5% joins, 2% gifts and paid messages, the rest chatter; two messages a "
         "viewer), sent as fast as the acks allow with a window of frames in flight.",
         "",
-        "| scenario | msgs/s accepted | msgs/s sent | p50 ack ms | p99 ack ms | lost | unsettled |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | msgs/s accepted | msgs/s sent | p50 ack ms | p99 ack ms | lost "
+        "| unsettled | server RSS after, MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['scenario']} | {r['accepted_per_s']:,.0f} | {r['sent_per_s']:,.0f} | "
-            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['lost']} | {r['unaccounted']} |"
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['lost']} | {r['unaccounted']} | "
+            f"{r['rss_mib']:.0f} |"
         )
     lines += [
         "",
         '"lost" = messages sent minus messages the server counted as received (acks and stats '
         'agree); "unsettled" = received minus (answered + merged + dropped + pending). '
         f"Server memory: {server['rss_start']:.0f} MiB resident after start-up, "
-        f"{server['rss_end']:.0f} MiB after all scenarios, peak {server['peak']:.0f} MiB "
-        "(VmHWM; includes the embedding model, loaded by a warm-up answer before the "
-        "scenarios). Bounded "
-        f"structures at the end of the last stream: {server['structures']}.",
+        f"{server['rss_warm']:.0f} MiB after a warm-up answer (it loads the embedding model), "
+        f"{server['rss_end']:.0f} MiB after all scenarios (the three streams still open), "
+        f"peak {server['peak']:.0f} MiB (VmHWM). Structures of the last stream at its end, "
+        f"all bounded: {server['structures']}.",
         "",
         f"Dropped in the first scenario, by reason: {server['dropped']}. The machine is "
         f"shared: 1-minute load average {server['load'][0]:.1f} before, "
@@ -233,6 +236,7 @@ async def bench(messages: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         try:
             rss_start = _rss(server.process.pid)
             await warm_up(server.ws_url, server.base_url, creator_id, token)
+            rss_warm = _rss(server.process.pid)
             load_before = os.getloadavg()
             results = []
             rng = random.Random(11)
@@ -252,6 +256,7 @@ async def bench(messages: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                     stats = response.json()
                 result["lost"] = messages - stats["received"] + result["mismatched"]
                 result["unaccounted"] = stats["unaccounted"]
+                result["rss_mib"] = _rss(server.process.pid)
                 if n == 0:
                     first_dropped = stats["dropped"]
                 results.append(result)
@@ -263,12 +268,13 @@ async def bench(messages: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             server_info = {
                 "load": (load_before[0], os.getloadavg()[0]),
                 "rss_start": rss_start,
+                "rss_warm": rss_warm,
                 "rss_end": _rss(server.process.pid),
                 "peak": server.peak_rss_mib() or 0.0,
                 "structures": stats.get("structures", {}),
                 "dropped": first_dropped,
-                "machine": f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} CPU cores, Python {platform.python_version()}",
+                "machine": f"{time.strftime('%Y-%m-%d')}, {_cpu_model()}, "
+                f"{os.cpu_count()} cores, Python {platform.python_version()}",
             }
         finally:
             server.stop()
@@ -299,6 +305,14 @@ async def warm_up(ws_url: str, base_url: str, creator_id: str, token: str) -> No
     raise TimeoutError("the warm-up answer took more than 180 s")
 
 
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def _rss(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -308,7 +322,7 @@ def _rss(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Live-stream intake benchmark")
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args()

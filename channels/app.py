@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
+from channels.live import LiveManager
+from channels.live.router import router as live_router
 from channels.logs import configure_logging
 from channels.openai_compat.router import router as openai_router
 from channels.services import Services
@@ -29,12 +31,14 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         services = Services.build(settings)
         app.state.services = services
         services.hub.bind_loop(asyncio.get_running_loop())
+        app.state.live = LiveManager(services)
         if warm_up:
             services.warm_up()
         log.info("platform started", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
         finally:
+            await app.state.live.stop()
             services.close()
             log.info("platform stopped")
 
@@ -56,4 +60,5 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(creators.router)
     app.include_router(space_router)
     app.include_router(openai_router)
+    app.include_router(live_router)
     return app

@@ -59,6 +59,7 @@ def avatar_config(settings: Settings) -> AvatarConfig:
             "output_retention_s",
             "max_outputs",
             "threads",
+            "workers",
             "visible_mark",
             "diffusers_model_dir",
             "diffusers_device",

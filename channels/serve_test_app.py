@@ -53,7 +53,6 @@ def _with_inbox(app: FastAPI) -> FastAPI:
         async with inner(app) as state:
             handle = None
             if getattr(app.state, "inbox_worker", None) is None:
-                _ensure_tables(app.state.services)
                 handle = start_worker(app.state.services)
                 app.state.inbox_worker = handle
             try:
@@ -64,14 +63,6 @@ def _with_inbox(app: FastAPI) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
-
-
-def _ensure_tables(services: Any) -> None:
-    # Until the 0003_inbox migration is in the chain, create the inbox tables directly.
-    from channels.inbox.models import InboxEvent, OutboxReply
-
-    for table in (InboxEvent.__table__, OutboxReply.__table__):
-        table.create(services.db.engine, checkfirst=True)
 
 
 def main() -> None:

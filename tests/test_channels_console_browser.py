@@ -85,6 +85,8 @@ def shoot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
+        # From the top: a sticky header would otherwise be drawn mid-page.
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SHOTS / f"console-{name}-{label}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
 
@@ -186,6 +188,7 @@ def test_a_creator_runs_their_double_from_the_console(
     assert "Saved." in page.locator(".banner-ok").inner_text()
     # ... and direct messages now wait for review.
     dm = page.locator("#channel-dm")
+    dm.locator("summary").click()
     dm.get_by_label("I review every reply first", exact=True).check()
     dm.get_by_role("button", name="Save direct messages").click()
     assert page.locator("#channel-dm .tag").inner_text() == "review"
@@ -215,7 +218,7 @@ def test_a_creator_runs_their_double_from_the_console(
     page.get_by_role("link", name="Mia").click()
     assert "yes! sunday, promise 🥐" in page.locator("main").inner_text()
     page.get_by_text("This is not me").click()
-    page.get_by_label("What is wrong?", exact=True).fill("I never promise dates")
+    page.get_by_label("What is wrong?").fill("I never promise dates")
     page.get_by_role("button", name="Flag as “not me”").click()
     assert page.locator(".tag-error", has_text="not me").count() == 1
     shoot(page, "conversation")
@@ -290,7 +293,7 @@ def follow_live_stream(page: Any, server: ConsoleServer) -> None:
 def make_avatars(page: Any, url: str, tmp_path: Path) -> None:
     page.goto(f"{url}/console/avatar")
     page.locator("#styles input[name=styles]").first.wait_for()
-    page.get_by_label("Photos of you", exact=True).set_input_files(selfies(tmp_path / "selfies"))
+    page.get_by_label("Photos of you").set_input_files(selfies(tmp_path / "selfies"))
     page.get_by_role("button", name="Check my photos").click()
     page.locator("#verdicts li.ok").nth(2).wait_for(timeout=120_000)
     styles = page.locator("#styles input[name=styles]")

@@ -45,7 +45,7 @@ def real_server(
     log = data_dir.parent / "server.log"
     with (
         sink.serving() as url,
-        running_server(data_dir, log, **real_llm.overrides(), reply_candidates=3) as server,
+        running_server(data_dir, log, **real_llm.overrides()) as server,
     ):
         yield server, data_dir, sink, url
 

@@ -189,3 +189,20 @@ def test_outbox_claims_and_status_guards(db: Database) -> None:
     assert store.update_reply(db, reply_id, ReplyStatus.PENDING, status=ReplyStatus.SENT)
     assert not store.update_reply(db, reply_id, ReplyStatus.PENDING, status=ReplyStatus.DEAD)
     assert store.claim_deliveries(db, 10, 60, T0 + timedelta(hours=1)) == []
+
+
+def test_migration_creates_the_tables_the_models_describe(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from channels.migrate import upgrade
+
+    database = Database(DatabaseConfig(f"sqlite:///{tmp_path / 'migrated.db'}"))
+    try:
+        upgrade(database.engine)
+        with database.engine.connect() as connection:
+            diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        database.dispose()
+    ours = [d for d in diffs if "inbox_events" in repr(d) or "outbox_replies" in repr(d)]
+    assert ours == []

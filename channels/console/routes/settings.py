@@ -68,6 +68,7 @@ async def _page(
             "label_settings": LABEL_SETTINGS,
             "live_cadence": live_cadence(settings),
             "errors": errors or {},
+            "open_channel": request.query_params.get("channel", ""),
         },
         viewer,
         status_code=status_code,
@@ -139,4 +140,4 @@ async def save_channel(
         viewer.creator_id,
         lambda s: apply_policy(s, channel, policy, cadence),
     )
-    return redirect("/console/settings", "saved", fragment=f"channel-{channel}")
+    return redirect("/console/settings", "saved", fragment=f"channel-{channel}", channel=channel)

@@ -147,6 +147,11 @@
 
   // -- results ---------------------------------------------------------------------------
 
+  function styleName(id) {
+    var known = (catalog ? catalog.styles : []).filter(function (s) { return s.id === id; })[0];
+    return known ? known.name : id;
+  }
+
   function selectedIds() {
     return Array.prototype.map.call(
       document.querySelectorAll("#outputs input.pick:checked"), function (i) { return i.value; });
@@ -196,7 +201,7 @@
       profile.addEventListener("click", function () { setProfile(output); });
       var pick = el("input", { type: "checkbox", className: "pick", value: output.id, id: "pick-" + output.id });
       pick.addEventListener("change", function () { $("download-selected").disabled = selectedIds().length === 0; });
-      var name = "Avatar " + (index + 1) + ", style " + output.style;
+      var name = "Avatar " + (index + 1) + ", " + styleName(output.style);
       [
         el("img", { src: output.url, alt: name + " (labelled AI-generated)", loading: "lazy" }),
         el("label", { for: "pick-" + output.id }, [pick, document.createTextNode(" Select " + name)]),
