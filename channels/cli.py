@@ -431,7 +431,10 @@ def serve(
         f"\nserving on {base}\n  API docs:          {base}/docs\n"
         f"  interactive space: {base}/space/camille.cuisine\n  console:           {base}/console"
     )
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_config=None)
+    # 1 MiB websocket frames: a live-chat batch fits, a memory-exhaustion frame does not.
+    uvicorn.run(
+        create_app(settings), host=bind_host, port=bind_port, log_config=None, ws_max_size=1 << 20
+    )
 
 
 def main() -> None:
