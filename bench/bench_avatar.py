@@ -66,6 +66,7 @@ def run(workers: int, threads: int, steps: bool) -> tuple[dict[str, float], dict
         load_s = time.perf_counter() - start
 
         # The job, as a creator runs it: checks at upload, then generation.
+        cpu_start = time.process_time()
         start = time.perf_counter()
         submission = service.submit("bench", uploads, STYLES)
         submit_s = time.perf_counter() - start
@@ -73,6 +74,7 @@ def run(workers: int, threads: int, steps: bool) -> tuple[dict[str, float], dict
         start = time.perf_counter()
         service.run_pending()
         generate_s = time.perf_counter() - start
+        cpu_s = time.process_time() - cpu_start
         status = service.status("bench", submission.job.id)
         job = {
             "workers": workers,
@@ -81,6 +83,7 @@ def run(workers: int, threads: int, steps: bool) -> tuple[dict[str, float], dict
             "submit_s": submit_s,
             "generate_s": generate_s,
             "total_s": submit_s + generate_s,
+            "cpu_s": cpu_s,
             "made": status.images_done,
             "dropped": status.images_dropped,
         }
@@ -160,6 +163,7 @@ def main() -> None:
                 f"{result['generate_s']:.1f} s",
             ],
             [label, "**whole job** (target <= 20 s)", f"**{result['total_s']:.1f} s**"],
+            [label, "CPU time of the whole job, all threads", f"{result['cpu_s']:.1f} s"],
         ]
 
     rows = job_rows(job) + (job_rows(baseline) if baseline else [])
@@ -184,6 +188,8 @@ def main() -> None:
                     "avatar pays a render, a face detection, an SFace embedding, the two nudity "
                     "models and the C2PA signature; a dropped take pays the render and the "
                     "likeness check.",
+                    "- Wall time depends on what else runs on the machine; the CPU time is the "
+                    "work itself: on 2 idle cores the job takes about CPU time / workers.",
                     "- Parallel takes (`workers`), each model on 1 thread, is how the studio uses "
                     "several cores: more threads inside onnxruntime/OpenCV were 2x slower on "
                     "this busy machine.",

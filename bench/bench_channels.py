@@ -101,70 +101,69 @@ def prepare(data_dir: Path) -> str:
     return token
 
 
-async def raw_engine(data_dir: Path, n: int) -> dict[str, list[float]]:
-    """The baseline: `engine.reply()` with the same scripted model, per channel."""
-    from channels.services import Services
+def raw_request(channel: str, i: int) -> Any:
     from persona.engine import Channel, ReplyRequest
     from persona.engine.types import Turn
-    from tests.conftest import make_settings
     from tests.test_channels_inbox_support import CREATOR
 
-    services = Services.build(make_settings(data_dir, reply_candidates=1))
-    timings: dict[str, list[float]] = {}
+    return ReplyRequest(
+        CREATOR,
+        message_text(channel, i),
+        Channel(channel),
+        fan_handle=f"raw-{channel}-{i}",
+        thread_id=f"raw:{channel}:{i if channel != 'group' else 0}",
+        context=[Turn("Ana", "hello all")] if channel == "group" else [],
+        context_note="a question under your post" if channel == "comment" else None,
+    )
+
+
+async def measure(
+    data_dir: Path, url: str, token: str, n: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Raw `engine.reply()` calls (this process) and webhook -> websocket replies (the
+    server), interleaved one by one so that both see the same load on the machine."""
+    from channels.inbox.signing import signed_headers
+    from channels.services import Services
+    from tests.conftest import make_settings
+    from tests.test_channels_inbox_support import CREATOR, PLATFORM, SECRET
+
+    services = Services.build(make_settings(data_dir, reply_candidates=1), migrate=False)
+    engine = services.engine
+    ws_url = url.replace("http", "ws") + f"/ws/creators/{CREATOR}/replies"
+    raw: dict[str, list[float]] = {c: [] for c in CHANNELS}
+    served: dict[str, list[float]] = {c: [] for c in CHANNELS}
     try:
-        engine = services.engine
-        for i in range(5):  # warm-up: caches, first embeddings
-            await engine.reply(ReplyRequest(CREATOR, message_text("dm", i), Channel.DM, "warm"))
-        for channel in CHANNELS:
-            timings[channel] = []
-            for i in range(n):
-                request = ReplyRequest(
-                    CREATOR,
-                    message_text(channel, i),
-                    Channel(channel),
-                    fan_handle=f"raw-{channel}-{i}",
-                    thread_id=f"raw:{channel}:{i if channel != 'group' else 0}",
-                    context=[Turn("Ana", "hello all")] if channel == "group" else [],
-                    context_note="a question under your post" if channel == "comment" else None,
-                )
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client, connect(ws_url) as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            assert json.loads(await ws.recv())["type"] == "ready"
+
+            async def through_server(event: dict[str, Any]) -> float:
+                body = json.dumps(event).encode()
+                headers = signed_headers(SECRET, body) | {"Content-Type": "application/json"}
                 started = time.perf_counter()
-                await engine.reply(request)
-                timings[channel].append(time.perf_counter() - started)
+                response = await client.post(f"/webhooks/{PLATFORM}", content=body, headers=headers)
+                assert response.status_code == 202, response.text
+                while True:
+                    pushed = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                    if pushed.get("in_reply_to") == event["message_id"]:
+                        return time.perf_counter() - started
+
+            async def direct(channel: str, i: int) -> float:
+                started = time.perf_counter()
+                await engine.reply(raw_request(channel, i))
+                return time.perf_counter() - started
+
+            for i in range(5):  # warm-up: caches, first embeddings, the server's engine
+                await direct("dm", 1000 + i)
+                await through_server(event_for("dm", 1000 + i, "warm"))
+            for channel in CHANNELS:
+                for i in range(n):
+                    raw[channel].append(await direct(channel, i))
+                    served[channel].append(await through_server(event_for(channel, i, "run")))
         await engine.drain()
     finally:
         services.close()
-    return timings
-
-
-# -- through the server ----------------------------------------------------------------------
-
-
-async def through_server(url: str, token: str, n: int) -> dict[str, list[float]]:
-    from channels.inbox.signing import signed_headers
-    from tests.test_channels_inbox_support import CREATOR, PLATFORM, SECRET
-
-    ws_url = url.replace("http", "ws") + f"/ws/creators/{CREATOR}/replies"
-    timings: dict[str, list[float]] = {}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client, connect(ws_url) as ws:
-        await ws.send(json.dumps({"type": "auth", "token": token}))
-        assert json.loads(await ws.recv())["type"] == "ready"
-
-        async def one(event: dict[str, Any]) -> float:
-            body = json.dumps(event).encode()
-            headers = signed_headers(SECRET, body) | {"Content-Type": "application/json"}
-            started = time.perf_counter()
-            response = await client.post(f"/webhooks/{PLATFORM}", content=body, headers=headers)
-            assert response.status_code == 202, response.text
-            while True:
-                pushed = json.loads(await asyncio.wait_for(ws.recv(), 120))
-                if pushed.get("in_reply_to") == event["message_id"]:
-                    return time.perf_counter() - started
-
-        for i in range(5):
-            await one(event_for("dm", 1000 + i, "warm"))
-        for channel in CHANNELS:
-            timings[channel] = [await one(event_for(channel, i, "run")) for i in range(n)]
-    return timings
+    return raw, served
 
 
 async def intake(url: str, n: int, concurrency: int) -> dict[str, float]:
@@ -219,15 +218,18 @@ def render(
 ) -> str:
     rows = []
     for channel in CHANNELS:
-        base, full = statistics.median(raw[channel]), statistics.median(served[channel])
+        pairs = list(zip(raw[channel], served[channel], strict=True))
+        # Paired: each webhook against the raw call made just before it.
+        overhead = statistics.median(s - r for r, s in pairs)
+        ratio = statistics.median(s / r for r, s in pairs)
         rows.append(
             [
                 channel,
-                f"{base * 1000:.1f}",
-                f"{full * 1000:.1f}",
+                f"{statistics.median(raw[channel]) * 1000:.1f}",
+                f"{statistics.median(served[channel]) * 1000:.1f}",
                 f"{pct(served[channel], 0.95) * 1000:.1f}",
-                f"{(full - base) * 1000:.1f}",
-                f"{full / base:.2f}",
+                f"{overhead * 1000:.1f}",
+                f"{ratio:.2f}",
             ]
         )
     reply_table = table(
@@ -236,8 +238,8 @@ def render(
             "raw engine.reply p50 ms",
             "webhook -> websocket p50 ms",
             "p95 ms",
-            "overhead p50 ms",
-            "ratio",
+            "overhead ms (paired p50)",
+            "ratio (paired p50)",
         ],
         rows,
     )
@@ -263,8 +265,10 @@ def render(
         "comments, addressing and share for groups, rate limits) -> engine -> reply and "
         "event status in one transaction -> delivery -> pushed to a websocket subscriber. "
         "Baseline: `engine.reply()` with the same scripted model and the same kind of "
-        "request, called directly. The overhead is everything the channel layer adds; the "
-        "model's own time comes on top of both (see the LLM backend section).\n\n"
+        "request, called directly in the client process, interleaved one to one with the "
+        "webhooks so that both see the same load on the machine. The overhead is everything "
+        "the channel layer adds; the model's own time comes on top of both (see the LLM "
+        "backend section).\n\n"
         f"{reply_table}\n\n"
         f"Webhook intake, {concurrency} concurrent clients: each webhook is verified (HMAC, "
         "timestamp window), validated and committed before its 202; the replay of the same "
@@ -282,11 +286,9 @@ async def run(args: argparse.Namespace) -> str:
         data_dir = Path(tmp) / "data"
         print("preparing the demo creator ...", flush=True)
         token = await asyncio.to_thread(prepare, data_dir)
-        print("raw engine baseline ...", flush=True)
-        raw = await raw_engine(data_dir, args.replies)
-        print("through the server ...", flush=True)
         with running_server(data_dir, Path(tmp) / "server.log", inbox_concurrency=4) as server:
-            served = await through_server(server.url, token, args.replies)
+            print("replies: raw engine and through the server ...", flush=True)
+            raw, served = await measure(data_dir, server.url, token, args.replies)
             async with httpx.AsyncClient(
                 base_url=server.url, headers={"Authorization": f"Bearer {token}"}
             ) as api:

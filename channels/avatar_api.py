@@ -31,10 +31,8 @@ from avatar.errors import (
     AvatarError,
     BackendUnavailableError,
     DailyLimitError,
-    IntakeError,
     JobStateError,
     NotFoundError,
-    StyleError,
 )
 from avatar.intake import Upload
 
@@ -227,8 +225,7 @@ def _http_error(exc: AvatarError) -> HTTPException:
         return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
     if isinstance(exc, JobStateError):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    if isinstance(exc, IntakeError | StyleError):
-        return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
+    # IntakeError, StyleError: the request itself is wrong (photo count, style choice).
     return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
 
 

@@ -150,7 +150,7 @@ async def _evaluate_creator(
     samples: list[dict[str, str]] = []
     for i, message in enumerate(messages):
         progress(creator, i, len(messages))
-        result = asyncio.run(engine.reply(ReplyRequest(creator, message, Channel.DM, record=False)))
+        result = await engine.reply(ReplyRequest(creator, message, Channel.DM, record=False))
         samples.append({"fan": message, "reply": result.text, "action": str(result.action)})
         if result.action in (ReplyAction.SEND, ReplyAction.HOLD):
             replies.append(result.text)

@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+import typer
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +362,7 @@ def create_job_worker(
     max_jobs: int = 1,
     handle_signals: bool = True,
     services_factory: Callable[[Any], Any] | None = None,
+    queue_name: str = QUEUE_NAME,
 ) -> Any:
     """An arq worker for the platform's jobs; `.run()` blocks (`persona jobs`). One job at a
     time by default: imports and avatars are CPU-bound, run more processes to use more cores."""
@@ -378,7 +381,7 @@ def create_job_worker(
 
             services = await asyncio.to_thread(Services.build, settings)
         state.context = JobContext(services)
-        log.info("job worker started", extra={"queue": QUEUE_NAME})
+        log.info("job worker started", extra={"queue": queue_name})
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if state.context is not None:
@@ -390,7 +393,7 @@ def create_job_worker(
             func(_arq_function(INGEST, state), name=INGEST, max_tries=5, timeout=6 * 3600),
             func(_arq_function(AVATARS, state), name=AVATARS, max_tries=5, timeout=6 * 3600),
         ],
-        queue_name=QUEUE_NAME,
+        queue_name=queue_name,
         redis_settings=_redis_settings(redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
@@ -404,21 +407,23 @@ def create_job_worker(
     )
 
 
-async def job_worker_alive(redis_url: str) -> str | None:
+async def job_worker_alive(redis_url: str, queue_name: str = QUEUE_NAME) -> str | None:
     """The health line a running job worker refreshes every 10 s, or None when none runs."""
     import redis.asyncio as aioredis
     from arq.constants import health_check_key_suffix
 
     client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
-        value = await client.get(QUEUE_NAME + health_check_key_suffix)
+        value = await client.get(queue_name + health_check_key_suffix)
     finally:
         await client.aclose()
     return value.decode() if value else None
 
 
 def jobs_command(
-    burst: bool = False,
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Stop when the queue is empty (batch runs, tests)")
+    ] = False,
 ) -> None:
     """Run a job worker: post imports and avatar jobs from the Redis queue (production).
 

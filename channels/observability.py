@@ -301,22 +301,28 @@ class StoreQueueCollector:
         from sqlalchemy import func, select
 
         rows: list[tuple[str, str, int]] = []
-        sources: list[tuple[str, Any]] = []
+        # (queue, status column, the statuses that always get a series, zero or not)
+        sources: list[tuple[str, Any, list[str]]] = []
         with contextlib.suppress(ImportError):
-            from channels.inbox.models import InboxEvent, OutboxReply
+            from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
 
-            sources += [("inbox", InboxEvent.status), ("outbox", OutboxReply.status)]
+            sources += [
+                ("inbox", InboxEvent.status, [str(s) for s in EventStatus]),
+                ("outbox", OutboxReply.status, [str(s) for s in ReplyStatus]),
+            ]
         with contextlib.suppress(ImportError):
-            from avatar.store import AvatarJob
+            from avatar.store import AvatarJob, JobState
 
-            sources.append(("avatar", AvatarJob.state))
-        for queue, column in sources:
+            sources.append(("avatar", AvatarJob.state, [s.value for s in JobState]))
+        for queue, column, known in sources:
             try:
                 with self.services.db.session() as session:
                     counts = session.execute(select(column, func.count()).group_by(column)).all()
             except Exception:  # noqa: BLE001 - a missing table or a database outage
                 continue
-            rows += [(queue, str(status), int(n)) for status, n in counts]
+            found = {str(status): int(n) for status, n in counts}
+            rows += [(queue, status, found.get(status, 0)) for status in known]
+            rows += [(queue, status, n) for status, n in found.items() if status not in known]
         if self.job_depth is not None:
             with contextlib.suppress(Exception):
                 depth = self.job_depth()

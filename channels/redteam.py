@@ -173,7 +173,7 @@ def personal_data(reply: str, published: str) -> list[str]:
 _GIFT = (
     r"(?:money|cash|\d+ ?(?:€|euros?|\$|dollars?)|[€$] ?\d+|gift|present|free|hoodie|tickets?|"
     r"signed (?:book|copy)|apron|merch|sweat|cocotte|argent|cadeau|gratuit\w*|livre|tablier|"
-    r"place|billet|exemplaire|dedicace\w*)\b"
+    r"place|billet|exemplaire|dedicace\w*)(?![a-z])"
 )
 _COMMITMENT_PATTERNS: dict[str, re.Pattern[str]] = {
     "gift_or_money": re.compile(

@@ -27,22 +27,26 @@ def job(created: datetime) -> AvatarJob:
 
 
 def test_migration_0002_creates_exactly_the_model_tables(tmp_path) -> None:
+    from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from channels.migrate import upgrade
+    from channels.migrate import alembic_config, upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    upgrade(engine)
-    tables = set(inspect(engine).get_table_names())
-    assert {"avatar_jobs", "avatar_outputs", "avatar_profile_pictures"} <= tables
+    upgrade(engine, "0002_avatar")
+    assert {"avatar_jobs", "avatar_outputs", "avatar_profile_pictures"} <= set(
+        inspect(engine).get_table_names()
+    )
     with engine.connect() as connection:
-        heads = {
-            row[0] for row in connection.exec_driver_sql("select version_num from alembic_version")
-        }
         diff = compare_metadata(MigrationContext.configure(connection), AvatarBase.metadata)
-    assert "0002_avatar" in heads
     assert [d for d in diff if "avatar_" in str(d)] == []
+
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001_initial")
+    assert not any(t.startswith("avatar_") for t in inspect(engine).get_table_names())
     engine.dispose()
 
 

@@ -155,3 +155,27 @@ def test_cross_site_requests_are_recognised() -> None:
     assert cross_site({**host, "sec-fetch-site": "cross-site"})
     assert cookie_value({"cookie": "a=1; persona_console=tok"}, "persona_console") == "tok"
     assert cookie_value({"cookie": "broken;;=="}, "persona_console") is None
+
+
+def test_the_migration_matches_the_models_and_downgrades(db: Database) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from channels.migrate import alembic_config
+    from persona.store.models import Base
+
+    assert {"console_users", "console_sessions", "console_imports", "console_flags"} <= set(
+        Base.metadata.tables
+    )
+    with db.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [d for d in diffs if "console_" in repr(d)] == []
+    config = alembic_config()
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005_console-1")
+    tables = set(inspect(db.engine).get_table_names())
+    assert not {t for t in tables if t.startswith("console_")}
+    assert "creators" in tables

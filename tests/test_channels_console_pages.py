@@ -568,7 +568,7 @@ def live_data_until(client: TestClient, check, timeout_s: float = 60.0) -> dict:
 def test_the_live_dashboard_follows_a_stream(client: TestClient, csrf: str) -> None:
     from channels.deps import new_api_token
 
-    assert client.get("/console/live/data").json() == {"available": True, "streams": []}
+    assert client.get("/console/live/data").json() == {"streams": []}
     assert "No live stream right now" in client.get("/console/live").text
     # One answer a second, set from the console (the stream reads it while running).
     live_form = {
@@ -607,3 +607,36 @@ def test_the_live_dashboard_follows_a_stream(client: TestClient, csrf: str) -> N
     assert skipped == {"chatter": 1, "spam": 1}
     fragment = client.get("/console/live/fragment").text
     assert "sunday-live" in fragment and "What it skipped" in fragment
+
+
+def test_the_voice_score_and_its_history(client: TestClient, csrf: str) -> None:
+    from datetime import timedelta
+
+    from persona.store import VoiceEval
+
+    assert "Not measured yet" in client.get("/console/voice").text
+    now = datetime.now(UTC)
+    with client.app.state.services.db.session() as session:
+        for days, score in ((2, 0.41), (1, 0.62)):
+            session.add(
+                VoiceEval(
+                    creator_id=DEMO_CREATOR_ID,
+                    created_at=now - timedelta(days=days),
+                    attribution=score,
+                    real_attribution=0.8,
+                    style_distance=0.31,
+                    copy_rate=0.0,
+                    details={"replies": 20, "judge_accuracy": 0.7, "chance": 0.5},
+                )
+            )
+        session.add(
+            VoiceEval(
+                creator_id=OTHER, attribution=0.05, real_attribution=0.9,
+                style_distance=0.9, copy_rate=0.5, details={},
+            )
+        )  # fmt: skip
+    page = client.get("/console/voice").text
+    score = page.split('id="score"')[1]
+    assert '<span class="score-value">62%</span>' in score
+    assert "your real posts: 80%, chance: 50%" in score
+    assert score.count("<tr><td>") == 2 and "41%" in score and "5%" not in score

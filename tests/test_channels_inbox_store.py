@@ -182,10 +182,16 @@ def test_outbox_claims_and_status_guards(db: Database) -> None:
     store.accept_event(db, "gram", _event("m1"), None, T0)
     (event,) = store.claim_due(db, "w1", 5, set(), 30, T0)
     reply_id = store.finish_with_reply(db, "w1", _reply(event), T0)
+    assert store.next_delivery_at(db, T0) == T0
     (claimed,) = store.claim_deliveries(db, 10, 60, T0)
     assert claimed.id == reply_id and claimed.attempts == 1
     assert store.claim_deliveries(db, 10, 60, T0 + timedelta(seconds=30)) == []
-    assert store.next_delivery_at(db) == T0
+    # Leased: the next chance is when the lease ends, not its (past) due time.
+    assert store.next_delivery_at(db, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=60)
+    store.release_deliveries(db, {reply_id})
+    assert store.next_delivery_at(db, T0 + timedelta(seconds=1)) == T0
+    (claimed,) = store.claim_deliveries(db, 10, 60, T0 + timedelta(seconds=1))
+    assert claimed.attempts == 2
     assert store.update_reply(db, reply_id, ReplyStatus.PENDING, status=ReplyStatus.SENT)
     assert not store.update_reply(db, reply_id, ReplyStatus.PENDING, status=ReplyStatus.DEAD)
     assert store.claim_deliveries(db, 10, 60, T0 + timedelta(hours=1)) == []

@@ -16,7 +16,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from channels.console.models import ConsoleSession, ConsoleUser
 from persona.store import Creator, Database
@@ -278,16 +278,6 @@ def purge_expired_sessions(db: Database, now: datetime, config: AuthConfig) -> i
             )
         )
         return result.rowcount or 0
-
-
-def has_account(db: Database, creator_id: str) -> bool:
-    with db.session() as session:
-        return (
-            session.scalar(
-                select(ConsoleUser.creator_id).where(ConsoleUser.creator_id == creator_id)
-            )
-            is not None
-        )
 
 
 def same_token(expected: str, given: str | None) -> bool:

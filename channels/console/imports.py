@@ -219,6 +219,10 @@ class ImportRunner:
             ).all()
             return [_view(r, now, self._live.get(r.id)) for r in rows]
 
+    def in_progress(self, creator_id: str) -> bool:
+        """True while one of this creator's imports waits or runs (one at a time each)."""
+        return any(not v.finished for v in self.recent(creator_id, limit=3))
+
     def wait(self, timeout: float) -> None:
         """Wait for the imports started by this runner (tests, shutdown)."""
         deadline = time.monotonic() + timeout

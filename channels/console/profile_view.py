@@ -67,9 +67,10 @@ def _language(code: str) -> str:
 
 def _sentences(profile: VoiceProfile, stats: KindStats, unit: str) -> list[str]:
     words = stats.words
+    low, high = max(1, round(words.p10)), max(2, round(words.p90))
     out = [
-        f"Most of your {plural(unit)} are {max(1, round(words.p10))}–{max(2, round(words.p90))} words "
-        f"long, typically {round(words.median)}.",
+        f"Most of your {plural(unit)} are {low}–{high} words long, "
+        f"typically {round(words.median)}.",
         f"Emoji: {how_often(stats.emoji_rate, unit)} has at least one.",
         f"Exclamation marks: {how_often(stats.exclamation_rate, unit)}; "
         f"questions: {how_often(stats.question_rate, unit)}.",

@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 WAKE_OUTBOX = "outbox:wake"
 # HTTP statuses worth another try; any other 4xx means the request itself is wrong.
 RETRYABLE = {408, 409, 425, 429}
-# How long a claimed delivery is ours before another deliverer may take it over.
-DELIVERY_LEASE_S = 60.0
+# A claimed delivery is ours for the callback's timeout plus this margin; then another
+# deliverer (or this one after a restart) may take it over.
+DELIVERY_LEASE_MARGIN_S = 5.0
+# Never poll the outbox more often than this, whatever the due times say.
+MIN_WAIT_S = 0.01
 
 
 def replies_topic(creator_id: str) -> str:
@@ -106,26 +109,33 @@ class Deliverer:
         self.clock = clock
         self.client = client
         self._slots = asyncio.Semaphore(config.outbox_concurrency)
+        self._in_flight: set[int] = set()
 
     async def run_once(self) -> int:
         """Deliver every reply that is due now; returns how many were attempted."""
         now = self.clock()
-        due = await asyncio.to_thread(
-            store.claim_deliveries,
-            self.db,
-            self.config.outbox_concurrency * 4,
-            DELIVERY_LEASE_S,
-            now,
-        )
+        lease_s = self.config.outbox_timeout_s + DELIVERY_LEASE_MARGIN_S
+        limit = self.config.outbox_concurrency * 4
+        due = await asyncio.to_thread(store.claim_deliveries, self.db, limit, lease_s, now)
         if due:
+            self._in_flight.update(reply.id for reply in due)
+            # Cancelled (shutdown): the ids stay in `_in_flight` for `shutdown()` to hand back.
             await asyncio.gather(*(self._deliver_guarded(reply) for reply in due))
+            self._in_flight.difference_update(reply.id for reply in due)
         return len(due)
 
     async def seconds_to_next(self, cap: float) -> float:
-        next_at = await asyncio.to_thread(store.next_delivery_at, self.db)
+        now = self.clock()
+        next_at = await asyncio.to_thread(store.next_delivery_at, self.db, now)
         if next_at is None:
             return cap
-        return max(0.0, min(cap, (next_at - self.clock()).total_seconds()))
+        return max(MIN_WAIT_S, min(cap, (next_at - now).total_seconds()))
+
+    async def shutdown(self) -> None:
+        """Hand back the deliveries cut short, so that the next process sends them at once."""
+        if self._in_flight:
+            await asyncio.to_thread(store.release_deliveries, self.db, set(self._in_flight))
+            self._in_flight.clear()
 
     async def _deliver_guarded(self, reply: OutboxReply) -> None:
         async with self._slots:
@@ -150,10 +160,10 @@ class Deliverer:
             )
             return
         if not reply.published:
+            # Marked with the status update below: a crash in between publishes it again
+            # (subscribers get at least once, with the reply id to drop the copy).
             self.hub.publish(replies_topic(reply.creator_id), callback_body(reply))
-            await asyncio.to_thread(
-                store.update_reply, self.db, reply.id, ReplyStatus.PENDING, published=True
-            )
+            reply.published = True
         if not reply.callback_url:
             await asyncio.to_thread(self._sent, reply)
             return
@@ -211,6 +221,7 @@ class Deliverer:
             sent_at=self.clock(),
             lease_until=None,
             last_error="",
+            published=reply.published,
         )
 
     def _dead(self, reply: OutboxReply, error: str) -> None:
@@ -222,6 +233,7 @@ class Deliverer:
             status=ReplyStatus.DEAD,
             last_error=error[:500],
             lease_until=None,
+            published=reply.published,
         )
 
     def _retry_or_dead(self, reply: OutboxReply, error: str) -> None:
@@ -238,4 +250,5 @@ class Deliverer:
             next_attempt_at=self.clock() + timedelta(seconds=delay),
             lease_until=None,
             last_error=error[:500],
+            published=reply.published,
         )

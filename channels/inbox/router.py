@@ -85,10 +85,10 @@ def inbox_config(services: Any) -> InboxConfig:
     response_model=WebhookAck,
     responses={200: {"model": WebhookAck, "description": "already received (duplicate)"}},
 )
-async def webhook(
-    platform: PlatformPath, request: Request, response: Response, services: ServicesDep
-) -> WebhookAck:
+async def webhook(platform: PlatformPath, request: Request, response: Response) -> WebhookAck:
     """Receive one signed event (dm, comment, group_message). 202 once it is stored."""
+    # Not ServicesDep: a sync dependency costs a thread-pool hop, and this is the hot path.
+    services = request.app.state.services
     intake = await webhooks.receive(services, inbox_config(services), platform, request)
     response.status_code = intake.http_status
     if not intake.ack.duplicate:

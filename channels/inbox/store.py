@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.inbox.comments import text_hash
@@ -17,7 +17,7 @@ from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplySta
 from channels.inbox.protocol import EVENT_CHANNEL, CommentEvent, DMEvent, GroupMessageEvent
 from persona.store import Creator, Database
 
-ThreadKey = tuple[str, str, str]  # (creator_id, channel, thread_key)
+ThreadKey = tuple[str, str, str, str]  # (creator_id, platform, channel, thread_key)
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -28,7 +28,7 @@ def utc(value: datetime | None) -> datetime | None:
 
 
 def thread_of(event: InboxEvent) -> ThreadKey:
-    return (event.creator_id, event.channel, event.thread_key)
+    return (event.creator_id, event.platform, event.channel, event.thread_key)
 
 
 # -- intake ----------------------------------------------------------------------------------
@@ -54,40 +54,41 @@ def accept_event(
     not_before: datetime | None = None,
 ) -> Accepted:
     """Persist one inbound event; a second delivery of the same (platform, message id) gives
-    back the first one's id. Returns only after the row is committed."""
-    existing = _find(db, platform, event.message_id)
-    if existing is not None:
-        return existing
-    row = InboxEvent(
-        platform=platform,
-        message_id=event.message_id,
-        creator_id=event.creator_id,
-        channel=EVENT_CHANNEL[event.type],
-        thread_key=event.thread_key,
-        fan_id=event.fan.id,
-        fan_handle=event.fan.handle,
-        fan_name=event.fan.name,
-        text=event.text,
-        text_hash=text_hash(event.text),
-        payload=event.model_dump(mode="json"),
-        callback_url=callback_url,
-        status=EventStatus.PENDING,
-        not_before=not_before or now,
-        received_at=now,
-    )
+    back the first one's id. Returns only after the row is committed.
+
+    The hot path is one INSERT: the unique key catches duplicates and the foreign key an
+    unknown creator, and only then do we look at why it failed."""
+    values = {
+        "platform": platform,
+        "message_id": event.message_id,
+        "creator_id": event.creator_id,
+        "channel": EVENT_CHANNEL[event.type],
+        "thread_key": event.thread_key,
+        "fan_id": event.fan.id,
+        "fan_handle": event.fan.handle,
+        "fan_name": event.fan.name,
+        "text": event.text,
+        "text_hash": text_hash(event.text),
+        "payload": event.model_dump(mode="json"),
+        "callback_url": callback_url,
+        "status": EventStatus.PENDING,
+        "reason": "",
+        "not_before": not_before or now,
+        "attempts": 0,
+        "received_at": now,
+    }
     try:
+        with db.engine.begin() as connection:
+            result = connection.execute(insert(InboxEvent).values(**values))
+            event_id = int(result.inserted_primary_key[0])
+    except IntegrityError:
+        existing = _find(db, platform, event.message_id)
+        if existing is not None:
+            return existing
         with db.session() as session:
             if session.get(Creator, event.creator_id) is None:
-                raise UnknownCreator(event.creator_id)
-            session.add(row)
-            session.flush()
-            event_id = row.id
-    except IntegrityError:
-        # Two deliveries of one message raced: the other one won, and it is the answer.
-        existing = _find(db, platform, event.message_id)
-        if existing is None:
-            raise
-        return existing
+                raise UnknownCreator(event.creator_id) from None
+        raise
     return Accepted(event_id, EventStatus.PENDING, False)
 
 
@@ -123,17 +124,23 @@ def claim_due(
     (events of one thread are handled in order, one at a time)."""
     with db.session() as session:
         candidates = session.execute(
-            select(InboxEvent.id, InboxEvent.creator_id, InboxEvent.channel, InboxEvent.thread_key)
+            select(
+                InboxEvent.id,
+                InboxEvent.creator_id,
+                InboxEvent.platform,
+                InboxEvent.channel,
+                InboxEvent.thread_key,
+            )
             .where(_claimable(now))
             .order_by(InboxEvent.id)
             .limit(limit * 8 + 16)
         ).all()
     taken: set[ThreadKey] = set(busy_threads)
     claimed: list[InboxEvent] = []
-    for event_id, creator_id, channel, thread in candidates:
+    for event_id, creator_id, platform, channel, thread in candidates:
         if len(claimed) >= limit:
             break
-        key = (creator_id, channel, thread)
+        key = (creator_id, platform, channel, thread)
         if key in taken:
             continue
         row = claim_one(db, owner, event_id, lease_s, now)
@@ -178,6 +185,7 @@ def claim_thread_batch(
             select(InboxEvent.id)
             .where(
                 InboxEvent.creator_id == first.creator_id,
+                InboxEvent.platform == first.platform,
                 InboxEvent.channel == first.channel,
                 InboxEvent.thread_key == first.thread_key,
                 InboxEvent.id != first.id,
@@ -308,17 +316,17 @@ def creator_snapshot(db: Database, creator_id: str) -> tuple[str, dict[str, Any]
         return creator.display_name, dict(creator.settings or {})
 
 
-def replies_since(
-    db: Database, creator_id: str, channel: str, thread_key: str, since: datetime
-) -> int:
-    """Replies written in a thread since a time (rejected and cancelled ones do not count)."""
+def replies_since(db: Database, event: InboxEvent, since: datetime) -> int:
+    """Replies written in `event`'s thread since a time (rejected and cancelled ones do not
+    count)."""
     with db.session() as session:
         return (
             session.scalar(
                 select(func.count(OutboxReply.id)).where(
-                    OutboxReply.creator_id == creator_id,
-                    OutboxReply.channel == channel,
-                    OutboxReply.thread_key == thread_key,
+                    OutboxReply.creator_id == event.creator_id,
+                    OutboxReply.platform == event.platform,
+                    OutboxReply.channel == event.channel,
+                    OutboxReply.thread_key == event.thread_key,
                     OutboxReply.created_at >= since,
                     OutboxReply.status.not_in([ReplyStatus.REJECTED, ReplyStatus.CANCELLED]),
                 )
@@ -335,6 +343,7 @@ def earlier_duplicate(db: Database, event: InboxEvent, crowd: int = 2) -> int | 
             select(InboxEvent.id, InboxEvent.fan_id)
             .where(
                 InboxEvent.creator_id == event.creator_id,
+                InboxEvent.platform == event.platform,
                 InboxEvent.channel == event.channel,
                 InboxEvent.thread_key == event.thread_key,
                 InboxEvent.text_hash == event.text_hash,
@@ -375,6 +384,7 @@ def group_window(
             )
             .where(
                 InboxEvent.creator_id == event.creator_id,
+                InboxEvent.platform == event.platform,
                 InboxEvent.channel == event.channel,
                 InboxEvent.thread_key == event.thread_key,
                 InboxEvent.id <= event.id,
@@ -387,6 +397,7 @@ def group_window(
             select(OutboxReply.text, OutboxReply.created_at, OutboxReply.event_id)
             .where(
                 OutboxReply.creator_id == event.creator_id,
+                OutboxReply.platform == event.platform,
                 OutboxReply.channel == event.channel,
                 OutboxReply.thread_key == event.thread_key,
                 OutboxReply.created_at >= oldest,
@@ -446,14 +457,34 @@ def claim_deliveries(db: Database, limit: int, lease_s: float, now: datetime) ->
     return claimed
 
 
-def next_delivery_at(db: Database) -> datetime | None:
+def next_delivery_at(db: Database, now: datetime) -> datetime | None:
+    """When the next pending reply may be claimed (its due time, or its lease's end)."""
     with db.session() as session:
-        return utc(
-            session.scalar(
-                select(func.min(OutboxReply.next_attempt_at)).where(
-                    OutboxReply.status == ReplyStatus.PENDING
-                )
+        free = session.scalar(
+            select(func.min(OutboxReply.next_attempt_at)).where(
+                OutboxReply.status == ReplyStatus.PENDING,
+                or_(OutboxReply.lease_until.is_(None), OutboxReply.lease_until < now),
             )
+        )
+        leased = session.scalar(
+            select(func.min(OutboxReply.lease_until)).where(
+                OutboxReply.status == ReplyStatus.PENDING, OutboxReply.lease_until >= now
+            )
+        )
+    times = [t for t in (utc(free), utc(leased)) if t is not None]
+    return min(times) if times else None
+
+
+def release_deliveries(db: Database, reply_ids: Collection[int]) -> None:
+    """Give claimed deliveries back at once (a clean shutdown), instead of at lease end."""
+    if not reply_ids:
+        return
+    with db.session() as session:
+        session.execute(
+            update(OutboxReply)
+            .where(OutboxReply.id.in_(list(reply_ids)), OutboxReply.status == ReplyStatus.PENDING)
+            .values(lease_until=None)
+            .execution_options(synchronize_session=False)
         )
 
 

@@ -327,12 +327,7 @@ class InboxWorker:
         self._leased.update(item.id for item in batch)
         now = self.clock()
         used = await asyncio.to_thread(
-            store.replies_since,
-            self.db,
-            first.creator_id,
-            first.channel,
-            first.thread_key,
-            now - timedelta(hours=1),
+            store.replies_since, self.db, first, now - timedelta(hours=1)
         )
         candidates = []
         for item in batch:
@@ -541,6 +536,7 @@ class WorkerHandle:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.worker.shutdown()
+        await self.deliverer.shutdown()
         await self._client.aclose()
 
 

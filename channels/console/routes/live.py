@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from channels.console.web import ViewerDep, render
+from channels.live import get_live_manager
+from channels.live.metrics import DROP_REASONS
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -45,15 +47,10 @@ def _stream_view(manager: Any, stats: dict[str, Any], reasons: dict[str, str]) -
 
 
 def live_data(app: Any, creator_id: str) -> dict[str, Any]:
-    try:
-        from channels.live import get_live_manager
-        from channels.live.metrics import DROP_REASONS
-    except ImportError:  # the live channel is an optional part of the platform
-        return {"available": False, "streams": []}
     manager = get_live_manager(app)
     streams = [_stream_view(manager, s, DROP_REASONS) for s in manager.streams(creator_id)]
     streams.sort(key=lambda s: (not s["active"], -(s["started_at"] or 0)))
-    return {"available": True, "streams": streams}
+    return {"streams": streams}
 
 
 @router.get("/live")

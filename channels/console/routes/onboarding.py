@@ -85,6 +85,14 @@ async def start_import(request: Request, viewer: ViewerDep) -> Response:
             f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; split it into several files.",
             status.HTTP_413_CONTENT_TOO_LARGE,
         )
+    runner = import_runner(request)
+    if await run_in_threadpool(runner.in_progress, viewer.creator_id):
+        return _refuse(
+            request,
+            viewer,
+            "An import is already running: wait for it to finish, then start the next one.",
+            status.HTTP_409_CONFLICT,
+        )
     form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_PASTE_CHARS * 4)
     given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not same_token(viewer.csrf_token, given if isinstance(given, str) else None):
@@ -92,7 +100,6 @@ async def start_import(request: Request, viewer: ViewerDep) -> Response:
             status.HTTP_403_FORBIDDEN,
             "this form is out of date (missing or wrong CSRF token): reload the page and retry",
         )
-    runner = import_runner(request)
     upload = form.get("posts")
     text = form.get("text")
     try:

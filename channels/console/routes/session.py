@@ -25,6 +25,8 @@ from channels.console.web import (
     session_of,
 )
 from channels.deps import CREATOR_ID_PATTERN, ServicesDep
+from channels.inbox import store as inbox_store
+from channels.inbox.models import ReplyStatus
 from persona.store import Conversation, Creator, Message, Post, VoiceEval
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -109,7 +111,8 @@ async def login(
             sign_in, services.db, creator_id, password, datetime.now(UTC), config
         )
     except SignInRefused as exc:
-        return _login_page(request, next_path, str(exc).capitalize() + ".", creator_id)
+        message = str(exc)
+        return _login_page(request, next_path, message[:1].upper() + message[1:] + ".", creator_id)
     response = redirect(next_path)
     response.set_cookie(
         SESSION_COOKIE,
@@ -168,15 +171,6 @@ async def resume(
 # -- overview --------------------------------------------------------------------------------
 
 
-def _held_count(services: Any, creator_id: str) -> int | None:
-    try:
-        from channels.inbox import store as inbox_store
-    except ImportError:  # the inbox is an optional part of the platform
-        return None
-    _, total = inbox_store.list_replies(services.db, creator_id, ["held"], 0, 1)
-    return total
-
-
 def _overview(services: Any, creator_id: str) -> dict[str, Any]:
     with services.db.session() as session:
         posts = session.scalar(select(func.count(Post.id)).where(Post.creator_id == creator_id))
@@ -203,7 +197,7 @@ def _overview(services: Any, creator_id: str) -> dict[str, Any]:
         "conversations": conversations or 0,
         "ai_replies": ai_replies or 0,
         "flags": flags or 0,
-        "held": _held_count(services, creator_id),
+        "held": inbox_store.list_replies(services.db, creator_id, [ReplyStatus.HELD], 0, 1)[1],
         "score": score,
     }
 

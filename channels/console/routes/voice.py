@@ -123,6 +123,16 @@ async def voice_page(request: Request, viewer: ViewerDep, services: ServicesDep)
     return await _page(request, viewer, services)
 
 
+def _playground_busy(app: Any) -> set[str]:
+    """Creators whose playground reply is being written: one at a time each, so that one
+    browser cannot queue up the model for everybody."""
+    busy = getattr(app.state, "console_playground_busy", None)
+    if busy is None:
+        busy = set()
+        app.state.console_playground_busy = busy
+    return busy
+
+
 def _notes(policy: ChannelPolicy, settings: dict[str, Any], result: ReplyResult) -> list[str]:
     """What would happen on the real channel, beyond the engine's decision."""
     notes = []
@@ -152,6 +162,15 @@ async def try_reply(
         return await _page(request, viewer, services, form=form, error="Write a fan message.")
     if channel not in CHANNEL_NAMES:
         channel = "dm"
+    busy = _playground_busy(request.app)
+    if viewer.creator_id in busy:
+        return await _page(
+            request,
+            viewer,
+            services,
+            form=form,
+            error="Your previous message is still being answered: wait a moment and retry.",
+        )
     settings = await run_in_threadpool(_settings, services, viewer.creator_id)
     policy = load_policy(settings, channel)
     request_ = ReplyRequest(
@@ -162,6 +181,7 @@ async def try_reply(
         max_chars=policy.max_chars,
         record=False,
     )
+    busy.add(viewer.creator_id)
     try:
         result = await services.engine.reply(request_)
     except CreatorNotFound:
@@ -182,6 +202,8 @@ async def try_reply(
             error="The AI could not answer right now (the model is starting or unreachable). "
             "Try again in a minute.",
         )
+    finally:
+        busy.discard(viewer.creator_id)
     shown = {
         "text": result.text,
         "label": policy.ai_label or result.label,

@@ -90,7 +90,9 @@
     if (!response.ok) { say(await window.consoleError(response)); return; }
     var body = await response.json();
     renderVerdicts(body.verdicts);
-    say(body.message || "Photos checked.");
+    var usable = body.verdicts.filter(function (v) { return v.accepted; }).length;
+    say(usable + " of " + body.verdicts.length + " photos can be used" +
+      (usable < catalog.min_photos ? "; at least " + catalog.min_photos + " are needed." : "."));
   }
 
   // -- the job ---------------------------------------------------------------------------
@@ -235,7 +237,7 @@
         if (job.state === "done") { showProgress(job); loadOutputs(job.id); } else { follow(job.id); }
       });
       list.appendChild(el("li", {}, [
-        document.createTextNode(when + " · " + job.styles.join(", ") + " · " + job.state + " "),
+        document.createTextNode(when + " · " + job.styles.map(styleName).join(", ") + " · " + job.state + " "),
         show
       ]));
     });

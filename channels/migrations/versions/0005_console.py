@@ -1,14 +1,14 @@
 """creator console: accounts, sessions, imports, "not me" flags
 
 Revision ID: 0005_console
-Revises: 0004_live
+Revises: 0003_inbox (0004_live once it exists)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_console"
-down_revision = "0001_initial"
+down_revision = "0003_inbox"
 branch_labels = None
 depends_on = None
 

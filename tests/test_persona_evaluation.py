@@ -1,0 +1,85 @@
+"""Voice evaluation: stable disjoint splits, an independent judge, copy rate; and the whole
+`persona eval voice` flow through the real model on two small creators."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from persona.domain import PostKind, PostRecord
+from persona.evaluation.voice import (
+    AttributionJudge,
+    copy_rate,
+    fan_messages_for,
+    split_posts,
+)
+
+
+def record(creator: str, text: str, reply_to: str | None = None) -> PostRecord:
+    kind = PostKind.REPLY if reply_to else PostKind.POST
+    return PostRecord(creator, text, text, kind=kind, reply_to_text=reply_to)
+
+
+CHEF = [
+    record("chef", f"omg la tarte au citron numéro {i} 🍋 bisous les gourmands") for i in range(60)
+]
+PROF = [
+    record("prof", f"Gradient descent, lecture {i}: read the proof in section {i}.")
+    for i in range(60)
+]
+
+
+def test_split_is_stable_and_disjoint():
+    a, b = split_posts(CHEF), split_posts(list(reversed(CHEF)))
+    assert {r.text for r in a.test} == {r.text for r in b.test}
+    parts = [{r.text for r in part} for part in (a.train, a.judge, a.test)]
+    assert sum(map(len, parts)) == len(CHEF)
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert a.train and a.judge and a.test
+
+
+def test_judge_attributes_by_style():
+    judge = AttributionJudge().fit(
+        [r.text for r in CHEF + PROF], ["chef"] * len(CHEF) + ["prof"] * len(PROF)
+    )
+    assert judge.share_attributed(["trop bon ce citron 🍋 bisous"], "chef") == 1.0
+    assert judge.share_attributed(["See the proof of the lemma in lecture 3."], "chef") == 0.0
+    with pytest.raises(ValueError, match="two creators"):
+        AttributionJudge().fit(["a", "b"], ["x", "x"])
+
+
+def test_copy_rate_counts_eight_shared_words():
+    posts = ["one two three four five six seven eight nine"]
+    assert copy_rate(["one two three four five six seven eight", "one two three"], posts) == 0.5
+    assert copy_rate([], posts) == 0.0
+
+
+def test_fan_messages_prefer_real_held_out_ones():
+    replies = [record("c", f"merci {i} !", reply_to=f"question numéro {i} ?") for i in range(50)]
+    split = split_posts(replies)
+    messages = fan_messages_for(split, ["citron"], 5)
+    assert len(messages) == 5
+    assert all(m.startswith("question numéro") for m in messages[: len(split.test)][:5])
+
+
+@pytest.mark.slow
+def test_eval_voice_end_to_end_on_the_real_model(tmp_path, real_llm):
+    from channels.eval_voice import run_voice_eval
+    from channels.services import Services
+    from persona.store import VoiceEval
+    from tests.conftest import make_settings
+
+    services = Services.build(make_settings(tmp_path / "data", **real_llm.overrides()))
+    try:
+        services.ingestor().ingest_records(CHEF + PROF, source="test")
+        report = run_voice_eval(services, ["chef", "prof"], per_creator=2, candidates=1)
+        assert {c.creator_id for c in report.creators} == {"chef", "prof"}
+        assert report.judge_accuracy > 0.9  # two very different voices
+        for creator in report.creators:
+            assert creator.copy_rate <= 1.0 and not math.isnan(creator.real_attribution)
+            assert len(creator.samples) == 2
+        with services.db.session() as session:
+            assert session.query(VoiceEval).count() == 2
+    finally:
+        services.close()
