@@ -189,7 +189,8 @@ def main() -> None:
                     "models and the C2PA signature; a dropped take pays the render and the "
                     "likeness check.",
                     "- Wall time depends on what else runs on the machine; the CPU time is the "
-                    "work itself: on 2 idle cores the job takes about CPU time / workers.",
+                    "work itself. On idle cores the wall time would approach CPU time / workers "
+                    "(an estimate: this run could not get idle cores).",
                     "- Parallel takes (`workers`), each model on 1 thread, is how the studio uses "
                     "several cores: more threads inside onnxruntime/OpenCV were 2x slower on "
                     "this busy machine.",

@@ -7,10 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
+from channels.avatar_api import build_avatar_router
+from channels.deps import authenticated_creator
 from channels.live import LiveManager
 from channels.live.router import router as live_router
 from channels.logs import configure_logging
@@ -26,12 +28,16 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
 
+    # Built here, not in the lifespan, so that routers can take their services directly.
+    services = Services.build(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings)
-        app.state.services = services
         services.hub.bind_loop(asyncio.get_running_loop())
         app.state.live = LiveManager(services)
+        # Deletion deadlines hold after a restart too: sweep, then run the job worker.
+        services.avatar.sweep()
+        services.avatar.start()
         if warm_up:
             services.warm_up()
         log.info("platform started", extra={"data_dir": str(settings.data_dir)})
@@ -49,6 +55,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         "writes is labelled as AI-generated.",
         lifespan=lifespan,
     )
+    app.state.services = services
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -61,4 +68,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(space_router)
     app.include_router(openai_router)
     app.include_router(live_router)
+    app.include_router(
+        build_avatar_router(services.avatar), dependencies=[Depends(authenticated_creator)]
+    )
     return app

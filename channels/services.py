@@ -44,6 +44,7 @@ class Services:
     embeddings: Any
     hub: Hub = field(default_factory=Hub)
     _llm: Any = None
+    _avatar: Any = None
     _engine: ReplyEngine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,7 +121,22 @@ class Services:
             )
         return self._engine
 
+    @property
+    def avatar(self) -> Any:
+        """The avatar studio (its worker thread starts with the app, see create_app)."""
+        if self._avatar is None:
+            with self._lock:
+                if self._avatar is None:
+                    from avatar import AvatarService
+                    from channels.avatar_cli import avatar_config
+
+                    self._avatar = AvatarService(avatar_config(self.settings), self.db.engine)
+        return self._avatar
+
     def close(self) -> None:
+        if self._avatar is not None:
+            self._avatar.stop()
+            self._avatar = None
         if self._llm is not None:
             self._llm.stop()
             self._llm = None

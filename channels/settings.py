@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     retrieve_posts: int = Field(default=6, ge=0, le=50)
     retrieve_replies: int = Field(default=6, ge=0, le=50)
 
+    # Avatar studio (None keeps the library default; see avatar/config.py).
+    avatar_backend: str | None = Field(default=None, description="art (CPU) or diffusers")
+    avatar_daily_limit: int | None = Field(default=None, ge=0)
+    avatar_upload_ttl_s: float | None = Field(default=None, gt=0, le=300)
+    avatar_output_retention_s: float | None = Field(default=None, gt=0)
+    avatar_max_outputs: int | None = Field(default=None, ge=1, le=30)
+    avatar_threads: int | None = Field(default=None, ge=1)
+    avatar_workers: int | None = Field(default=None, ge=1)
+    avatar_visible_mark: bool | None = None
+    avatar_diffusers_model_dir: Path | None = None
+    avatar_diffusers_device: str | None = None
+    avatar_diffusers_steps: int | None = Field(default=None, ge=1, le=100)
+    avatar_c2pa_cert_chain: Path | None = None
+    avatar_c2pa_private_key: Path | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -476,6 +476,18 @@ def test_bad_uploads_are_refused_with_a_reason(client: TestClient) -> None:
         client.post("/console/import", data={"csrf_token": "forged", "text": "x"}).status_code
         == 403
     )
+    # One import at a time per creator.
+    now = datetime.now(UTC)
+    with client.app.state.services.db.session() as session:
+        session.add(
+            ConsoleImport(
+                id="running-one", creator_id=OTHER, filename="big.csv", state="running",
+                stage="embed", done=0, total=0, message="", report={},
+                created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    busy = client.post("/console/import", data={"csrf_token": csrf, "text": "hello"})
+    assert busy.status_code == 409 and "already running" in busy.text
 
 
 # -- isolation -------------------------------------------------------------------------------
@@ -640,3 +652,27 @@ def test_the_voice_score_and_its_history(client: TestClient, csrf: str) -> None:
     assert '<span class="score-value">62%</span>' in score
     assert "your real posts: 80%, chance: 50%" in score
     assert score.count("<tr><td>") == 2 and "41%" in score and "5%" not in score
+
+
+def test_a_session_opens_the_creators_websocket_from_this_site_only(
+    client: TestClient, csrf: str
+) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    path = f"/ws/creators/{DEMO_CREATOR_ID}/replies"
+    with client.websocket_connect(path, headers={"Origin": "http://console.test"}) as ws:
+        assert ws.receive_json() == {"type": "ready", "creator_id": DEMO_CREATOR_ID}
+    # Another site's page cannot ride on the cookie (cross-site websocket hijacking).
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(path, headers={"Origin": "https://evil.example"}) as ws,
+    ):
+        ws.receive_json()
+    # Nor can the session open another creator's stream.
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(
+            f"/ws/creators/{OTHER}/replies", headers={"Origin": "http://console.test"}
+        ) as ws,
+    ):
+        ws.receive_json()

@@ -192,6 +192,8 @@ class ConsoleServer:
             "PERSONA_LLM_THREADS": "1",
             "PERSONA_WEBHOOK_SECRETS": f'{{"{WEBHOOK_PLATFORM}": "{WEBHOOK_SECRET}"}}',
             "PERSONA_INBOX_POLL_S": "0.2",
+            # A small avatar job, once the app builds the studio from the settings itself.
+            "PERSONA_AVATAR_MAX_OUTPUTS": "4",
             "TOKENIZERS_PARALLELISM": "false",
             "OMP_NUM_THREADS": "1",
             **self.env,

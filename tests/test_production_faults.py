@@ -107,14 +107,52 @@ class Feeder:
                 await asyncio.sleep(0.2)
 
 
-async def _answers(out_url: str, count: int, timeout_s: float) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    async with connect(out_url) as viewer, asyncio.timeout(timeout_s):
-        while len(found) < count:
-            event = json.loads(await viewer.recv())
-            if event.get("type") == "answer":
-                found.append(event)
-    return found
+@dataclass
+class Viewer:
+    """A viewer's websocket in its own thread, on another worker than `not_on`, recording the
+    answers it receives with the time."""
+
+    url: str
+    not_on: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    answers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    worker: int = 0
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Viewer:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+        wait_until(lambda: self.worker, 60, 0.05)
+        return self
+
+    def join(self) -> None:
+        self.stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def answers_since(self, moment: float) -> list[dict[str, Any]]:
+        return [event for at, event in self.answers if at > moment]
+
+    async def _run(self) -> None:
+        for _ in range(60):
+            viewer = await connect(self.url)
+            if worker_of(viewer) != self.not_on:
+                break
+            await viewer.close()
+        else:
+            raise AssertionError("every viewer connection went to the same worker")
+        self.worker = worker_of(viewer)
+        try:
+            while not self.stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(viewer.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                event = json.loads(raw)
+                if event.get("type") == "answer":
+                    self.answers.append((time.monotonic(), event))
+        finally:
+            await viewer.close()
 
 
 def _retry_until_accepted(url: str, messages: list[dict[str, Any]]) -> None:
@@ -145,13 +183,19 @@ def test_kill_9_a_worker_under_live_stream_load(tmp_path: Path) -> None:
         ]
         outcome: dict[str, str] = {}
         sender = threading.Thread(
-            target=lambda: outcome.update(send_webhooks(workers.url, messages, 4, 0.05))
+            target=lambda: outcome.update(send_webhooks(workers.url, messages, 4, 0.3))
         )
         sender.start()
+        viewer: Viewer | None = None
         try:
+            # A viewer on the other worker, which survives.
+            viewer = Viewer(out_url, not_on=feeder.worker).start()
             # Kill the feed's worker while DMs are being answered and the stream is busy.
             wait_until(lambda: _statuses(deployment.database_url)[EventStatus.DONE] >= 10, 180)
+            wait_until(lambda: viewer.answers, 60)  # answers cross from the feed's worker
             victim = feeder.worker
+            killed_at = time.monotonic()
+            at_kill = _statuses(deployment.database_url)
             before_kill = len(feeder.acks)
             workers.kill_worker(victim)
             sender.join()
@@ -165,7 +209,8 @@ def test_kill_9_a_worker_under_live_stream_load(tmp_path: Path) -> None:
             # The feed reconnected to a live worker and the stream goes on there.
             wait_until(lambda: feeder.connections[-1] != victim and feeder.acks[-1][0] != victim)
             wait_until(lambda: len(feeder.acks) > before_kill + 20, 60)
-            after = asyncio.run(_answers(out_url, 2, 60))
+            # The stream, opened again where the feed reconnected, answers the viewer.
+            after = wait_until(lambda: viewer.answers_since(killed_at), 60, 0.2)
             assert all(a["text"] and a["label"] for a in after)
             # What failed because of the kill, the platform sends again (and some that worked).
             failed = [m for m in messages if outcome[m["message_id"]] == "failed"]
@@ -177,6 +222,8 @@ def test_kill_9_a_worker_under_live_stream_load(tmp_path: Path) -> None:
             answered_once(deployment.database_url, sink, ids)
         finally:
             feeder.join()
+            if viewer is not None:
+                viewer.join()
         text = workers.metrics()
         log = workers.log_text()
     assert f"Child process [{victim}] died" in log
@@ -184,7 +231,7 @@ def test_kill_9_a_worker_under_live_stream_load(tmp_path: Path) -> None:
     assert feeder.reconnects >= 1
     print(
         f"feed: {feeder.sent} messages, {feeder.reconnects} reconnect(s); webhooks failed by "
-        f"the kill and re-sent: {len(failed)}"
+        f"the kill and re-sent: {len(failed)}; inbox at the kill: {dict(at_kill)}"
     )
 
 
