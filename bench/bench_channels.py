@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -194,9 +195,25 @@ async def intake(url: str, n: int, concurrency: int) -> dict[str, float]:
             await asyncio.gather(*(worker(client) for _ in range(concurrency)))
             return time.perf_counter() - started, latencies
 
+    async def healthz_all() -> float:
+        """The floor: the same client and server answering a bare GET."""
+        remaining = list(range(n))
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            while remaining:
+                remaining.pop()
+                assert (await client.get("/healthz")).status_code == 200
+
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+            return n / (time.perf_counter() - started)
+
+    floor = await healthz_all()
     first_s, first = await post_all(202)
     replay_s, replays = await post_all(200)
     return {
+        "healthz_per_s": floor,
         "accepted_per_s": n / first_s,
         "accepted_p50_ms": statistics.median(first) * 1000,
         "accepted_p99_ms": pct(first, 0.99) * 1000,
@@ -215,6 +232,7 @@ def render(
     n: int,
     webhooks: int,
     concurrency: int,
+    load: float,
 ) -> str:
     rows = []
     for channel in CHANNELS:
@@ -244,7 +262,15 @@ def render(
         rows,
     )
     intake_table = table(
-        ["webhooks", "accepted (202) /s", "p50 ms", "p99 ms", "replayed (200 dup) /s", "p50 ms"],
+        [
+            "webhooks",
+            "accepted (202) /s",
+            "p50 ms",
+            "p99 ms",
+            "replayed (200 dup) /s",
+            "p50 ms",
+            "baseline: GET /healthz /s",
+        ],
         [
             [
                 f"{webhooks:,}",
@@ -253,13 +279,15 @@ def render(
                 f"{taken['accepted_p99_ms']:.1f}",
                 f"{taken['replayed_per_s']:,.0f}",
                 f"{taken['replayed_p50_ms']:.1f}",
+                f"{taken['healthz_per_s']:,.0f}",
             ]
         ],
     )
     return (
         f"`python -m bench.bench_channels --replies {n} --webhooks {webhooks}` — "
-        f"{machine_line()}. The server (uvicorn, one process, SQLite, the demo creator, the "
-        "scripted model) and this client run as two processes on loopback.\n\n"
+        f"{machine_line()}, load average {load:.1f} at the start (other jobs shared the "
+        "machine). The server (uvicorn, one process, SQLite, the demo creator, the scripted "
+        "model) and this client run as two processes on loopback.\n\n"
         f"Reply overhead, one message at a time ({n} a channel, after a warm-up): a signed "
         "webhook posted -> committed -> claimed by the worker -> policy (selection for "
         "comments, addressing and share for groups, rate limits) -> engine -> reply and "
@@ -274,7 +302,9 @@ def render(
         "timestamp window), validated and committed before its 202; the replay of the same "
         "webhooks answers 200 `duplicate` from the unique (platform, message id) key. The "
         "DM channel is paused meanwhile, so the worker only records each event as skipped "
-        "(it shares the two cores with the server and the client).\n\n"
+        "(it shares the two cores with the server and the client). Baseline: the same "
+        "client and server answering a bare `GET /healthz`, the ceiling of this HTTP "
+        "stack on this machine.\n\n"
         f"{intake_table}\n"
     )
 
@@ -282,6 +312,7 @@ def render(
 async def run(args: argparse.Namespace) -> str:
     from tests.test_channels_inbox_support import CREATOR, running_server
 
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-channels-") as tmp:
         data_dir = Path(tmp) / "data"
         print("preparing the demo creator ...", flush=True)
@@ -295,7 +326,7 @@ async def run(args: argparse.Namespace) -> str:
                 (await api.post(f"/api/creators/{CREATOR}/channels/dm/pause")).raise_for_status()
             print("webhook intake ...", flush=True)
             taken = await intake(server.url, args.webhooks, args.concurrency)
-    return render(raw, served, taken, args.replies, args.webhooks, args.concurrency)
+    return render(raw, served, taken, args.replies, args.webhooks, args.concurrency, load)
 
 
 def main() -> None:

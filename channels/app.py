@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from channels.api import creators, health
 from channels.avatar_api import build_avatar_router
 from channels.deps import authenticated_creator
+from channels.inbox import start_worker
+from channels.inbox.router import router as inbox_router
 from channels.live import LiveManager
 from channels.live.router import router as live_router
 from channels.logs import configure_logging
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.hub.bind_loop(asyncio.get_running_loop())
         app.state.live = LiveManager(services)
+        app.state.inbox_worker = start_worker(services)
         # Deletion deadlines hold after a restart too: sweep, then run the job worker.
         services.avatar.sweep()
         services.avatar.start()
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         try:
             yield
         finally:
+            await app.state.inbox_worker.stop()
             await app.state.live.stop()
             services.close()
             log.info("platform stopped")
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(space_router)
     app.include_router(openai_router)
     app.include_router(live_router)
+    app.include_router(inbox_router)
     app.include_router(
         build_avatar_router(services.avatar), dependencies=[Depends(authenticated_creator)]
     )

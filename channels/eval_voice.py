@@ -10,13 +10,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from persona.engine.safety_guard import SafetyGuard
 from sqlalchemy import func, select
 
 from channels.migrate import upgrade
 from channels.services import Services
 from persona.engine import Channel, ReplyAction, ReplyRequest
 from persona.engine.engine import EngineConfig, ReplyEngine
+from persona.engine.safety_guard import SafetyGuard
 from persona.evaluation.voice import (
     AttributionJudge,
     CreatorVoiceReport,

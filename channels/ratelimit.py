@@ -37,9 +37,10 @@ class Bucket:
     key: str
     limit: Limit
 
-    @property
-    def per_second(self) -> float:
-        return self.limit.count / self.limit.per_s
+
+def _per_second(bucket: Any) -> float:
+    # From the limit, so that any bucket with `key` and `limit` works (the inbox's too).
+    return bucket.limit.count / bucket.limit.per_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class InProcessRateLimiter:
 
     def _level(self, bucket: Bucket, now: float) -> float:
         tokens, last, _ = self._state.get(bucket.key, (float(bucket.limit.count), now, 0.0))
-        refill = (now - last) * bucket.per_second
+        refill = (now - last) * _per_second(bucket)
         return min(float(bucket.limit.count), tokens + refill)
 
     def acquire(self, buckets: Sequence[Bucket]) -> Acquired:
@@ -76,7 +77,7 @@ class InProcessRateLimiter:
             levels = [(bucket, self._level(bucket, now)) for bucket in buckets]
             for bucket, tokens in levels:
                 if tokens < 1.0:
-                    return Acquired(False, bucket.key, (1.0 - tokens) / bucket.per_second)
+                    return Acquired(False, bucket.key, (1.0 - tokens) / _per_second(bucket))
             for bucket, tokens in levels:
                 self._state[bucket.key] = (tokens - 1.0, now, float(bucket.limit.per_s))
             self._forget_full(now)

@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     retrieve_posts: int = Field(default=6, ge=0, le=50)
     retrieve_replies: int = Field(default=6, ge=0, le=50)
 
+    # Platform webhooks, inbound worker and outbox (channels/inbox).
+    webhook_secrets: dict[str, str] = Field(
+        default_factory=dict, description="platform -> HMAC secret (16+ characters)"
+    )
+    webhook_window_s: float = Field(default=300.0, gt=0, le=3600)
+    webhook_max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
+    webhook_callback_urls: dict[str, str] = Field(default_factory=dict)
+    inbox_concurrency: int = Field(default=4, ge=1, le=64)
+    inbox_lease_s: float = Field(default=30.0, gt=0)
+    inbox_poll_s: float = Field(default=1.0, gt=0)
+    inbox_max_attempts: int = Field(default=5, ge=1)
+    inbox_retry_base_s: float = Field(default=2.0, gt=0)
+    outbox_concurrency: int = Field(default=8, ge=1, le=64)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_base_s: float = Field(default=1.0, gt=0)
+    outbox_backoff_max_s: float = Field(default=300.0, gt=0)
+    outbox_timeout_s: float = Field(default=10.0, gt=0)
+    rate_limiter: str = "memory"
+
     # Avatar studio (None keeps the library default; see avatar/config.py).
     avatar_backend: str | None = Field(default=None, description="art (CPU) or diffusers")
     avatar_daily_limit: int | None = Field(default=None, ge=0)

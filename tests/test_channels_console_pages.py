@@ -659,7 +659,8 @@ def test_a_session_opens_the_creators_websocket_from_this_site_only(
 ) -> None:
     from starlette.websockets import WebSocketDisconnect
 
-    path = f"/ws/creators/{DEMO_CREATOR_ID}/replies"
+    # Absolute URLs: the test client's websockets default to another host (no cookie).
+    path = f"ws://console.test/ws/creators/{DEMO_CREATOR_ID}/replies"
     with client.websocket_connect(path, headers={"Origin": "http://console.test"}) as ws:
         assert ws.receive_json() == {"type": "ready", "creator_id": DEMO_CREATOR_ID}
     # Another site's page cannot ride on the cookie (cross-site websocket hijacking).
@@ -672,7 +673,8 @@ def test_a_session_opens_the_creators_websocket_from_this_site_only(
     with (
         pytest.raises(WebSocketDisconnect),
         client.websocket_connect(
-            f"/ws/creators/{OTHER}/replies", headers={"Origin": "http://console.test"}
+            f"ws://console.test/ws/creators/{OTHER}/replies",
+            headers={"Origin": "http://console.test"},
         ) as ws,
     ):
         ws.receive_json()

@@ -205,13 +205,16 @@ def test_redis_rate_limiter_is_shared_and_all_or_nothing(urls: ServiceURLs) -> N
 
 
 def test_redis_rate_limiter_falls_back_when_redis_is_gone() -> None:
+    """With the inbox's own bucket and limit types, as the inbox worker calls it."""
+    from channels.inbox.policy import RateLimit
+    from channels.inbox.ratelimit import Bucket as InboxBucket
     from tests.test_production_support import free_port
 
     fallbacks: list[str] = []
     limiter = RedisRateLimiter(
         f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2, on_fallback=fallbacks.append
     )
-    bucket = Bucket("k", SimpleNamespace(count=2, per_s=60))
+    bucket = InboxBucket("k", RateLimit(count=2, per_s=60))
     assert [limiter.acquire([bucket]).ok for _ in range(3)] == [True, True, False]
     assert limiter.fallbacks == 3 and fallbacks == ["ratelimit"] * 3
 

@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import HTTPException, Request, status
 from pydantic import ValidationError
@@ -44,7 +45,7 @@ class Intake:
     http_status: int
 
 
-async def receive(services: object, config: InboxConfig, platform: str, request: Request) -> Intake:
+async def receive(services: Any, config: InboxConfig, platform: str, request: Request) -> Intake:
     secret = config.secret_for(platform)
     if secret is None:
         raise HTTPException(
@@ -75,7 +76,7 @@ async def receive(services: object, config: InboxConfig, platform: str, request:
     try:
         accepted = await run_in_threadpool(
             store.accept_event,
-            services.db,  # type: ignore[attr-defined]
+            services.db,
             platform,
             event,
             config.callback_for(platform, callback),

@@ -144,11 +144,6 @@ class InboxWorker:
             except Exception:  # noqa: BLE001 - the next beat retries
                 log.exception("lease renewal failed")
 
-    async def drain(self) -> None:
-        """Wait for the events in hand (tests and benchmarks)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     async def shutdown(self) -> None:
         """Stop work in hand and give its events back, due now, for the next worker."""
         held = set(self._leased)

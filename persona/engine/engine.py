@@ -100,6 +100,8 @@ class _Prepared:
     inbound: InboundOutcome
     max_chars: int
     timings: dict[str, float] = field(default_factory=dict)
+    # Parroting the fan (or a caption/transcript) is not an answer: 6 shared words reject.
+    echo_guard: CopyGuard = field(default_factory=lambda: CopyGuard([]))
 
 
 class CreatorNotFound(LookupError):
@@ -296,8 +298,19 @@ class ReplyEngine:
         )
         messages = build_messages(ctx.system, ctx.examples, block, request.message)
         timings["prompt"] = _ms(t4)
+        echoes = [request.message, request.context_note or ""]
+        echoes += [turn.text for turn in request.context]
         return _Prepared(
-            request, ctx, state, messages, sources, guard_ctx, inbound, max_chars, timings
+            request,
+            ctx,
+            state,
+            messages,
+            sources,
+            guard_ctx,
+            inbound,
+            max_chars,
+            timings,
+            CopyGuard(echoes, n=6),
         )
 
     def _relevant(self, hits: list[Hit], k: int) -> list[Hit]:
@@ -362,6 +375,8 @@ class ReplyEngine:
             return text, "empty"
         if ctx.copy_guard.copies(text):
             return text, "copies a post (8+ words)"
+        if prepared.echo_guard.copies(text):
+            return text, "repeats the fan's message or the thread"
         if sounds_like_assistant(text):
             return text, "assistant voice"
         return text, ""

@@ -11,7 +11,9 @@ ASSISTANT_PHRASES = re.compile(
     r"feel free to (ask|reach out)|glad i could help|how can i (help|assist)|"
     r"i hope this helps|let me know if you (have|need)|is there anything else|"
     r"n'hésite(z)? pas à (me )?(demander|poser)|comment puis-je vous aider|"
-    r"en tant qu'(ia|intelligence artificielle|assistant)",
+    r"en tant qu'(ia|intelligence artificielle|assistant)|"
+    # the prompt's own instructions echoed back
+    r"(under|at most|moins de) \d+ (words|mots)|keep it (short|under)",
     re.IGNORECASE,
 )
 _TURN_BREAK = re.compile(r"\n\s*(fan|user|assistant|you)\s*(\([^)]*\))?\s*:", re.IGNORECASE)

@@ -90,7 +90,7 @@ def context_block(
     context_note: str | None,
     max_words: int,
 ) -> str:
-    parts: list[str] = [f"Where: {CHANNEL_HINTS[channel]}."]
+    parts: list[str] = [f"Where: {CHANNEL_HINTS[channel]}; at most {max_words} words."]
     if context_note:
         parts.append(f"About this thread: {context_note}")
     if fan_summary:
@@ -114,7 +114,6 @@ def context_block(
             f"{'fan' if turn.speaker == 'fan' else name}: {turn.text}" for turn in history
         )
         parts.append(f"Your recent messages with this fan:\n{chat}")
-    parts.append(f"Keep it under {max_words} words.")
     who = f"Fan ({fan_name})" if fan_name else "Fan"
     return "\n\n".join(parts) + f"\n\n{who}:"
 
