@@ -45,5 +45,6 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         "chromadb",
         "sentence_transformers",
         "urllib3",
+        "alembic",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -169,22 +169,39 @@ class Metrics:
         self.dependency_errors.labels(component, operation).inc()
 
 
+# The client libraries of each component; HTTP transports (httpx) are not named: a chromadb
+# HttpClient and the OpenAI client both raise httpx errors, told apart by who called httpx.
+_COMPONENT_OF_PACKAGE = {
+    "chromadb": "chroma",
+    "sqlalchemy": "database",
+    "psycopg": "database",
+    "psycopg2": "database",
+    "sqlite3": "database",
+    "redis": "redis",
+    "openai": "model",
+    "langchain_openai": "model",
+}
+
+
 def failure_cause(exc: BaseException) -> str:
-    """Which component an exception came from, by the package that raised it."""
-    for error in (exc, exc.__cause__, exc.__context__):
-        if error is None:
-            continue
-        module = type(error).__module__.split(".")[0]
-        if module == "chromadb":
-            return "chroma"
-        if module in ("sqlalchemy", "psycopg", "psycopg2", "sqlite3"):
-            return "database"
-        if module == "redis":
-            return "redis"
-        if module in ("openai", "httpx", "httpcore", "langchain_openai"):
-            return "model"
+    """Which component an exception came from: the client library deepest in its traceback
+    (or that defines its type), looking through the exception's causes."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
         if type(error).__name__ == "CreatorNotFound":
             return "not_found"
+        found = None
+        tb = error.__traceback__
+        while tb is not None:
+            package = str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0]
+            found = _COMPONENT_OF_PACKAGE.get(package, found)
+            tb = tb.tb_next
+        found = _COMPONENT_OF_PACKAGE.get(type(error).__module__.split(".")[0], found)
+        if found is not None:
+            return found
+        error = error.__cause__ or error.__context__
     return "internal"
 
 
