@@ -223,6 +223,7 @@ def ingest_file(
     records = list(
         load_posts(path, fmt=fmt, creator=creator, creator_column=creator_column, **columns)
     )
+    progress("parse", len(records), len(records))
     names = {creator: display_name} if creator and display_name else None
     return ingestor.ingest_records(
         records, source=str(path), display_names=names, progress=progress

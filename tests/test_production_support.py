@@ -423,10 +423,16 @@ def rows(database_url: str, model: Any) -> list[Any]:
 
 
 def production_app() -> Any:
-    """`uvicorn --factory tests.test_production_support:production_app --workers N`: the app of
-    `create_app`, plus what production mode adds until the lead's create_app does it itself
-    (each step is skipped when the app already has it): the live and inbox routes, metrics,
-    the Redis hub, the shared rate limiter, the job queue and the inbox worker."""
+    """`uvicorn --factory tests.test_production_support:production_app --workers N`: settings
+    from the PERSONA_* environment."""
+    return build_production_app(settings_class()())
+
+
+def build_production_app(settings: Settings) -> Any:
+    """The app of `create_app`, plus what production mode adds until the lead's create_app
+    does it itself (each step is skipped when the app already has it): the live and inbox
+    routes, metrics, the Redis hub, the shared rate limiter, the job queue and the inbox
+    worker."""
     from fastapi import FastAPI
 
     from channels.app import create_app
@@ -438,7 +444,6 @@ def production_app() -> Any:
     )
     from channels.redis_hub import RedisHub, build_hub
 
-    settings = settings_class()()
     app = create_app(settings, warm_up=False)
     paths = {getattr(route, "path", "") for route in app.routes}
     if "/ws/live/{creator_id}/{stream_id}/in" not in paths:
