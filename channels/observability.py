@@ -602,3 +602,34 @@ def readiness_checks(services: Any, hub: Any = None) -> dict[str, str]:
     if connected is not None:
         checks["redis"] = "ok" if connected else "error: Redis unreachable (hub reconnecting)"
     return checks
+
+
+# -- values the database refuses ------------------------------------------------------------------
+
+
+def handle_data_errors(app: Any) -> None:
+    """Answer 422, not 500, when PostgreSQL refuses a value that SQLite would take: an integer
+    beyond 64 bits in a path or query (`bigint out of range`), a NUL character in a string,
+    a string longer than its column. The body has FastAPI's validation-error shape, so it
+    matches every operation's declared 422 response."""
+    from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        log.warning(
+            "the database refused a value from the request",
+            extra={"path": request.url.path, "error": type(exc.orig).__name__},
+        )
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.drops.labels("api", "data_error").inc()
+        detail = [
+            {
+                "loc": ["request"],
+                "msg": "a value in this request is out of range for the database (an integer "
+                "beyond 64 bits, a NUL character, or a text that is too long)",
+                "type": "value_error",
+            }
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)

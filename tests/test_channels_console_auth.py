@@ -179,3 +179,59 @@ def test_the_migration_matches_the_models_and_downgrades(db: Database) -> None:
     tables = set(inspect(db.engine).get_table_names())
     assert not {t for t in tables if t.startswith("console_")}
     assert "creators" in tables
+
+
+async def test_the_middleware_trusts_a_session_only_where_no_forgery_is_possible(
+    db: Database,
+) -> None:
+    """What the session middleware puts in the request state, per kind of request."""
+    from types import SimpleNamespace
+
+    from channels.console.middleware import ConsoleSessionMiddleware
+
+    create_account(db, "ana", "Ana", PASSWORD, NOW)
+    signed = sign_in(db, "ana", PASSWORD, datetime.now(UTC), AuthConfig())
+    seen: list[dict] = []
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        seen.append(dict(scope.get("state", {})))
+
+    middleware = ConsoleSessionMiddleware(app, AuthConfig())
+    owner = SimpleNamespace(state=SimpleNamespace(services=SimpleNamespace(db=db)))
+
+    async def state_of(kind: str, method: str, path: str, **headers: str) -> dict:
+        raw = {"host": "console.test", "cookie": f"persona_console={signed.token}", **headers}
+        scope = {
+            "type": kind,
+            "method": method,
+            "path": path,
+            "app": owner,
+            "headers": [(k.encode(), v.encode()) for k, v in raw.items()],
+        }
+        await middleware(scope, None, None)
+        return seen[-1]
+
+    assert (await state_of("http", "GET", "/api/creators/ana/profile"))["creator_id"] == "ana"
+    unsafe = await state_of("http", "POST", "/api/creators/ana/pause")
+    assert "creator_id" not in unsafe and unsafe["console_session"].creator_id == "ana"
+    with_token = await state_of(
+        "http", "POST", "/api/creators/ana/pause", **{"x-csrf-token": signed.csrf_token}
+    )
+    assert with_token["creator_id"] == "ana"
+    cross = await state_of(
+        "http",
+        "POST",
+        "/api/x",
+        origin="https://evil.example",
+        **{"x-csrf-token": signed.csrf_token},
+    )
+    assert cross == {}
+    assert (
+        await state_of("websocket", "GET", "/ws/creators/ana/replies", origin="http://console.test")
+    )["creator_id"] == "ana"
+    # A websocket from another site, or one that does not say where it comes from: no session.
+    assert await state_of("websocket", "GET", "/ws/x", origin="https://evil.example") == {}
+    assert await state_of("websocket", "GET", "/ws/x") == {}
+    # Paths outside the console and the API do not read the session at all.
+    assert await state_of("http", "GET", "/space/ana") == {}
+    assert await state_of("http", "GET", "/console/static/console.css") == {}

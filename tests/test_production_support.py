@@ -456,6 +456,11 @@ def build_production_app(settings: Settings) -> Any:
         app.include_router(inbox_router)
     metrics = app.state.metrics if hasattr(app.state, "metrics") else instrument(app)
     _register_redis_limiter(settings, metrics)
+    redis_url = getattr(settings, "redis_url", None)
+    # Services are built by create_app (older versions: in its lifespan).
+    built = getattr(app.state, "services", None)
+    if built is not None and not isinstance(built.hub, RedisHub):
+        built.hub = build_hub(redis_url, metrics)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -463,31 +468,33 @@ def build_production_app(settings: Settings) -> Any:
         from channels.inbox import start_worker
         from channels.jobs import build_job_queue
 
+        services = getattr(app.state, "services", None)
+        # The Redis hub connects before the app's own lifespan subscribes to it.
+        if services is not None and isinstance(services.hub, RedisHub):
+            await services.hub.start()
         async with inner(app) as state:
             services = app.state.services
-            if not isinstance(services.hub, RedisHub):
-                hub = build_hub(getattr(settings, "redis_url", None), metrics)
-                if isinstance(hub, RedisHub):
-                    await hub.start()
-                services.hub = hub
+            if not isinstance(services.hub, RedisHub) and redis_url:
+                services.hub = build_hub(redis_url, metrics)
+                await services.hub.start()
             if not isinstance(services._engine, InstrumentedEngine):
                 services._engine = InstrumentedEngine(services.engine, metrics)
-            jobs = build_job_queue(services, getattr(settings, "redis_url", None))
+            jobs = build_job_queue(services, redis_url)
             app.state.jobs = jobs
             start_observability(app, job_depth=jobs.depth, interval_s=1.0)
-            inbox = start_worker(services)
-            app.state.inbox_worker = inbox
+            inbox = None
+            if getattr(app.state, "inbox_worker", None) is None:
+                inbox = start_worker(services)
+                app.state.inbox_worker = inbox
             try:
                 yield state
             finally:
-                live = getattr(app.state, "live", None)
-                if live is not None:
-                    await live.stop()
-                await inbox.stop()
+                if inbox is not None:
+                    await inbox.stop()
                 await stop_observability(app)
                 await jobs.close()
-                if isinstance(services.hub, RedisHub):
-                    await services.hub.stop()
+        if isinstance(services.hub, RedisHub):
+            await services.hub.stop()
 
     app.router.lifespan_context = lifespan
     return app

@@ -252,8 +252,13 @@ def apply_policy(
     settings: dict[str, Any], channel: str, policy: ChannelPolicy, cadence_s: float | None
 ) -> dict[str, Any]:
     updated = store_policy(settings, channel, policy)
-    if channel == "live" and cadence_s is not None:
-        updated["live"] = {**(updated.get("live") or {}), "cadence_s": cadence_s}
+    if channel == "live":
+        # The live channel reads its own `live` settings (cadence, pause): keep them in step
+        # with the policy, so that switching Live off or pausing it here stops the stream.
+        live = {**(updated.get("live") or {}), "paused": policy.paused or not policy.enabled}
+        if cadence_s is not None:
+            live["cadence_s"] = cadence_s
+        updated["live"] = live
     return updated
 
 

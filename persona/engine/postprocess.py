@@ -17,6 +17,7 @@ ASSISTANT_PHRASES = re.compile(
     re.IGNORECASE,
 )
 _TURN_BREAK = re.compile(r"\n\s*(fan|user|assistant|you)\s*(\([^)]*\))?\s*:", re.IGNORECASE)
+_RUNAWAY = re.compile(r"(\S)\1{9,}")  # 10+ in a row: a model stuck in a loop
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)|[\U0001F300-\U0001FAFF](?=\s|$)")
 
 
@@ -30,6 +31,7 @@ def clean_completion(raw: str, creator_name: str) -> str:
             text = text[len(prefix) :].strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'«“":
         text = text[1:-1].strip()
+    text = _RUNAWAY.sub(lambda m: m.group(1) * 5, text)
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
