@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
 from channels.avatar_api import build_avatar_router
+from channels.console import mount_console
 from channels.deps import authenticated_creator
 from channels.inbox import start_worker
 from channels.inbox.router import router as inbox_router
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(
         build_avatar_router(services.avatar), dependencies=[Depends(authenticated_creator)]
     )
+    mount_console(app)
     return app

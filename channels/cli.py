@@ -444,6 +444,9 @@ def main() -> None:
         avatar_app = None
     if avatar_app is not None:
         app.add_typer(avatar_app, name="avatar")
+    from channels.console_cli import admin_app
+
+    app.add_typer(admin_app, name="admin")
     app(prog_name="persona")
 
 

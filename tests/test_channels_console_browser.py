@@ -80,6 +80,13 @@ def server(tmp_path: Path) -> Iterator[ConsoleServer]:
         console.stop()
 
 
+def expect(locator: Any) -> Any:
+    """Playwright's retrying assertions (the page may still be navigating after a click)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def shoot(page: Any, name: str) -> None:
     """The page at desktop and phone width (full length), then back to desktop."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -171,6 +178,7 @@ def test_a_creator_runs_their_double_from_the_console(
     assert page.locator("#progress-bar").get_attribute("value") == "100"
     shoot(page, "import")
     page.get_by_role("link", name="See your voice profile").click()
+    page.wait_for_url(f"{url}/console/profile")
     assert "Measured on your 100 posts" in page.locator("main").inner_text()
     assert "🍋" in page.locator("#chart-emoji").inner_text()
     shoot(page, "profile")
@@ -199,7 +207,7 @@ def test_a_creator_runs_their_double_from_the_console(
     dm.locator("summary").click()
     dm.get_by_label("I review every reply first", exact=True).check()
     dm.get_by_role("button", name="Save direct messages").click()
-    assert page.locator("#channel-dm .tag").inner_text() == "review"
+    expect(page.locator("#channel-dm .tag")).to_have_text("review")
     shoot(page, "settings")
     page.goto(f"{url}/console/voice")
     page.get_by_label("Fan message", exact=True).fill("What do you think of politics?")
@@ -219,16 +227,17 @@ def test_a_creator_runs_their_double_from_the_console(
     )
     held.get_by_role("button", name="Approve and send").click()
     assert "Approved" in page.locator(".banner-ok").inner_text()
-    assert page.locator("#no-held").is_visible()
+    expect(page.locator("#no-held")).to_be_visible()
 
     # 6. Conversations: the approved exchange, flagged "not me".
     page.goto(f"{url}/console/conversations")
     page.get_by_role("link", name="Mia").click()
+    page.wait_for_url(f"{url}/console/conversations/*")
     assert "yes! sunday, promise 🥐" in page.locator("main").inner_text()
     page.get_by_text("This is not me").click()
     page.get_by_label("What is wrong?").fill("I never promise dates")
     page.get_by_role("button", name="Flag as “not me”").click()
-    assert page.locator(".tag-error", has_text="not me").count() == 1
+    expect(page.locator(".tag-error", has_text="not me")).to_have_count(1)
     shoot(page, "conversation")
     page.goto(f"{url}/console/conversations")
     shoot(page, "conversations")
@@ -239,13 +248,13 @@ def test_a_creator_runs_their_double_from_the_console(
     # 7. The kill switch, from any page: the next reply is not sent.
     page.goto(f"{url}/console/voice")
     page.get_by_role("button", name="Pause AI").click()
-    assert page.locator(".banner-paused").is_visible()
+    expect(page.locator(".banner-paused")).to_be_visible()
     page.get_by_label("Fan message", exact=True).fill("are you there?")
     page.get_by_role("button", name="See the reply").click()
     assert "your AI is paused" in page.locator("#reply-action").inner_text()
     shoot(page, "paused")
     page.get_by_role("button", name="Resume AI").click()
-    assert page.locator(".banner-paused").count() == 0
+    expect(page.locator(".banner-paused")).to_have_count(0)
 
     # 8. Live: a stream's questions, answers and skips appear while the page is open.
     follow_live_stream(page, server)

@@ -11,7 +11,12 @@ from persona.store.models import Base
 
 # Modules whose tables join a metadata when imported; a missing module is skipped, an error
 # inside one is not hidden.
-_TABLE_MODULES = ("channels.inbox.models", "channels.live.models", "avatar.store")
+_TABLE_MODULES = (
+    "channels.inbox.models",
+    "channels.live.models",
+    "channels.console.models",
+    "avatar.store",
+)
 
 
 def _target_metadata() -> list:

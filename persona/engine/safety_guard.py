@@ -25,8 +25,8 @@ def _boundaries(ctx: GuardContext) -> Boundaries:
 
 
 def _label_setting(ctx: GuardContext) -> str:
-    channel = (ctx.settings.get("channels") or {}).get(str(ctx.channel)) or {}
-    value = channel.get("label_setting") or ctx.settings.get("label_setting")
+    # Where the label shows in the text (metadata, tag or signature) is one creator setting.
+    value = ctx.settings.get("label_setting")
     return value if value in {s.value for s in LabelSetting} else LabelSetting.METADATA.value
 
 

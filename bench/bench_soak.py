@@ -1,0 +1,381 @@
+"""Bounded soak in production mode: two API workers (uvicorn) on PostgreSQL, Redis and the
+Chroma server, with mixed traffic for a fixed time, sampling every process's memory.
+
+Traffic (defaults): signed DM webhooks (2/s, each answered by the scripted model through
+retrieval in the Chroma server, recorded in PostgreSQL, delivered to a callback), a live
+stream (20 chat messages/s in frames of 5, one answer every 0.5 s) with a viewer on each
+worker, API reads (`GET /api/creators`) and a `/metrics` scrape every 5 s. The model is the
+scripted test double: the figures are about the platform, not the model.
+
+Memory is "flat" when the resident memory of each worker grows by less than the tolerance
+between the first and the last fifth of the run (after a warm-up); the slope of a straight-line
+fit over all samples is reported too. Every DM accepted must be answered exactly once.
+Writes the "## Soak (production mode)" section of BENCHMARKS.md.
+
+    python bench/bench_soak.py [--minutes 10] [--dm-rate 2] [--live-rate 20] [--no-write]
+
+Needs PostgreSQL 15, Redis and chroma (like `.ci/services`; it starts them itself unless
+PERSONA_TEST_SERVICES_ENV names a running set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SECTION = "Soak (production mode)"
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def slope_per_min(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB), in MiB a minute."""
+    if len(points) < 3:
+        return 0.0
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+class Traffic:
+    """The load, in threads, counting what it sent and what came back."""
+
+    def __init__(self, deployment: Any, callback: str, dm_rate: float, live_rate: float) -> None:
+        self.d = deployment
+        self.callback = callback
+        self.dm_rate = dm_rate
+        self.live_rate = live_rate
+        self.stop = threading.Event()
+        self.dm_ids: list[str] = []
+        self.dm_failed = 0
+        self.live_sent = 0
+        self.live_accepted = 0
+        self.answers_seen = 0
+        self.reads = 0
+        self.read_errors = 0
+        self.scrapes = 0
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for target in (self._dms, self._reads, self._scrapes):
+            self._threads.append(threading.Thread(target=target, daemon=True))
+        self._threads.append(
+            threading.Thread(target=lambda: asyncio.run(self._live()), daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def _dms(self) -> None:
+        from tests.test_production_support import dm, post_webhook
+
+        n = 0
+        with httpx.Client(timeout=30) as client:
+            while not self.stop.is_set():
+                n += 1
+                event = dm(
+                    f"message {n}: tu as une idée de dessert pour ce week-end ?",
+                    fan=f"soak{n % 500}",
+                    callback_url=self.callback,
+                )
+                try:
+                    response = post_webhook(client, self.d.workers.url, event)
+                    if response.status_code in (200, 202):
+                        self.dm_ids.append(event["message_id"])
+                    else:
+                        self.dm_failed += 1
+                except httpx.HTTPError:
+                    self.dm_failed += 1
+                self.stop.wait(1 / self.dm_rate)
+
+    def _reads(self) -> None:
+        headers = {"Authorization": f"Bearer {self.d.token}"}
+        with httpx.Client(timeout=30) as client:
+            while not self.stop.is_set():
+                try:
+                    ok = client.get(f"{self.d.workers.url}/api/creators", headers=headers)
+                    self.reads += 1
+                    self.read_errors += ok.status_code >= 500
+                except httpx.HTTPError:
+                    self.read_errors += 1
+                self.stop.wait(1.0)
+
+    def _scrapes(self) -> None:
+        while not self.stop.is_set():
+            try:
+                httpx.get(f"{self.d.workers.url}/metrics", timeout=30)
+                self.scrapes += 1
+            except httpx.HTTPError:
+                pass
+            self.stop.wait(5.0)
+
+    async def _live(self) -> None:
+        from websockets.asyncio.client import connect
+
+        from tests.test_production_support import live_urls, worker_of
+
+        feed_url, out_url = live_urls(self.d.workers, "soak", self.d.token)
+        dishes = [
+            "tarte au citron",
+            "madeleines",
+            "pain maison",
+            "ratatouille",
+            "crêpes",
+            "boeuf bourguignon",
+            "quiche lorraine",
+            "tiramisu",
+            "soupe au potiron",
+            "gratin dauphinois",
+            "risotto",
+            "brioche",
+            "clafoutis",
+            "pesto",
+            "houmous",
+            "cookies",
+            "curry de lentilles",
+            "galette des rois",
+            "taboulé",
+            "fondant",
+        ]
+        asks = [
+            "c'est quoi ta recette de {} ?",
+            "combien de temps au four pour {} ?",
+            "tu as une astuce pour réussir {} ?",
+            "quel ingrédient secret dans {} ?",
+        ]
+        questions = [ask.format(dish) for dish in dishes for ask in asks]
+        viewers = []
+        for _ in range(40):  # one viewer on each worker
+            viewer = await connect(out_url)
+            if worker_of(viewer) in {worker_of(v) for v in viewers}:
+                await viewer.close()
+                continue
+            viewers.append(viewer)
+            if len(viewers) == 2:
+                break
+
+        async def watch(viewer: Any) -> None:
+            while not self.stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(viewer.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                if json.loads(raw).get("type") == "answer":
+                    self.answers_seen += 1
+
+        watchers = [asyncio.create_task(watch(v)) for v in viewers]
+        n = 0
+        async with connect(feed_url) as feed:
+            while not self.stop.is_set():
+                frame = []
+                for _ in range(5):
+                    n += 1
+                    text = questions[(n // 4) % len(questions)] if n % 4 == 0 else "trop bien !"
+                    frame.append(
+                        {"id": f"m{n}", "user": f"u{n % 300}", "kind": "chat", "text": text}
+                    )
+                await feed.send(json.dumps(frame))
+                ack = json.loads(await feed.recv())
+                self.live_sent += len(frame)
+                self.live_accepted += ack["accepted"]
+                await asyncio.sleep(5 / self.live_rate)
+        for task in watchers:
+            task.cancel()
+        for viewer in viewers:
+            await viewer.close()
+
+
+def run(minutes: float, dm_rate: float, live_rate: float, warmup_s: float) -> dict[str, Any]:
+    from tests.test_channels_inbox_support import CallbackSink
+    from tests.test_production_support import (
+        all_sent,
+        answered_once,
+        deploy,
+        metric_value,
+        service_urls,
+    )
+
+    urls = service_urls()
+    sink = CallbackSink()
+    directory = Path(tempfile.mkdtemp(prefix="persona-soak-"))
+    samples: dict[str, list[tuple[float, float]]] = {}
+    with sink.serving() as callback, deploy(directory) as deployment:
+        traffic = Traffic(deployment, callback, dm_rate, live_rate)
+        processes = {
+            f"worker {i + 1}": pid for i, pid in enumerate(deployment.workers.worker_pids())
+        }
+        for name in ("chroma", "redis", "postgres"):
+            pid_file = urls.directory / f"{name}.pid"
+            if pid_file.exists():
+                processes[f"{name} server"] = int(pid_file.read_text().split()[0])
+        started = time.monotonic()
+        traffic.start()
+        end = started + warmup_s + minutes * 60
+        while time.monotonic() < end:
+            now = time.monotonic() - started
+            for name, pid in processes.items():
+                value = rss_mib(pid)
+                if value is not None and now >= warmup_s:
+                    samples.setdefault(name, []).append((now, value))
+            time.sleep(5)
+        traffic.join()
+        ran_s = time.monotonic() - started
+        ids = set(traffic.dm_ids)
+        settle_started = time.monotonic()
+        while not (all_sent(deployment.database_url, len(ids)) and len(sink.received) >= len(ids)):
+            if time.monotonic() - settle_started > 300:
+                break
+            time.sleep(1)
+        answered_once(deployment.database_url, sink, ids)
+        text = deployment.workers.metrics()
+        restarts = metric_value(text, "persona_worker_starts_total") - 2
+        first_token = metric_value(text, "persona_reply_first_token_seconds_sum", channel="dm")
+        first_count = metric_value(text, "persona_reply_first_token_seconds_count", channel="dm")
+        live_drops = metric_value(text, "persona_drops_total", where="live")
+    return {
+        "minutes": minutes,
+        "ran_s": ran_s,
+        "warmup_s": warmup_s,
+        "dm_rate": dm_rate,
+        "live_rate": live_rate,
+        "dms": len(ids),
+        "dm_failed": traffic.dm_failed,
+        "live_sent": traffic.live_sent,
+        "live_accepted": traffic.live_accepted,
+        "answers_seen": traffic.answers_seen,
+        "reads": traffic.reads,
+        "read_errors": traffic.read_errors,
+        "scrapes": traffic.scrapes,
+        "restarts": restarts,
+        "dm_reply_mean_ms": 1000 * first_token / first_count if first_count else float("nan"),
+        "live_drops": live_drops,
+        "samples": samples,
+    }
+
+
+def report(result: dict[str, Any], tolerance_mib: float, max_slope: float) -> tuple[str, bool]:
+    from bench.report import machine_line, table
+
+    rows = []
+    flat = True
+    for name, points in result["samples"].items():
+        fifth = max(1, len(points) // 5)
+        first = statistics.median(v for _, v in points[:fifth])
+        last = statistics.median(v for _, v in points[-fifth:])
+        growth = last - first
+        late = slope_per_min(points[len(points) // 2 :])
+        if name.startswith("worker") and (growth > tolerance_mib or late > max_slope):
+            flat = False
+        rows.append(
+            [
+                name,
+                f"{first:.0f}",
+                f"{last:.0f}",
+                f"{growth:+.1f}",
+                f"{slope_per_min(points):+.2f}",
+                f"{late:+.2f}",
+                f"{max(v for _, v in points):.0f}",
+            ]
+        )
+    body = (
+        f"`python bench/bench_soak.py --minutes {result['minutes']:g} --dm-rate "
+        f"{result['dm_rate']:g} --live-rate {result['live_rate']:g}` — {machine_line()}, shared "
+        f"with other jobs. Two API workers (`uvicorn --workers 2`), PostgreSQL 15, Redis, the "
+        f"Chroma server, the scripted model, all on loopback; {result['ran_s'] / 60:.1f} min "
+        f"of traffic, memory sampled every 5 s after a {result['warmup_s']:.0f} s warm-up.\n\n"
+        + table(
+            [
+                "process",
+                "RSS first fifth, MiB",
+                "RSS last fifth, MiB",
+                "growth, MiB",
+                "slope, MiB/min",
+                "peak, MiB",
+            ],
+            rows,
+        )
+        + "\n\n"
+        + table(
+            ["traffic", "count"],
+            [
+                ["DM webhooks accepted / refused", f"{result['dms']:,} / {result['dm_failed']}"],
+                [
+                    "DMs answered exactly once",
+                    f"{result['dms']:,} (checked in PostgreSQL and at the callback)",
+                ],
+                [
+                    "live messages sent / accepted",
+                    f"{result['live_sent']:,} / {result['live_accepted']:,}",
+                ],
+                ["live answers seen by the two viewers", f"{result['answers_seen']:,}"],
+                ["API reads (5xx)", f"{result['reads']:,} ({result['read_errors']})"],
+                ["/metrics scrapes", f"{result['scrapes']:,}"],
+                ["worker restarts", f"{result['restarts']:.0f}"],
+                ["DM reply time, mean (scripted model)", f"{result['dm_reply_mean_ms']:.0f} ms"],
+            ],
+        )
+        + "\n\n"
+        + f"- Memory counts as flat when each worker grows by less than {tolerance_mib:g} MiB "
+        f"between the first and last fifth of the run and by less than {max_slope:g} MiB/min "
+        "over its second half: "
+        + ("**flat**." if flat else "**NOT flat** (see the growth column).")
+        + "\n- Live answers: one every 0.5 s per stream by design; most chatter is accepted "
+        "and dropped as `chatter` (counted in `persona_drops_total`)."
+    )
+    return body, flat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--dm-rate", type=float, default=2.0, help="DM webhooks a second")
+    parser.add_argument("--live-rate", type=float, default=20.0, help="live messages a second")
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds before sampling")
+    parser.add_argument("--tolerance-mib", type=float, default=30.0)
+    parser.add_argument("--max-slope", type=float, default=1.0, help="MiB/min, 2nd half")
+    parser.add_argument("--samples", type=Path, help="write the memory samples (JSON) here")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    result = run(args.minutes, args.dm_rate, args.live_rate, args.warmup)
+    if args.samples:
+        args.samples.write_text(json.dumps(result["samples"]))
+    body, flat = report(result, args.tolerance_mib, args.max_slope)
+    print(body)
+    if not args.no_write:
+        from bench.report import write_section
+
+        write_section(SECTION, body)
+    sys.exit(0 if flat else 1)
+
+
+if __name__ == "__main__":
+    main()
