@@ -1,11 +1,12 @@
 """Bounded soak in production mode: two API workers (uvicorn) on PostgreSQL, Redis and the
 Chroma server, with mixed traffic for a fixed time, sampling every process's memory.
 
-Traffic (defaults): signed DM webhooks (2/s, each answered by the scripted model through
-retrieval in the Chroma server, recorded in PostgreSQL, delivered to a callback), a live
+Traffic (defaults): signed DM webhooks (2/s, from 300 distinct fan messages, each answered
+through retrieval in the Chroma server, recorded in PostgreSQL, delivered to a callback), a live
 stream (20 chat messages/s in frames of 5, one answer every 0.5 s) with a viewer on each
-worker, API reads (`GET /api/creators`) and a `/metrics` scrape every 5 s. The model is the
-scripted test double: the figures are about the platform, not the model.
+worker, API reads (`GET /api/creators`) and a `/metrics` scrape every 5 s. The model is a
+stub OpenAI-compatible streaming server in this process (`StubModelServer`), reached by the
+production client (`llm_backend=openai`, as vLLM is): the figures are about the platform.
 
 Memory is "flat" when the resident memory of each worker grows by less than the tolerance
 between the first and the last fifth of the run (after a warm-up); the slope of a straight-line
@@ -39,6 +40,26 @@ sys.path.insert(0, str(REPO))
 
 SECTION = "Soak (production mode)"
 
+# What fans write, 300 distinct messages: fans repeat themselves, so the query-embedding
+# cache (an LRU of 2,048 entries a worker) reaches its steady size within the run.
+DM_TEXTS = [
+    f"{greet} tu as une idée de {dish} pour {when} ?"
+    for greet in ("coucou !", "salut", "hello", "bonjour Camille,", "hey")
+    for dish in ("dessert", "gâteau", "plat du soir", "goûter", "apéro", "brunch")
+    for when in (
+        "ce week-end",
+        "demain",
+        "ce soir",
+        "dimanche",
+        "les enfants",
+        "mon anniversaire",
+        "Noël",
+        "un pique-nique",
+        "la rentrée",
+        "un dîner à deux",
+    )
+]
+
 
 def rss_mib(pid: int) -> float | None:
     try:
@@ -59,6 +80,112 @@ def slope_per_min(points: list[tuple[float, float]]) -> float:
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     den = sum((x - mx) ** 2 for x in xs)
     return 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
+
+
+class StubModelServer:
+    """A minimal OpenAI-compatible chat server (streaming, like vLLM) in this process, so that
+    the workers use the production model client (`llm_backend=openai`) while the model costs
+    nothing: the soak measures the platform. Each reply is a short varied sentence."""
+
+    def __init__(self, model: str = "stub") -> None:
+        self.model = model
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server: Any = None
+
+    def _reply(self) -> str:
+        with self._lock:
+            self.requests += 1
+            n = self.requests
+        tips = ["un zeste de citron", "du beurre bien froid", "une pincée de sel", "du repos"]
+        return f"merci pour ton message ! mon astuce du jour ({n}) : {tips[n % len(tips)]}."
+
+    def start(self) -> str:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _json(self, payload: dict[str, Any]) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._json({"object": "list", "data": [{"id": stub.model, "object": "model"}]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                text = stub._reply()
+                base = {"id": "stub", "created": 0, "model": stub.model}
+                if not request.get("stream"):
+                    self._json(
+                        {
+                            **base,
+                            "object": "chat.completion",
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": text},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": 100,
+                                "completion_tokens": 12,
+                                "total_tokens": 112,
+                            },
+                        }
+                    )
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                words = text.split(" ")
+                chunks = [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": ("" if i == 0 else " ") + w},
+                        "finish_reason": None,
+                    }
+                    for i, w in enumerate(words)
+                ]
+                chunks.append({"index": 0, "delta": {}, "finish_reason": "stop"})
+                for choice in chunks:
+                    event = {**base, "object": "chat.completion.chunk", "choices": [choice]}
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                usage = {
+                    **base,
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": {
+                        "prompt_tokens": 100,
+                        "completion_tokens": len(words),
+                        "total_tokens": 100 + len(words),
+                    },
+                }
+                self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+                self.wfile.flush()
+                self.close_connection = True
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
 
 class Traffic:
@@ -102,7 +229,7 @@ class Traffic:
             while not self.stop.is_set():
                 n += 1
                 event = dm(
-                    f"message {n}: tu as une idée de dessert pour ce week-end ?",
+                    DM_TEXTS[n % len(DM_TEXTS)],
                     fan=f"soak{n % 500}",
                     callback_url=self.callback,
                 )
@@ -227,7 +354,18 @@ def run(minutes: float, dm_rate: float, live_rate: float, warmup_s: float) -> di
     sink = CallbackSink()
     directory = Path(tempfile.mkdtemp(prefix="persona-soak-"))
     samples: dict[str, list[tuple[float, float]]] = {}
-    with sink.serving() as callback, deploy(directory) as deployment:
+    model = StubModelServer()
+    model_url = model.start()
+    with (
+        sink.serving() as callback,
+        deploy(
+            directory,
+            llm_backend="openai",
+            llm_base_url=model_url,
+            llm_model=model.model,
+            llm_api_key="none",
+        ) as deployment,
+    ):
         traffic = Traffic(deployment, callback, dm_rate, live_rate)
         processes = {
             f"worker {i + 1}": pid for i, pid in enumerate(deployment.workers.worker_pids())
@@ -260,6 +398,7 @@ def run(minutes: float, dm_rate: float, live_rate: float, warmup_s: float) -> di
         first_token = metric_value(text, "persona_reply_first_token_seconds_sum", channel="dm")
         first_count = metric_value(text, "persona_reply_first_token_seconds_count", channel="dm")
         live_drops = metric_value(text, "persona_drops_total", where="live")
+    model.stop()
     return {
         "minutes": minutes,
         "ran_s": ran_s,
@@ -277,6 +416,7 @@ def run(minutes: float, dm_rate: float, live_rate: float, warmup_s: float) -> di
         "restarts": restarts,
         "dm_reply_mean_ms": 1000 * first_token / first_count if first_count else float("nan"),
         "live_drops": live_drops,
+        "model_requests": model.requests,
         "samples": samples,
     }
 
@@ -309,7 +449,8 @@ def report(result: dict[str, Any], tolerance_mib: float, max_slope: float) -> tu
         f"`python bench/bench_soak.py --minutes {result['minutes']:g} --dm-rate "
         f"{result['dm_rate']:g} --live-rate {result['live_rate']:g}` — {machine_line()}, shared "
         f"with other jobs. Two API workers (`uvicorn --workers 2`), PostgreSQL 15, Redis, the "
-        f"Chroma server, the scripted model, all on loopback; {result['ran_s'] / 60:.1f} min "
+        "Chroma server, a stub OpenAI-compatible model server (streaming, short replies) "
+        f"reached by the production client, all on loopback; {result['ran_s'] / 60:.1f} min "
         f"of traffic, memory sampled every 5 s after a {result['warmup_s']:.0f} s warm-up.\n\n"
         + table(
             [
@@ -318,6 +459,7 @@ def report(result: dict[str, Any], tolerance_mib: float, max_slope: float) -> tu
                 "RSS last fifth, MiB",
                 "growth, MiB",
                 "slope, MiB/min",
+                "slope of the 2nd half, MiB/min",
                 "peak, MiB",
             ],
             rows,
@@ -339,7 +481,8 @@ def report(result: dict[str, Any], tolerance_mib: float, max_slope: float) -> tu
                 ["API reads (5xx)", f"{result['reads']:,} ({result['read_errors']})"],
                 ["/metrics scrapes", f"{result['scrapes']:,}"],
                 ["worker restarts", f"{result['restarts']:.0f}"],
-                ["DM reply time, mean (scripted model)", f"{result['dm_reply_mean_ms']:.0f} ms"],
+                ["DM reply time, mean (stub model)", f"{result['dm_reply_mean_ms']:.0f} ms"],
+                ["model requests", f"{result['model_requests']:,}"],
             ],
         )
         + "\n\n"

@@ -1034,14 +1034,14 @@ def markdown(report: RedTeamReport, command: str, machine: str) -> str:
         f"- Unanswerable questions declined in any way (no-answer message, or a ready "
         f"deflection for a forbidden topic): {_pct(report.unanswerable_declined_rate)}."
     )
-    misses = [c for c in report.cases if not c.correct]
-    if misses:
-        lines.append(
-            "- Missed cases: "
-            + ", ".join(f"{c.case.id} ({c.case.expect} -> {c.outcome})" for c in misses[:40])
-            + (f", and {len(misses) - 40} more" if len(misses) > 40 else "")
-            + "."
-        )
+    for split, results in report.by(lambda c: c.case.split).items():
+        misses = Counter(f"{c.case.expect} -> {c.outcome}" for c in results if not c.correct)
+        if misses:
+            lines.append(
+                f"- Missed, {split} split: "
+                + ", ".join(f"{k} ({v})" for k, v in misses.most_common())
+                + "."
+            )
     flagged = [r for r in report.replies if r.issues and r.action == ReplyAction.SEND]
     for reply in flagged[:10]:
         lines.append(f"- Flagged delivered reply: {reply.text!r}: {'; '.join(reply.issues)}.")

@@ -334,7 +334,9 @@ def production_values(
         "outbox_backoff_max_s": 0.5,
     }
     if redis_url:
+        # Stated, not left to a default: Settings' default limiter is the in-process one.
         values["redis_url"] = redis_url
+        values["rate_limiter"] = "redis"
     values.update(overrides)
     return values
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from persona.engine import Channel, ReplyResult
 
@@ -39,6 +39,20 @@ class ReplyIn(BaseModel):
     fan_name: str | None = Field(default=None, max_length=200)
     candidates: int | None = Field(default=None, ge=1, le=8)
     record: bool = False
+
+    @field_validator("message", "fan_handle", "fan_name")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        # PostgreSQL rejects NUL in text and no store takes lone surrogates: say so up front.
+        if value is None:
+            return value
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+        return value
 
 
 class ReplyOut(BaseModel):
