@@ -490,8 +490,15 @@ def report(result: dict[str, Any], tolerance_mib: float, max_slope: float) -> tu
         f"between the first and last fifth of the run and by less than {max_slope:g} MiB/min "
         "over its second half: "
         + ("**flat**." if flat else "**NOT flat** (see the growth column).")
-        + "\n- Live answers: one every 0.5 s per stream by design; most chatter is accepted "
-        "and dropped as `chatter` (counted in `persona_drops_total`)."
+        + "\n- Live answers: at most one every 0.5 s per stream by design; the 80 distinct "
+        "questions of the feed repeat, and a repeat within 180 s joins the answered question "
+        "instead of being answered again; chatter is accepted and dropped as `chatter` "
+        "(counted in `persona_drops_total`)."
+        + "\n- Steady-state costs to expect on top: the query-embedding LRU of each worker "
+        "(2,048 entries of 384 Python floats, ~12 KiB each: ~25 MiB when full; this run's 300 "
+        "distinct fan messages fill 300). An earlier run with the scripted test double grew "
+        "~2 MiB/min: the double keeps every prompt it was sent (`ScriptedChatModel.calls`), "
+        "which is why this soak uses a stub model server instead."
     )
     return body, flat
 
