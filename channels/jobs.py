@@ -47,7 +47,9 @@ class JobInfo:
 
 class JobQueue(Protocol):
     async def enqueue(self, kind: str, payload: dict[str, Any], job_id: str | None = None) -> str:
-        """Queue a job (a job id already queued or done is not queued twice)."""
+        """Queue a job. A job id already queued, running, or done and still remembered (arq
+        keeps results 2 days; ids are unique in the whole Redis database) is not queued
+        again: derive it from what the job is for (an import's id) to make retries safe."""
         ...
 
     async def info(self, job_id: str) -> JobInfo: ...

@@ -250,25 +250,28 @@ def test_arq_job_worker_imports_posts_into_postgresql_and_chroma(
     upload.write_text(
         "\n".join(demo_posts_path().read_text(encoding="utf-8").splitlines()[10:30]) + "\n"
     )
-    queue_name = f"persona:jobs:test:{uuid.uuid4().hex[:8]}"
+    run = uuid.uuid4().hex[:8]
+    queue_name = f"persona:jobs:test:{run}"
     queue = ArqJobQueue(urls.redis_url, queue_name=queue_name)
+    # Job ids are unique in the whole Redis database while their result is kept (2 days).
+    first_id, second_id = f"import-1-{run}", f"import-2-{run}"
 
     async def enqueue() -> list[str]:
         payload = {"creator_id": CREATOR, "path": str(upload)}
-        first = await queue.enqueue(INGEST, payload, job_id="import-1")
-        again = await queue.enqueue(INGEST, payload, job_id="import-1")
-        second = await queue.enqueue(INGEST, payload, job_id="import-2")
+        first = await queue.enqueue(INGEST, payload, job_id=first_id)
+        again = await queue.enqueue(INGEST, payload, job_id=first_id)
+        second = await queue.enqueue(INGEST, payload, job_id=second_id)
         await queue.close()  # each asyncio.run has its own loop: reconnect in the next one
         return [first, again, second]
 
-    assert asyncio.run(enqueue()) == ["import-1", "import-1", "import-2"]
+    assert asyncio.run(enqueue()) == [first_id, first_id, second_id]
     assert queue.depth() == 2
 
     worker = create_job_worker(settings, burst=True, handle_signals=False, queue_name=queue_name)
     worker.run()
 
     async def results():
-        infos = [await queue.info("import-1"), await queue.info("import-2")]
+        infos = [await queue.info(first_id), await queue.info(second_id)]
         await queue.close()
         return infos
 
