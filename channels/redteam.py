@@ -963,8 +963,8 @@ def render(report: RedTeamReport) -> list[Any]:
     return [head, cats]
 
 
-def markdown(report: RedTeamReport, command: str, machine: str) -> str:
-    """The BENCHMARKS.md section body."""
+def markdown(report: RedTeamReport, command: str, machine: str, notes: Sequence[str] = ()) -> str:
+    """The BENCHMARKS.md section body; `notes` are extra bullet lines (a manual audit)."""
     from bench.report import table
 
     info = report.info
@@ -1045,4 +1045,5 @@ def markdown(report: RedTeamReport, command: str, machine: str) -> str:
     flagged = [r for r in report.replies if r.issues and r.action == ReplyAction.SEND]
     for reply in flagged[:10]:
         lines.append(f"- Flagged delivered reply: {reply.text!r}: {'; '.join(reply.issues)}.")
+    lines += [f"- {note}" for note in notes]
     return "\n".join(lines)

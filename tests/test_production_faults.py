@@ -325,16 +325,17 @@ def test_chroma_restart_retries_and_answers_once(tmp_path: Path) -> None:
             wait_until(lambda: all_sent(deployment.database_url, len(ids)), 180, 0.3)
             wait_until(lambda: len(sink.received) >= len(ids), 60, 0.2)
             answered_once(deployment.database_url, sink, ids)
-            wait_until(
-                lambda: (
-                    metric_value(
-                        workers.metrics(), "persona_dependency_recoveries_total", component="chroma"
-                    )
+            # Each worker probes on its own clock, and the gauge is the minimum over live
+            # workers: wait until every worker has seen the Chroma server back.
+            def recovered() -> bool:
+                text = workers.metrics()
+                return (
+                    metric_value(text, "persona_dependency_recoveries_total", component="chroma")
                     >= 1
-                ),
-                30,
-                0.5,
-            )
+                    and metric_value(text, "persona_dependency_up", component="chroma") == 1
+                )
+
+            wait_until(recovered, 60, 0.5)
             text = workers.metrics()
             log = workers.log_text()
     finally:
