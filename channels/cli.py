@@ -447,6 +447,9 @@ def main() -> None:
     from channels.console_cli import admin_app
 
     app.add_typer(admin_app, name="admin")
+    from channels.redteam_cli import redteam
+
+    app.command("redteam", help="Trust-and-safety report through the real model")(redteam)
     app(prog_name="persona")
 
 
