@@ -28,7 +28,11 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _RESERVED)
         line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()}"
-        return f"{line} {extras}".rstrip()
+        line = f"{line} {extras}".rstrip()
+        # Keep the traceback: a failure without its stack cannot be diagnosed from the logs.
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
