@@ -1,4 +1,10 @@
-"""The FastAPI application factory: `create_app(settings)` builds everything once."""
+"""The FastAPI application factory: `create_app(settings)` builds everything once.
+
+The settings alone choose between one process on a laptop (SQLite, embedded Chroma, the
+embedded model, in-process hub, limiter and jobs) and production (PostgreSQL, the Chroma
+server, an OpenAI-compatible model such as vLLM, and Redis for pub/sub between API workers,
+shared rate limits and the job queue); the code path is the same.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
+from channels.api.storable import StorableTextMiddleware
 from channels.avatar_api import build_avatar_router
 from channels.console import mount_console
 from channels.deps import authenticated_creator
@@ -19,7 +26,15 @@ from channels.inbox.router import router as inbox_router
 from channels.live import LiveManager
 from channels.live.router import router as live_router
 from channels.logs import configure_logging
+from channels.observability import (
+    Metrics,
+    handle_data_errors,
+    instrument,
+    start_observability,
+    stop_observability,
+)
 from channels.openai_compat.router import router as openai_router
+from channels.redis_hub import RedisHub, build_hub
 from channels.services import Services
 from channels.settings import Settings
 from channels.space.router import router as space_router
@@ -33,23 +48,58 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     # Built here, not in the lifespan, so that routers can take their services directly.
     services = Services.build(settings)
+    metrics = Metrics()
+    services.metrics = metrics
+    # Redis pub/sub between workers when PERSONA_REDIS_URL is set, else in-process.
+    services.hub = build_hub(settings.redis_url, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services.hub.bind_loop(asyncio.get_running_loop())
+        from channels.jobs import AvatarJobFeed, build_job_queue
+        from channels.ratelimit import build_rate_limiter
+
+        hub = services.hub
+        if isinstance(hub, RedisHub):
+            await hub.start()  # connected before anyone subscribes or publishes
+        else:
+            hub.bind_loop(asyncio.get_running_loop())
+        limiter = build_rate_limiter(
+            settings.redis_url,
+            settings.rate_limiter,
+            on_fallback=lambda what: metrics.dependency_error("redis", what),
+        )
+        jobs = build_job_queue(services, settings.redis_url, settings.job_queue)
+        app.state.jobs = jobs
         app.state.live = LiveManager(services)
-        app.state.inbox_worker = start_worker(services)
-        # Deletion deadlines hold after a restart too: sweep, then run the job worker.
+        app.state.inbox_worker = start_worker(services, limiter=limiter)
+        # Deletion deadlines hold after a restart too: sweep first. Avatars are then made by
+        # this process's studio thread, or by the job workers (`persona jobs`) with arq.
         services.avatar.sweep()
-        services.avatar.start()
+        feed = None
+        if settings.job_queue == "arq":
+            feed = AvatarJobFeed(services.avatar, jobs)
+            feed.start()
+        else:
+            services.avatar.start()
+        app.state.avatar_feed = feed
+        start_observability(app, job_depth=jobs.depth, interval_s=settings.probe_interval_s)
         if warm_up:
             services.warm_up()
         log.info("platform started", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
         finally:
+            await stop_observability(app)
+            if feed is not None:
+                await feed.stop()
             await app.state.inbox_worker.stop()
             await app.state.live.stop()
+            await jobs.close()
+            close = getattr(limiter, "close", None)
+            if close is not None:
+                close()
+            if isinstance(hub, RedisHub):
+                await hub.stop()
             services.close()
             log.info("platform stopped")
 
@@ -68,14 +118,28 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         log.exception("unhandled error", extra={"path": request.url.path})
         return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
+    # A value PostgreSQL refuses (SQLite would take it) is the request's fault: 422, not 500.
+    handle_data_errors(app)
+
     app.include_router(health.router)
     app.include_router(creators.router)
     app.include_router(space_router)
     app.include_router(openai_router)
     app.include_router(live_router)
     app.include_router(inbox_router)
+
+    def avatar_queued(job_id: str) -> None:
+        feed = getattr(app.state, "avatar_feed", None)
+        if feed is not None:
+            feed.queued(job_id)
+
     app.include_router(
-        build_avatar_router(services.avatar), dependencies=[Depends(authenticated_creator)]
+        build_avatar_router(services.avatar, on_queued=avatar_queued),
+        dependencies=[Depends(authenticated_creator)],
     )
+    # Middleware: the last added runs first. Text no store can keep is refused up front;
+    # the metrics middleware, outermost, counts every answer (refusals included).
+    app.add_middleware(StorableTextMiddleware)
     mount_console(app)
+    instrument(app, metrics)  # MetricsMiddleware and /metrics
     return app

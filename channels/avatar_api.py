@@ -8,6 +8,7 @@ Avatar errors carry messages written for the creator, so they are passed on as t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -245,7 +246,11 @@ def _split_styles(values: list[str]) -> list[str]:
 # -- router ------------------------------------------------------------------------------------
 
 
-def build_avatar_router(service: AvatarService) -> APIRouter:
+def build_avatar_router(
+    service: AvatarService, on_queued: Callable[[str], None] | None = None
+) -> APIRouter:
+    """The avatar studio's routes. `on_queued(job_id)` runs after a job is queued in the
+    database (production mode hands it to the job workers' queue there)."""
     router = APIRouter(prefix=PREFIX, tags=["avatar"])
     config = service.config
 
@@ -308,7 +313,22 @@ def build_avatar_router(service: AvatarService) -> APIRouter:
         "/jobs",
         response_model=SubmissionOut,
         status_code=status.HTTP_201_CREATED,
-        responses={422: {"model": SubmissionOut, "description": "too few photos passed"}},
+        responses={
+            422: {
+                "description": "too few photos passed (each photo's verdict), or an invalid "
+                "request (FastAPI's validation errors)",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "anyOf": [
+                                {"$ref": "#/components/schemas/SubmissionOut"},
+                                {"$ref": "#/components/schemas/HTTPValidationError"},
+                            ]
+                        }
+                    }
+                },
+            }
+        },
     )
     def create_job(
         creator_id: str,
@@ -328,6 +348,8 @@ def build_avatar_router(service: AvatarService) -> APIRouter:
         body = SubmissionOut.of(submission)
         if submission.job is None:
             return JSONResponse(body.model_dump(mode="json"), status_code=422)
+        if on_queued is not None:
+            on_queued(submission.job.id)
         return body
 
     @router.get("/jobs", response_model=list[JobOut])

@@ -401,6 +401,15 @@ def demo(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API worker processes (default PERSONA_WORKERS, 1); more than one needs "
+            "PostgreSQL, Redis, the Chroma server and an OpenAI-compatible model",
+        ),
+    ] = None,
     demo_creator: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Load the demo creator first")
     ] = True,
@@ -410,11 +419,15 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the platform: HTTP API, websockets, interactive space and console."""
-    import uvicorn
-
-    from channels.app import create_app
+    from channels.serve_cli import CannotRunWorkers, check_workers, run_server
 
     settings = _settings(quiet=False)
+    count = workers or settings.workers
+    try:
+        check_workers(settings, count)
+    except CannotRunWorkers as exc:
+        err.print(f"[red]cannot start {count} workers[/red]: {exc}")
+        raise typer.Exit(2) from None
     if demo_creator:
         from channels.services import Services
 
@@ -428,13 +441,11 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     base = f"http://{bind_host}:{bind_port}"
     err.print(
-        f"\nserving on {base}\n  API docs:          {base}/docs\n"
+        f"\nserving on {base} ({count} worker{'s' if count > 1 else ''})\n"
+        f"  API docs:          {base}/docs\n"
         f"  interactive space: {base}/space/camille.cuisine\n  console:           {base}/console"
     )
-    # 1 MiB websocket frames: a live-chat batch fits, a memory-exhaustion frame does not.
-    uvicorn.run(
-        create_app(settings), host=bind_host, port=bind_port, log_config=None, ws_max_size=1 << 20
-    )
+    run_server(settings, bind_host, bind_port, count)
 
 
 def main() -> None:
@@ -450,6 +461,11 @@ def main() -> None:
     from channels.redteam_cli import redteam
 
     app.command("redteam", help="Trust-and-safety report through the real model")(redteam)
+    from channels.doctor import doctor_command
+    from channels.jobs import jobs_command
+
+    app.command("doctor")(doctor_command)
+    app.command("jobs")(jobs_command)
     app(prog_name="persona")
 
 

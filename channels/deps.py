@@ -7,7 +7,7 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from channels.services import Services
@@ -16,6 +16,12 @@ from persona.store import Creator
 _bearer = HTTPBearer(auto_error=False)
 
 CREATOR_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+# Row ids are 32-bit INTEGER columns on PostgreSQL and offsets go out as BIGINT: a bigger
+# number is refused up front (422) rather than by the database (500).
+DB_INT_MAX = 2**31 - 1
+RowIdPath = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+OffsetQuery = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
 
 
 def get_services(request: Request) -> Services:

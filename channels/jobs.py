@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -322,6 +323,60 @@ def build_job_queue(
     return InlineJobQueue(JobContext(services))
 
 
+# -- avatars in production mode ------------------------------------------------------------------
+
+
+class AvatarJobFeed:
+    """With the arq queue, API workers do not make avatars (CPU-heavy): a job submitted to the
+    studio is queued in the database as always, then an `avatars` job tells the job workers
+    (`persona jobs`) to run what is pending. Every `interval_s` the API worker enforces the
+    studio's deletion deadlines and queues such a job again, so that a job submitted while
+    Redis was down, or put back after a job worker died, is still made."""
+
+    def __init__(self, avatar: Any, jobs: JobQueue, interval_s: float = 60.0) -> None:
+        self.avatar = avatar
+        self.jobs = jobs
+        self.interval_s = interval_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._tick(), name="avatar-job-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def queued(self, job_id: str) -> None:
+        """A job was queued in the database (called from a request's thread)."""
+        if self._loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(
+            self.jobs.enqueue(AVATARS, {"job_id": job_id}, f"avatars-{job_id}"), self._loop
+        )
+        try:
+            future.result(timeout=5.0)
+        except Exception as exc:  # noqa: BLE001 - the database has the job; the tick retries
+            log.warning(
+                "could not queue the avatar job for the job workers; retrying within a minute",
+                extra={"job": job_id, "error": type(exc).__name__},
+            )
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await asyncio.to_thread(self.avatar.sweep)
+                # One id per interval: the workers of every API process queue it once.
+                slot = int(time.time() // self.interval_s)
+                await self.jobs.enqueue(AVATARS, {}, f"avatars-tick-{slot}")
+            except Exception as exc:  # noqa: BLE001 - Redis or the database is away; next tick
+                log.warning("avatar job feed: tick failed", extra={"error": type(exc).__name__})
+
+
 # -- the job worker process ----------------------------------------------------------------------
 
 
@@ -430,10 +485,17 @@ def jobs_command(
     """Run a job worker: post imports and avatar jobs from the Redis queue (production).
 
     Mounted by the CLI as `persona jobs`; run one per core you give to background work."""
+    from rich.console import Console
+
+    from channels.logs import configure_logging
     from channels.settings import Settings
 
-    settings = Settings()
-    from channels.logs import configure_logging
-
+    err = Console(stderr=True)
+    try:
+        settings = Settings()
+        worker = create_job_worker(settings, burst=burst)
+    except ValueError as exc:  # pydantic's message, or the missing Redis URL, names the fix
+        err.print(f"[red]cannot start a job worker:[/red] {exc}")
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
-    create_job_worker(settings, burst=burst).run()
+    worker.run()

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number, the same in every process: names the migration lock in PostgreSQL.
+MIGRATION_LOCK_KEY = 0x7065_7273_6F6E_61  # "persona"
 
 
 def alembic_config() -> Config:
@@ -18,10 +20,20 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to `revision`. Safe when several workers start at once: on PostgreSQL they take
+    a transaction-level advisory lock first, so one migrates and the others, once it has
+    committed, find nothing left to do (SQLite is one process's file: no lock needed)."""
     config = alembic_config()
     with engine.begin() as connection:
+        _lock_migrations(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def _lock_migrations(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until this transaction commits or rolls back (the migration's own).
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def current_heads(engine: Engine) -> set[str]:

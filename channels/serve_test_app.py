@@ -4,7 +4,8 @@
     python -m channels.serve_test_app --port-file PATH [--import tests.doubles]
 
 The port is chosen by the OS and written to PATH once the socket is bound (no race on a
-"free" port); `--import` loads modules that register test doubles through the registries.
+"free" port); `--import` loads modules that register test doubles through the registries
+(as PERSONA_PLUGINS does).
 """
 
 from __future__ import annotations
@@ -14,55 +15,11 @@ import asyncio
 import importlib
 import os
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
-from pydantic import create_model
 
-from channels.inbox.config import InboxConfig
 from channels.settings import Settings
-
-
-def _settings_class() -> type[Settings]:
-    """Settings plus the inbox fields it does not declare (yet), read from PERSONA_*."""
-    missing = {
-        name: (field.annotation, field)
-        for name, field in InboxConfig.model_fields.items()
-        if name not in Settings.model_fields
-    }
-    if not missing:
-        return Settings
-    return create_model("ServeSettings", __base__=Settings, **missing)  # type: ignore[call-overload]
-
-
-def _with_inbox(app: FastAPI) -> FastAPI:
-    """Add the inbox routes and worker when the app factory does not include them itself."""
-    from channels.inbox import start_worker
-    from channels.inbox.router import router
-
-    if not any(getattr(r, "path", "") == "/webhooks/{platform}" for r in app.routes):
-        app.include_router(router)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            handle = None
-            if getattr(app.state, "inbox_worker", None) is None:
-                handle = start_worker(app.state.services)
-                app.state.inbox_worker = handle
-            try:
-                yield state
-            finally:
-                if handle is not None:
-                    await handle.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
 
 
 def main() -> None:
@@ -75,8 +32,8 @@ def main() -> None:
 
     from channels.app import create_app
 
-    settings = _settings_class()()
-    app = _with_inbox(create_app(settings, warm_up=False))
+    settings = Settings()
+    app = create_app(settings, warm_up=False)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -36,6 +37,19 @@ def llm_config(settings: Settings) -> Any:
     )
 
 
+def load_plugins(settings: Settings) -> None:
+    """Import the modules named in PERSONA_PLUGINS: they register backends through the same
+    registries as the built-in ones (in every process, workers included)."""
+    for module in settings.plugins:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ValueError(
+                f"PERSONA_PLUGINS names {module!r}, which cannot be imported ({exc}); install "
+                "it or remove it from the list"
+            ) from exc
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -43,6 +57,8 @@ class Services:
     index: PostIndex
     embeddings: Any
     hub: Hub = field(default_factory=Hub)
+    # channels.observability.Metrics when the app measures replies (create_app sets it).
+    metrics: Any = None
     _llm: Any = None
     _avatar: Any = None
     _engine: ReplyEngine | None = None
@@ -50,6 +66,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        load_plugins(settings)
         settings.ensure_dirs()
         db = Database(DatabaseConfig(settings.resolved_database_url))
         if migrate:
@@ -101,11 +118,12 @@ class Services:
 
     @property
     def engine(self) -> ReplyEngine:
+        """The reply engine (with metrics around each reply when `metrics` is set)."""
         if self._engine is None:
             from persona.engine.safety_guard import SafetyGuard
 
             s = self.settings
-            self._engine = ReplyEngine(
+            engine = ReplyEngine(
                 self.db,
                 self.index,
                 self.embeddings,
@@ -119,6 +137,11 @@ class Services:
                 ),
                 model_name=s.llm_model,
             )
+            if self.metrics is not None:
+                from channels.observability import InstrumentedEngine
+
+                engine = InstrumentedEngine(engine, self.metrics)  # type: ignore[assignment]
+            self._engine = engine
         return self._engine
 
     @property

@@ -73,7 +73,43 @@ class Settings(BaseSettings):
     outbox_backoff_base_s: float = Field(default=1.0, gt=0)
     outbox_backoff_max_s: float = Field(default=300.0, gt=0)
     outbox_timeout_s: float = Field(default=10.0, gt=0)
-    rate_limiter: str = "memory"
+
+    # Production mode: setting these switches the same code to shared services.
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://HOST:6379/0. Shares live updates (pub/sub between API workers), "
+        "rate limits and the job queue; needed for `persona serve --workers N` with N > 1.",
+    )
+    rate_limiter: str | None = Field(
+        default=None,
+        description="Where rate-limit buckets live: 'memory' (one process) or 'redis' (shared "
+        "by every worker). Default: 'redis' when PERSONA_REDIS_URL is set, else 'memory'.",
+    )
+    job_queue: Literal["inline", "arq"] | None = Field(
+        default=None,
+        description="Where background jobs (post imports, avatars) run: 'inline' (in the API "
+        "process) or 'arq' (a Redis queue served by `persona jobs` workers). Default: 'arq' "
+        "when PERSONA_REDIS_URL is set, else 'inline'.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API worker processes of `persona serve` (--workers overrides it); more "
+        "than one needs PostgreSQL, Redis, the Chroma server and an OpenAI-compatible model.",
+    )
+    probe_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often each worker samples queue depths and probes its dependencies "
+        "for /metrics (persona_dependency_up).",
+    )
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Python modules imported at start-up, in every worker, that register "
+        "extra backends (chat models, rate limiters, ...) through the registries.",
+    )
 
     # Avatar studio (None keeps the library default; see avatar/config.py).
     avatar_backend: str | None = Field(default=None, description="art (CPU) or diffusers")
@@ -99,6 +135,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PERSONA_LLM_BACKEND=openai needs PERSONA_LLM_BASE_URL "
                 "(for vLLM: http://HOST:8000/v1)"
+            )
+        if self.rate_limiter is None:
+            self.rate_limiter = "redis" if self.redis_url else "memory"
+        if self.job_queue is None:
+            self.job_queue = "arq" if self.redis_url else "inline"
+        if not self.redis_url and (self.rate_limiter == "redis" or self.job_queue == "arq"):
+            raise ValueError(
+                "PERSONA_RATE_LIMITER=redis and PERSONA_JOB_QUEUE=arq need PERSONA_REDIS_URL "
+                "(redis://HOST:6379/0)"
             )
         return self
 

@@ -3,6 +3,9 @@ the fix for each thing that is wrong."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +145,34 @@ def test_doctor_command_exits_1_and_prints_the_fix(tmp_path: Path, monkeypatch) 
     assert result.exit_code == 1
     assert "no database yet" in result.output and "persona serve" in result.output
     assert not (tmp_path / "data" / "persona.db").exists()  # the doctor changed nothing
+
+
+def _persona(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The installed command line (`persona ...`), as an operator runs it."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "channels.cli", *args],
+        env={**base, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+def test_serve_refuses_several_workers_on_single_process_settings(tmp_path: Path) -> None:
+    done = _persona("serve", "--workers", "2", "--no-demo", env={"PERSONA_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "cannot start 2 workers" in said
+    for fix in ("PERSONA_REDIS_URL", "PERSONA_DATABASE_URL", "PERSONA_VECTOR_BACKEND"):
+        assert fix in said
+    assert not (tmp_path / "persona.db").exists()  # refused before touching anything
+
+
+def test_cli_has_doctor_and_jobs(tmp_path: Path) -> None:
+    doctor = _persona("doctor", env={"PERSONA_DATA_DIR": str(tmp_path)})
+    assert doctor.returncode == 1 and "no database yet" in doctor.stdout
+    jobs = _persona("jobs", "--burst", env={"PERSONA_DATA_DIR": str(tmp_path)})
+    assert jobs.returncode == 2
+    assert "PERSONA_REDIS_URL" in jobs.stderr + jobs.stdout

@@ -325,6 +325,7 @@ def test_chroma_restart_retries_and_answers_once(tmp_path: Path) -> None:
             wait_until(lambda: all_sent(deployment.database_url, len(ids)), 180, 0.3)
             wait_until(lambda: len(sink.received) >= len(ids), 60, 0.2)
             answered_once(deployment.database_url, sink, ids)
+
             # Each worker probes on its own clock, and the gauge is the minimum over live
             # workers: wait until every worker has seen the Chroma server back.
             def recovered() -> bool:

@@ -13,15 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 
-from channels.observability import (
-    InstrumentedEngine,
-    Metrics,
-    exposition,
-    failure_cause,
-    instrument,
-    start_observability,
-    stop_observability,
-)
+from channels.observability import InstrumentedEngine, Metrics, exposition, failure_cause
 from persona.engine import Channel, ReplyRequest
 from tests.conftest import make_settings
 from tests.test_production_support import metric_value
@@ -29,30 +21,14 @@ from tests.test_production_support import metric_value
 
 @pytest.fixture
 def client(demo_dir: Path):
+    """The product's own app: create_app measures requests and replies by itself."""
     from channels.app import create_app
     from channels.deps import new_api_token
 
-    app = create_app(make_settings(demo_dir), warm_up=False)
-    metrics = instrument(app)
-    inner = app.router.lifespan_context
-
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def lifespan(app):
-        async with inner(app) as state:
-            services = app.state.services
-            services._engine = InstrumentedEngine(services.engine, metrics)
-            start_observability(app, interval_s=0.2)
-            try:
-                yield state
-            finally:
-                await stop_observability(app)
-
-    app.router.lifespan_context = lifespan
+    app = create_app(make_settings(demo_dir, probe_interval_s=0.2), warm_up=False)
     with TestClient(app) as test_client:
         token = new_api_token(app.state.services, "camille.cuisine")
-        yield test_client, metrics, token
+        yield test_client, app.state.metrics, token
 
 
 def _text(client: TestClient) -> str:

@@ -301,3 +301,80 @@ def test_inline_job_queue_reports_a_bad_upload_in_words(tmp_path: Path) -> None:
     info = asyncio.run(run())
     assert info.state == "failed"
     assert "upload the file again" in info.error
+
+
+def test_avatar_jobs_go_to_the_job_workers_queue(urls: ServiceURLs) -> None:
+    """With arq, an API worker hands each submitted avatar job to the Redis queue (once per
+    job id), and its periodic tick enforces deadlines and queues a catch-up job."""
+    import uuid
+
+    from channels.jobs import ArqJobQueue, AvatarJobFeed
+
+    class Studio:  # the studio's deadline sweep, counted (the jobs themselves are not run)
+        sweeps = 0
+
+        def sweep(self) -> None:
+            Studio.sweeps += 1
+
+    queue = ArqJobQueue(urls.redis_url, queue_name=f"persona:jobs:test:{uuid.uuid4().hex[:8]}")
+    job_id = f"job-{uuid.uuid4().hex[:8]}"
+
+    async def run() -> tuple[str, int | None]:
+        feed = AvatarJobFeed(Studio(), queue, interval_s=0.2)
+        feed.start()
+        try:
+            # Called from a request's thread, twice: queued once.
+            await asyncio.to_thread(feed.queued, job_id)
+            await asyncio.to_thread(feed.queued, job_id)
+            state = (await queue.info(f"avatars-{job_id}")).state
+            for _ in range(100):
+                if Studio.sweeps >= 1 and (queue.depth() or 0) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            return state, queue.depth()
+        finally:
+            await feed.stop()
+            await queue.close()
+
+    state, depth = asyncio.run(run())
+    assert state == "queued"
+    assert Studio.sweeps >= 1
+    assert depth is not None and depth >= 2  # the job's own entry and a tick's
+
+
+def test_workers_migrating_at_once_do_not_race(database_url: str) -> None:
+    """Four processes upgrade one empty PostgreSQL database at the same moment, as workers
+    starting together do: the advisory lock lets one migrate; the others find nothing left."""
+    import subprocess
+    import sys
+    import time
+
+    from channels.migrate import current_heads, expected_heads
+    from persona.store import Database, DatabaseConfig
+
+    # Each process imports first, then waits for the same instant to start migrating.
+    script = (
+        "import sys, time\n"
+        "from channels.migrate import upgrade\n"
+        "from persona.store import Database, DatabaseConfig\n"
+        "db = Database(DatabaseConfig(sys.argv[1]))\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "upgrade(db.engine)\n"
+    )
+    at = str(time.time() + 8.0)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, database_url, at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [(proc.wait(180), proc.stdout.read() if proc.stdout else "") for proc in processes]
+    assert all(code == 0 for code, _ in outputs), [out[-2000:] for _, out in outputs]
+    db = Database(DatabaseConfig(database_url))
+    try:
+        assert current_heads(db.engine) == expected_heads()
+    finally:
+        db.dispose()

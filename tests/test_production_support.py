@@ -1,7 +1,7 @@
 """Helpers shared by the production-mode tests (no tests here): the services that `.ci/services`
 starts (PostgreSQL, Redis, the Chroma server), a fresh database per test, restartable Redis and
-Chroma processes for the fault tests, the production app factory that several uvicorn workers
-load, and readers of the shared tables.
+Chroma processes for the fault tests, `persona serve --workers N` on production settings (the
+product's own app: production mode is a matter of settings), and readers of the shared tables.
 
 The services come from the env file named by PERSONA_TEST_SERVICES_ENV (what `.ci/run` sets
 after `.ci/services`); without it, the first test that needs them runs `.ci/services` itself
@@ -22,17 +22,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
-from pydantic import Field, create_model, model_validator
 
-import tests.doubles  # noqa: F401 - registers the scripted chat backend (workers import this)
+import tests.doubles  # noqa: F401 - the scripted chat backend (workers load it as a plugin)
 from channels.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -272,41 +270,6 @@ class ChromaProcess(ServiceProcess):
 
 # -- production settings --------------------------------------------------------------------------
 
-# The fields the lead's Settings gains for production mode (docs/deploy.md), and the inbox's
-# settings; declared here too so that these tests run before and after that change (a field
-# Settings has already is not declared again).
-PRODUCTION_FIELDS: dict[str, Any] = {
-    "redis_url": (str | None, Field(default=None)),
-    "job_queue": (Literal["inline", "arq"] | None, Field(default=None)),
-    "rate_limiter": (str, Field(default="")),
-}
-
-
-def _pick_rate_limiter(settings: Any) -> Any:
-    if not settings.rate_limiter:
-        settings.rate_limiter = "redis" if settings.redis_url else "memory"
-    return settings
-
-
-def settings_class() -> type[Settings]:
-    from channels.inbox.config import InboxConfig
-
-    inbox = {
-        name: (field.annotation, field)
-        for name, field in InboxConfig.model_fields.items()
-        if name != "rate_limiter"
-    }
-    wanted = {**inbox, **PRODUCTION_FIELDS}
-    missing = {k: v for k, v in wanted.items() if k not in Settings.model_fields}
-    if not missing:
-        return Settings
-    return create_model(  # type: ignore[call-overload]
-        "ProductionSettings",
-        __base__=Settings,
-        __validators__={"_limiter": model_validator(mode="after")(_pick_rate_limiter)},
-        **missing,
-    )
-
 
 def production_values(
     data_dir: Path,
@@ -332,17 +295,20 @@ def production_values(
         "inbox_retry_base_s": 0.2,
         "outbox_backoff_base_s": 0.1,
         "outbox_backoff_max_s": 0.5,
+        # Fault tests watch persona_dependency_up change: probe every second.
+        "probe_interval_s": 1.0,
+        # Every worker registers the scripted chat backend through the product's plugin path.
+        "plugins": ["tests.doubles"],
     }
     if redis_url:
-        # Stated, not left to a default: Settings' default limiter is the in-process one.
+        # With Redis, the limiter, hub and job queue default to the shared ones.
         values["redis_url"] = redis_url
-        values["rate_limiter"] = "redis"
     values.update(overrides)
     return values
 
 
 def make_production_settings(values: dict[str, Any]) -> Settings:
-    return settings_class()(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 def environment(values: dict[str, Any], metrics_dir: Path | None = None) -> dict[str, str]:
@@ -362,8 +328,8 @@ def environment(values: dict[str, Any], metrics_dir: Path | None = None) -> dict
 
 
 def prepare_platform(settings: Settings, posts: int = 40) -> str:
-    """Migrate, create the inbox tables, ingest a small creator (the first `posts` posts of
-    the demo creator), and return a fresh API token for them."""
+    """Migrate, ingest a small creator (the first `posts` posts of the demo creator), and
+    return a fresh API token for them."""
     from channels.deps import new_api_token
     from channels.services import Services
     from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME, demo_posts_path
@@ -371,7 +337,6 @@ def prepare_platform(settings: Settings, posts: int = 40) -> str:
 
     services = Services.build(settings)
     try:
-        _ensure_inbox_tables(services)
         subset = settings.data_dir / "posts.jsonl"
         lines = demo_posts_path().read_text(encoding="utf-8").splitlines()[:posts]
         subset.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -381,15 +346,6 @@ def prepare_platform(settings: Settings, posts: int = 40) -> str:
         return new_api_token(services, DEMO_CREATOR_ID)
     finally:
         services.close()
-
-
-def _ensure_inbox_tables(services: Any) -> None:
-    # Until an inbox migration is in the chain, create its tables directly (once, before the
-    # workers start: several workers creating them at once would race).
-    from channels.inbox.models import InboxEvent, OutboxReply
-
-    for table in (InboxEvent.__table__, OutboxReply.__table__):
-        table.create(services.db.engine, checkfirst=True)
 
 
 def set_policy(database_url: str, channel: str, **changes: Any) -> None:
@@ -421,104 +377,12 @@ def rows(database_url: str, model: Any) -> list[Any]:
         db.dispose()
 
 
-# -- the production app (what each uvicorn worker loads) -----------------------------------------
-
-
-def production_app() -> Any:
-    """`uvicorn --factory tests.test_production_support:production_app --workers N`: settings
-    from the PERSONA_* environment."""
-    return build_production_app(settings_class()())
-
-
-def build_production_app(settings: Settings) -> Any:
-    """The app of `create_app`, plus what production mode adds until the lead's create_app
-    does it itself (each step is skipped when the app already has it): the live and inbox
-    routes, metrics, the Redis hub, the shared rate limiter, the job queue and the inbox
-    worker."""
-    from fastapi import FastAPI
-
-    from channels.app import create_app
-    from channels.observability import (
-        InstrumentedEngine,
-        instrument,
-        start_observability,
-        stop_observability,
-    )
-    from channels.redis_hub import RedisHub, build_hub
-
-    app = create_app(settings, warm_up=False)
-    paths = {getattr(route, "path", "") for route in app.routes}
-    if "/ws/live/{creator_id}/{stream_id}/in" not in paths:
-        from channels.live.router import router as live_router
-
-        app.include_router(live_router)
-    if "/webhooks/{platform}" not in paths:
-        from channels.inbox.router import router as inbox_router
-
-        app.include_router(inbox_router)
-    metrics = app.state.metrics if hasattr(app.state, "metrics") else instrument(app)
-    _register_redis_limiter(settings, metrics)
-    redis_url = getattr(settings, "redis_url", None)
-    # Services are built by create_app (older versions: in its lifespan).
-    built = getattr(app.state, "services", None)
-    if built is not None and not isinstance(built.hub, RedisHub):
-        built.hub = build_hub(redis_url, metrics)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        from channels.inbox import start_worker
-        from channels.jobs import build_job_queue
-
-        services = getattr(app.state, "services", None)
-        # The Redis hub connects before the app's own lifespan subscribes to it.
-        if services is not None and isinstance(services.hub, RedisHub):
-            await services.hub.start()
-        async with inner(app) as state:
-            services = app.state.services
-            if not isinstance(services.hub, RedisHub) and redis_url:
-                services.hub = build_hub(redis_url, metrics)
-                await services.hub.start()
-            if not isinstance(services._engine, InstrumentedEngine):
-                services._engine = InstrumentedEngine(services.engine, metrics)
-            jobs = build_job_queue(services, redis_url)
-            app.state.jobs = jobs
-            start_observability(app, job_depth=jobs.depth, interval_s=1.0)
-            inbox = None
-            if getattr(app.state, "inbox_worker", None) is None:
-                inbox = start_worker(services)
-                app.state.inbox_worker = inbox
-            try:
-                yield state
-            finally:
-                if inbox is not None:
-                    await inbox.stop()
-                await stop_observability(app)
-                await jobs.close()
-        if isinstance(services.hub, RedisHub):
-            await services.hub.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
-
-
-def _register_redis_limiter(settings: Any, metrics: Any) -> None:
-    """Make the inbox's limiter registry know 'redis' (the lead's change does it for good)."""
-    from channels.inbox import ratelimit as inbox_ratelimit
-    from channels.ratelimit import RedisRateLimiter
-
-    url = getattr(settings, "redis_url", None)
-    if url and "redis" not in inbox_ratelimit.rate_limiters.names():
-        inbox_ratelimit.rate_limiters.add(
-            "redis",
-            lambda: RedisRateLimiter(
-                url, on_fallback=lambda what: metrics.dependency_error("redis", what)
-            ),
-        )
+# -- the production app: `persona serve --workers N` -----------------------------------------------
 
 
 class Workers:
-    """`uvicorn --workers N` serving the production app on one loopback port."""
+    """`persona serve --workers N` serving the product's app on one loopback port (settings
+    from the PERSONA_* environment, as an operator would run it)."""
 
     def __init__(self, values: dict[str, Any], directory: Path, workers: int = 2) -> None:
         self.values = values
@@ -546,18 +410,15 @@ class Workers:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "--factory",
-                "tests.test_production_support:production_app",
+                "channels.cli",
+                "serve",
+                "--no-demo",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
                 "--workers",
                 str(self.workers),
-                "--log-level",
-                "info",
-                "--no-access-log",
             ],
             cwd=REPO,
             env=environment(self.values, self.metrics_dir),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func, select
 
 from channels.api.protocol import CreatorSummary, KillSwitchOut, Page, ReplyIn, ReplyOut
-from channels.deps import CreatorDep, ServicesDep
+from channels.deps import CreatorDep, OffsetQuery, ServicesDep
 from persona.engine import ReplyRequest
 from persona.engine.engine import CreatorNotFound
 from persona.store import Creator, Post
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/creators", tags=["creators"])
 @router.get("", response_model=Page[CreatorSummary])
 def list_creators(
     services: ServicesDep,
-    offset: int = Query(0, ge=0),
+    offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[CreatorSummary]:
     with services.db.session() as session:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 
 from channels.deps import ServicesDep
+from channels.observability import readiness_checks
 
 router = APIRouter(tags=["health"])
 
@@ -25,6 +26,8 @@ def readyz(services: ServicesDep, response: Response) -> dict[str, object]:
     except Exception as exc:  # noqa: BLE001 - report, don't crash the probe
         checks["database"] = f"error: {type(exc).__name__}"
     checks["model"] = "ok" if services.llm_ready else "starting"
+    # Production mode: the Redis hub's connection as this worker last saw it.
+    checks.update(readiness_checks(services))
     ready = all(v == "ok" for v in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

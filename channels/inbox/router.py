@@ -31,7 +31,14 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from channels.api.protocol import Page
-from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep, hash_token
+from channels.deps import (
+    CREATOR_ID_PATTERN,
+    CreatorDep,
+    OffsetQuery,
+    RowIdPath,
+    ServicesDep,
+    hash_token,
+)
 from channels.inbox import approvals, store, webhooks
 from channels.inbox.config import InboxConfig
 from channels.inbox.models import EventStatus, InboxEvent, ReplyStatus
@@ -218,7 +225,11 @@ def put_policy(
     try:
         policy = POLICY_MODELS[channel].model_validate(body)
     except ValidationError as exc:
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        # FastAPI's own shape (loc, msg, type), as the schema's 422 response declares.
+        detail = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False)
+        ]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     return _update_policy(services, creator_id, channel, lambda _: policy)[0].model_dump(
         mode="json"
@@ -292,7 +303,7 @@ def _page(
 def list_approvals(
     creator_id: CreatorDep,
     services: ServicesDep,
-    offset: int = Query(0, ge=0),
+    offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[ReplyOut]:
     """Replies waiting for the creator, oldest first."""
@@ -309,7 +320,7 @@ def _decide(action: Any, *args: Any) -> ReplyOut:
 @creators.post("/approvals/{reply_id}/approve", response_model=ReplyOut)
 async def approve(
     creator_id: CreatorDep,
-    reply_id: int,
+    reply_id: RowIdPath,
     services: ServicesDep,
     body: ApproveIn | None = None,
 ) -> ReplyOut:
@@ -325,7 +336,7 @@ async def approve(
 @creators.post("/approvals/{reply_id}/reject", response_model=ReplyOut)
 def reject(
     creator_id: CreatorDep,
-    reply_id: int,
+    reply_id: RowIdPath,
     services: ServicesDep,
     body: RejectIn | None = None,
 ) -> ReplyOut:
@@ -342,7 +353,7 @@ def list_outbox(
     creator_id: CreatorDep,
     services: ServicesDep,
     status_: Annotated[list[ReplyStatus] | None, Query(alias="status")] = None,
-    offset: int = Query(0, ge=0),
+    offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[ReplyOut]:
     """Replies by status (e.g. `?status=dead` for the dead letters)."""
@@ -350,7 +361,9 @@ def list_outbox(
 
 
 @creators.post("/outbox/{reply_id}/retry", response_model=ReplyOut)
-async def retry_dead(creator_id: CreatorDep, reply_id: int, services: ServicesDep) -> ReplyOut:
+async def retry_dead(
+    creator_id: CreatorDep, reply_id: RowIdPath, services: ServicesDep
+) -> ReplyOut:
     """Give a dead-lettered reply a fresh set of delivery attempts."""
 
     def revive() -> ReplyOut:
@@ -396,7 +409,7 @@ def list_inbox(
     creator_id: CreatorDep,
     services: ServicesDep,
     status_: Annotated[list[EventStatus] | None, Query(alias="status")] = None,
-    offset: int = Query(0, ge=0),
+    offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[EventOut]:
     """Inbound messages, newest first, with what was decided and why."""

@@ -38,7 +38,7 @@ from channels.inbox.policy import (
     gate,
     load_policy,
 )
-from channels.inbox.ratelimit import Bucket, RateLimiter, rate_limiters
+from channels.inbox.ratelimit import Bucket, RateLimiter, build_rate_limiter
 from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult, Turn
 
 log = logging.getLogger(__name__)
@@ -541,11 +541,15 @@ def start_worker(
     *,
     clock: Callable[[], datetime] = utcnow,
     transport: httpx.AsyncBaseTransport | None = None,
+    limiter: RateLimiter | None = None,
 ) -> WorkerHandle:
     """Start the inbox worker and the outbox deliverer on the running event loop (call it in
-    the app's lifespan; `await handle.stop()` on the way out)."""
+    the app's lifespan; `await handle.stop()` on the way out). The rate limiter defaults to
+    the one the settings name (`rate_limiter`, with `redis_url` for 'redis')."""
     config = config or InboxConfig.from_settings(services.settings)
-    limiter = rate_limiters.create(config.rate_limiter)
+    if limiter is None:
+        redis_url = getattr(services.settings, "redis_url", None)
+        limiter = build_rate_limiter(redis_url, config.rate_limiter)
     worker = InboxWorker(services, config, limiter, clock)
     client = httpx.AsyncClient(transport=transport, follow_redirects=False)
     deliverer = Deliverer(services.db, services.hub, config, clock, client)
