@@ -461,6 +461,9 @@ def main() -> None:
     from channels.redteam_cli import redteam
 
     app.command("redteam", help="Trust-and-safety report through the real model")(redteam)
+    from channels.tune_cli import tune
+
+    app.command("tune", help="Train a creator's voice adapter (LoRA) on their posts")(tune)
     from channels.doctor import doctor_command
     from channels.jobs import jobs_command
 

@@ -2,7 +2,8 @@
 
 - `packaged_model`: assembles the offline Qwen GGUF shipped inside PyPI packages;
 - `embedded_server`: llama.cpp's own server in a supervised child process;
-- `backends`: the `chat_models` registry ("embedded", "openai") handing out `ChatOpenAI`.
+- `backends`: the `chat_models` registry ("embedded", "openai") handing out `ChatOpenAI`;
+- `lora`: creators' LoRA adapters on the one served base model, chosen per request.
 
 Names are exported lazily: the server child runs `python -m persona.llm.embedded_server`,
 which must not import the rest of the package first (runpy warns about that).
@@ -14,6 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "AdapterRouting": "lora",
+    "AdapterTable": "lora",
+    "LoraAdapter": "lora",
     "EmbeddedBackend": "backends",
     "LLMBackend": "backends",
     "OpenAICompatibleBackend": "backends",
@@ -33,6 +37,9 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AdapterRouting",
+    "AdapterTable",
+    "LoraAdapter",
     "DEFAULT_MODEL_NAME",
     "EmbeddedBackend",
     "EmbeddedLlamaServer",
@@ -68,6 +75,7 @@ if TYPE_CHECKING:
         ModelFileNotFoundError,
         PackagedModelError,
     )
+    from persona.llm.lora import AdapterRouting, AdapterTable, LoraAdapter
     from persona.llm.packaged_model import QWEN_CODER_05B_Q4, assemble_packaged_model
 
 

@@ -4,11 +4,15 @@
 the endpoint's lifecycle (the embedded one starts llama.cpp's server; the openai one only
 knows a URL, e.g. vLLM's) and hands out langchain `ChatOpenAI` models bound to it. Test
 doubles register through the same registry.
+
+Creators' LoRA adapters (`persona.llm.lora`) are chosen per request: bind
+`backend.adapter_options(creator_id)` onto a chat model (`model.bind(**options)`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +22,7 @@ import httpx
 from persona.llm.config import LLMConfig
 from persona.llm.embedded_server import EmbeddedLlamaServer, EmbeddedServerConfig
 from persona.llm.errors import LLMBackendError, ModelEndpointError
+from persona.llm.lora import AdapterTable, LoraAdapter, gguf_adapter_files
 from persona.llm.packaged_model import assemble_packaged_model
 from persona.registry import Registry
 
@@ -32,6 +37,7 @@ class LLMBackend(ABC):
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
+        self.adapters = AdapterTable(config.adapters)
 
     @abstractmethod
     def start(self) -> str:
@@ -73,6 +79,26 @@ class LLMBackend(ABC):
         }
         kwargs.update(overrides)
         return ChatOpenAI(**kwargs)
+
+    def adapter_options(self, creator: str | None) -> dict[str, Any]:
+        """Request options (for `chat_model(...).bind(**options)`) that make one request
+        answer with `creator`'s active adapter, or with the base model when they have none.
+
+        Here: vLLM's way, the adapter's served name as `model`. The embedded backend
+        overrides it with llama.cpp's per-request `lora` list.
+        """
+        adapter = self.adapters.get(creator)
+        return {"model": adapter.model_name} if adapter is not None else {}
+
+    def model_for(self, creator: str | None) -> str:
+        """The model name a reply for `creator` is recorded under (adapter or base)."""
+        adapter = self.adapters.get(creator)
+        return adapter.model_name if adapter is not None else self.config.model
+
+    def set_adapters(self, adapters: tuple[LoraAdapter, ...]) -> None:
+        """Serve another set of active adapters (e.g. after `persona tune` activated one).
+        Here only the routing changes: the operator loads adapters into vLLM."""
+        self.adapters = AdapterTable(adapters)
 
     def ping(self, timeout_s: float = 15.0) -> None:
         """Health check: a 1-token completion. Raises ModelEndpointError naming the fix."""
@@ -157,6 +183,13 @@ class OpenAICompatibleBackend(LLMBackend):
     def stop(self) -> None:
         """Nothing to release: the HTTP clients belong to the chat models."""
 
+    def unserved_adapters(self, timeout_s: float = 5.0) -> list[str]:
+        """Adapter names the platform would send that the server does not list at
+        GET /models: requests for those creators would fail (HTTP 404) until vLLM loads them
+        (`--lora-modules NAME=PATH`, see docs/vllm.md). For `persona doctor`."""
+        served = set(self.served_models(timeout_s))
+        return [a.model_name for a in self.adapters if a.model_name not in served]
+
     @property
     def base_url(self) -> str:
         assert self.config.base_url is not None
@@ -181,18 +214,69 @@ class EmbeddedBackend(LLMBackend):
         if self.server is not None:
             self.server.stop()
 
+    def chat_model(self, **overrides: Any) -> BaseChatModel:
+        """As `LLMBackend.chat_model`; with adapters loaded, unbound requests name the base
+        explicitly (see `persona.llm.lora` for why every request carries the list)."""
+        if len(self.adapters):
+            overrides.setdefault("extra_body", self.adapter_options(None)["extra_body"])
+        return super().chat_model(**overrides)
+
+    def adapter_options(self, creator: str | None) -> dict[str, Any]:
+        if not len(self.adapters):
+            return {}
+        return {"extra_body": {"lora": self.adapters.llama_selection(creator)}}
+
+    def set_adapters(self, adapters: tuple[LoraAdapter, ...]) -> None:
+        """Load another set of adapters: llama.cpp loads adapters only at start, so a
+        running server is restarted (~2 s) on the same URL with the same API key, which
+        keeps chat models made earlier working. Requests in flight during the restart fail."""
+        table = AdapterTable(adapters)
+        if table == self.adapters:
+            return
+        previous, self.adapters = self.adapters, table
+        running = self.server
+        if running is None or running.pid is None:
+            self.server = None  # start() builds the server with the new adapters
+            return
+        port, key = running.port, running.api_key
+        try:
+            config = replace(self.server_config(), port=port, api_key=key)
+        except BaseException:
+            self.adapters = previous  # e.g. an adapter that does not convert: keep serving
+            raise
+        running.stop()
+        self.server = EmbeddedLlamaServer(config)
+        try:
+            self.server.start()
+        except BaseException:
+            # Bring the previous adapters back on the same URL, then report the failure.
+            self.adapters = previous
+            self.server = EmbeddedLlamaServer(replace(running.config, port=port, api_key=key))
+            self.server.start()
+            raise
+
     def server_config(self) -> EmbeddedServerConfig:
         cfg = self.config
+        model_path = self.resolve_model_path()
         return EmbeddedServerConfig(
-            model_path=self.resolve_model_path(),
+            model_path=model_path,
             n_ctx=cfg.n_ctx,
             threads=cfg.threads,
             port=cfg.port,
             parallel=cfg.parallel,
             startup_timeout_s=cfg.startup_timeout_s,
             lora_path=cfg.lora_path,
+            lora_adapters=self._adapter_files(model_path),
             model_alias=cfg.model,
         )
+
+    def _adapter_files(self, model_path: Path) -> tuple[Path, ...]:
+        if not len(self.adapters):
+            return ()
+        cache_dir = self.config.adapter_cache_dir or (
+            self.config.models_dir / "lora" if self.config.models_dir is not None else None
+        )
+        return gguf_adapter_files(self.adapters, model_path, cache_dir)
 
     def resolve_model_path(self) -> Path:
         if self.config.model_path is not None:
@@ -231,6 +315,8 @@ class EmbeddedBackend(LLMBackend):
                 pid=str(self.server.pid),
                 restarts=str(self.server.restarts),
             )
+        if len(self.adapters):
+            info["adapters"] = ", ".join(a.creator for a in self.adapters)
         return info
 
     def _unreachable_message(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from persona.llm.lora import LoraAdapter
+
 DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
 
 
@@ -24,6 +26,10 @@ class LLMConfig:
     model_path: Path | None = None  # "embedded": a GGUF; None assembles the packaged Qwen
     models_dir: Path | None = None  # where the packaged model is assembled
     lora_path: Path | None = None  # "embedded": a GGUF LoRA adapter applied at scale 1.0
+    # Creators' active adapters, chosen per request (`LLMBackend.adapter_options`).
+    # "embedded" loads them all at start; "openai" names them in `model` (vLLM LoRA names).
+    adapters: tuple[LoraAdapter, ...] = ()
+    adapter_cache_dir: Path | None = None  # "embedded": converted GGUFs; None: models_dir/lora
     threads: int = 1
     n_ctx: int = 4096  # context per parallel slot
     parallel: int = 1  # requests decoded together by the embedded server

@@ -59,7 +59,10 @@ class EmbeddedServerConfig:
     host: str = "127.0.0.1"
     parallel: int = 1
     startup_timeout_s: float = 60.0
-    lora_path: Path | None = None
+    lora_path: Path | None = None  # one GGUF LoRA applied to every request at scale 1
+    # GGUF LoRA files loaded at scale 0; a request picks adapters and scales with llama.cpp's
+    # `lora` body field ([{"id": position here, "scale": 1.0}], see persona.llm.lora).
+    lora_adapters: tuple[Path, ...] = ()
     model_alias: str = "local"  # the name /v1/models reports and requests may use
     # Reuse cached KV chunks of at least this many tokens even after the prompts diverge
     # (KV shifting); the plain common-prefix reuse (cache_prompt) is always on.
@@ -91,11 +94,7 @@ class EmbeddedLlamaServer:
         if self._root_url is not None:
             return self.base_url
         _check_model_file(self.config.model_path)
-        if self.config.lora_path is not None and not self.config.lora_path.is_file():
-            raise ModelFileNotFoundError(
-                f"LoRA adapter {self.config.lora_path} not found: point lora_path at a GGUF "
-                "LoRA file (convert a PEFT adapter with llama.cpp's convert_lora_to_gguf.py)"
-            )
+        _check_adapter_files(self.config)
         self._stopping.clear()
         proc = self._launch()
         try:
@@ -104,6 +103,12 @@ class EmbeddedLlamaServer:
             _terminate(proc)
             raise
         log.info("embedded llama server ready", extra={"url": self._root_url, "pid": proc.pid})
+        if self.config.lora_adapters:
+            try:
+                self._check_loaded_adapters()
+            except BaseException:
+                self.stop()
+                raise
         if self.config.supervise:
             self._supervisor = threading.Thread(
                 target=self._supervise, name="llama-supervisor", daemon=True
@@ -138,6 +143,11 @@ class EmbeddedLlamaServer:
         return self._root_url
 
     @property
+    def port(self) -> int:
+        """The port the child listens on (kept across supervised restarts)."""
+        return self._port
+
+    @property
     def pid(self) -> int | None:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
@@ -161,6 +171,26 @@ class EmbeddedLlamaServer:
         )
         response.raise_for_status()
         return parse_prometheus(response.text)
+
+    def loaded_adapters(self, timeout_s: float = 5.0) -> list[dict[str, object]]:
+        """llama.cpp's `GET /lora-adapters`: id, path and global scale of each adapter."""
+        response = httpx.get(
+            f"{self.root_url}/lora-adapters",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=timeout_s,
+        )
+        response.raise_for_status()
+        return list(response.json())
+
+    def _check_loaded_adapters(self) -> None:
+        # Requests address adapters by position: make sure the server's ids are ours.
+        loaded = {int(a["id"]): str(a["path"]) for a in self.loaded_adapters()}  # type: ignore[call-overload]
+        expected = {i: str(p) for i, p in enumerate(self.config.lora_adapters)}
+        if loaded != expected:
+            raise EmbeddedServerError(
+                f"the embedded llama server loaded adapters {loaded}, expected {expected}: "
+                "check the adapter files"
+            )
 
     def __enter__(self) -> EmbeddedLlamaServer:
         self.start()
@@ -203,6 +233,8 @@ class EmbeddedLlamaServer:
         ]
         if cfg.lora_path is not None:
             cmd += ["--lora", str(cfg.lora_path)]
+        for adapter in cfg.lora_adapters:
+            cmd += ["--lora-adapter", str(adapter)]
         return cmd
 
     def _launch(self) -> subprocess.Popen[bytes]:
@@ -351,6 +383,29 @@ def _check_model_file(path: Path) -> None:
         )
 
 
+def _check_adapter_files(config: EmbeddedServerConfig) -> None:
+    if config.lora_path is not None and config.lora_adapters:
+        raise EmbeddedServerError(
+            "lora_path (one adapter for every request) and lora_adapters (chosen per "
+            "request) exclude each other: list the adapter in lora_adapters instead"
+        )
+    for adapter in (config.lora_path, *config.lora_adapters):
+        if adapter is None:
+            continue
+        if not adapter.is_file():
+            raise ModelFileNotFoundError(
+                f"LoRA adapter {adapter} not found: point at a GGUF LoRA file (convert a PEFT "
+                "adapter with `python -m persona.tune.gguf_lora ADAPTER_DIR OUT.gguf --base "
+                "MODEL.gguf`)"
+            )
+        with adapter.open("rb") as fh:
+            if fh.read(4) != _GGUF_MAGIC:
+                raise ModelFileNotFoundError(
+                    f"LoRA adapter {adapter} is not a GGUF file: convert the PEFT folder with "
+                    "`python -m persona.tune.gguf_lora ADAPTER_DIR OUT.gguf --base MODEL.gguf`"
+                )
+
+
 def _health_ok(root_url: str) -> bool:
     try:
         return httpx.get(f"{root_url}/health", timeout=2.0).status_code == 200
@@ -423,6 +478,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--alias", default="local")
     parser.add_argument("--cache-reuse", type=int, default=256)
     parser.add_argument("--lora", type=Path, default=None)
+    parser.add_argument("--lora-adapter", type=Path, action="append", default=[])
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--verbosity", type=int, default=3)
     return parser.parse_args(argv)
@@ -465,6 +521,14 @@ def main(argv: list[str] | None = None) -> None:
         params.api_keys = [api_key]
     if args.lora is not None:
         params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(args.lora), 1.0)]
+    elif args.lora_adapter:
+        # Scale 0 at start, so a request without a `lora` field gets the base model.
+        params.lora_adapters = [
+            xllamacpp.CommonAdapterLoraInfo(str(path), 0.0) for path in args.lora_adapter
+        ]
+        params.lora_init_without_apply = True
+        # The RAM prompt cache restores KV by tokens alone, whatever adapter computed it.
+        params.cache_ram_mib = 0
     try:
         server = xllamacpp.Server(params)
     except RuntimeError as exc:
