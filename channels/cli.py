@@ -258,6 +258,58 @@ def reindex(creator: Annotated[str, typer.Argument(help="Creator id")]) -> None:
     console.print(f"re-indexed {count} posts of {creator}")
 
 
+def _eval_tuned(
+    chosen: list[str] | None,
+    per_creator: int,
+    candidates: int | None,
+    out: Path | None,
+    activate: bool,
+) -> None:
+    import json
+    import math
+
+    from channels.eval_voice import run_tuned_comparison
+
+    def pct(value: float) -> str:
+        return "n/a" if math.isnan(value) else f"{value:.0%}"
+
+    with _services() as services, _progress() as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage[:12], total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            comparisons, accuracy = run_tuned_comparison(
+                services, chosen, per_creator, candidates, report, activate=activate
+            )
+        except (LookupError, ValueError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    table = Table(title="Voice adapters: base pipeline vs tuned (same held-out fan messages)")
+    for column in ("adapter", "attribution base", "tuned", "style dist base", "tuned", "copy"):
+        table.add_column(column, justify="left" if column == "adapter" else "right")
+    table.add_column("decision")
+    for comp in comparisons:
+        table.add_row(
+            comp.adapter,
+            pct(comp.base.attribution),
+            pct(comp.tuned.attribution),
+            f"{comp.base.style_distance:.2f}",
+            f"{comp.tuned.style_distance:.2f}",
+            pct(comp.tuned.copy_rate),
+            f"{comp.decision}: {comp.reason}",
+        )
+    console.print(table)
+    console.print(f"judge accuracy on real held-out posts: {pct(accuracy)}")
+    if out:
+        payload = {"judge_accuracy": accuracy, "comparisons": [c.to_dict() for c in comparisons]}
+        out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        console.print(f"report written to {out}")
+
+
 @eval_app.command("voice")
 def eval_voice(
     creators_csv: Annotated[
@@ -266,6 +318,17 @@ def eval_voice(
     per_creator: Annotated[int, typer.Option(min=1, max=200, help="Fan messages each")] = 20,
     candidates: Annotated[int | None, typer.Option(min=1, max=8)] = None,
     out: Annotated[Path | None, typer.Option(help="Write the full report as JSON")] = None,
+    tuned: Annotated[
+        bool,
+        typer.Option(
+            "--tuned",
+            help="Compare each creator's newest candidate voice adapter (persona tune) with "
+            "the base pipeline; activate it only if it wins",
+        ),
+    ] = False,
+    activate: Annotated[
+        bool, typer.Option("--activate/--no-activate", help="With --tuned: apply the decision")
+    ] = True,
 ) -> None:
     """Hold out part of each creator's posts, answer fan messages, and score the voice."""
     import math
@@ -273,6 +336,9 @@ def eval_voice(
     from channels.eval_voice import run_voice_eval
 
     chosen = [c.strip() for c in creators_csv.split(",")] if creators_csv else None
+    if tuned:
+        _eval_tuned(chosen, per_creator, candidates, out, activate)
+        return
     with _services() as services, _progress() as progress:
         tasks: dict[str, int] = {}
 

@@ -8,6 +8,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -104,6 +105,7 @@ def _scratch_engine(
     splits: dict[str, Split],
     candidates: int | None,
     progress: Progress,
+    adapters: object | None = None,
 ) -> tuple[ReplyEngine, Database]:
     """A second store holding only the train split, sharing the embeddings and the model."""
     from ingest.pipeline import Ingestor
@@ -132,6 +134,7 @@ def _scratch_engine(
             retrieve_replies=s.retrieve_replies,
         ),
         model_name=s.llm_model,
+        adapters=adapters,  # type: ignore[arg-type]
     )
     return engine, db
 
@@ -192,3 +195,165 @@ def _save(services: Services, report: VoiceReport) -> None:
 
 def _finite(value: float) -> float:
     return -1.0 if math.isnan(value) else round(value, 4)
+
+
+# -- base vs tuned: the loop that decides whether a voice adapter is served --------------------
+
+
+@dataclass(slots=True)
+class TunedComparison:
+    creator_id: str
+    adapter: str  # "<creator>-v<N>"
+    base: CreatorVoiceReport
+    tuned: CreatorVoiceReport
+    decision: str  # "activated", "rejected" or "not applied" (--no-activate)
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {
+            "creator_id": self.creator_id,
+            "adapter": self.adapter,
+            "decision": self.decision,
+            "reason": self.reason,
+            "base": self.base.to_dict(),
+            "tuned": self.tuned.to_dict(),
+        }
+
+
+def tuned_wins(base: CreatorVoiceReport, tuned: CreatorVoiceReport) -> tuple[bool, str]:
+    """An adapter is served only if the judge attributes more of its replies to the creator
+    than the base pipeline's, on the same held-out fan messages, and it copies no post."""
+    if tuned.copy_rate > 0:
+        return False, f"copies posts ({tuned.copy_rate:.0%} of replies)"
+    if not tuned.replies:
+        return False, "no reply was sent"
+    if math.isnan(tuned.attribution) or math.isnan(base.attribution):
+        return False, "no attribution judge (needs 2+ creators with 30+ posts)"
+    if tuned.attribution <= base.attribution:
+        return False, f"attribution {tuned.attribution:.0%} <= base {base.attribution:.0%}"
+    return True, f"attribution {tuned.attribution:.0%} > base {base.attribution:.0%}, copy rate 0"
+
+
+def run_tuned_comparison(
+    services: Services,
+    creators: list[str] | None = None,
+    per_creator: int = 20,
+    candidates: int | None = None,
+    progress: Progress = lambda *_: None,
+    activate: bool = True,
+) -> tuple[list[TunedComparison], float]:
+    """For each creator's newest candidate adapter (`persona tune`): answer the same held-out
+    fan messages with the base pipeline and with the adapter, score both with one judge, and
+    activate the adapter only if it wins (else mark it rejected). Returns the comparisons and
+    the judge's accuracy on real held-out posts."""
+    from persona.llm.lora import LoraAdapter
+    from persona.tune.adapters import AdapterStatus, AdapterStore
+
+    store = AdapterStore(services.settings.data_dir)
+    wanted = creators or store.creators()
+    trial = {c: v for c in wanted if (v := store.latest(c, AdapterStatus.CANDIDATE)) is not None}
+    if not trial:
+        raise LookupError(
+            "no candidate adapter to compare: train one with `persona tune CREATOR` first"
+        )
+    eligible = set(eligible_creators(services))
+    missing = sorted(set(trial) - eligible)
+    if missing:
+        raise LookupError(f"{', '.join(missing)}: not in the store or fewer than {MIN_POSTS} posts")
+    splits = {c: split_posts(_texts(services, c)) for c in trial}
+    judge_splits = {c: splits.get(c) or split_posts(_texts(services, c)) for c in sorted(eligible)}
+    judge, accuracy = _train_judge(judge_splits)
+    llm = services.llm
+    served = {a.creator: a for a in services.active_adapters()}
+    served.update({c: LoraAdapter(c, path=v.path) for c, v in trial.items()})
+    # The candidates are loaded beside the active adapters; requests pick them per creator.
+    llm.set_adapters(tuple(served.values()))
+    try:
+        pairs = _compare(services, splits, judge, per_creator, candidates, progress)
+    finally:
+        llm.set_adapters(services.active_adapters())
+    comparisons: list[TunedComparison] = []
+    for (c, version), (base, tuned) in zip(trial.items(), pairs, strict=True):
+        wins, reason = tuned_wins(base, tuned)
+        if not activate:
+            decision = "not applied"
+        elif wins:
+            store.activate(c, version.version)
+            decision = "activated"
+        else:
+            store.reject(c, version.version, notes=f"persona eval voice: {reason}")
+            decision = "rejected"
+        log.info("voice adapter %s", decision, extra={"adapter": version.name, "reason": reason})
+        comparisons.append(TunedComparison(c, version.name, base, tuned, decision, reason))
+    # Serve what was activated (the embedded server restarts with the new set).
+    if any(comp.decision == "activated" for comp in comparisons):
+        llm.set_adapters(services.active_adapters())
+    _save_comparisons(services, comparisons, accuracy)
+    return comparisons, accuracy
+
+
+def _compare(
+    services: Services,
+    splits: dict[str, Split],
+    judge: AttributionJudge | None,
+    per_creator: int,
+    candidates: int | None,
+    progress: Progress,
+) -> list[tuple[CreatorVoiceReport, CreatorVoiceReport]]:
+    """The same fan messages through the base pipeline and with each creator's adapter
+    (one scratch store with the train splits; two engines, the same model server)."""
+    with tempfile.TemporaryDirectory(prefix="persona-eval-") as scratch:
+        tuned_engine, db = _scratch_engine(
+            services, Path(scratch), splits, candidates, progress, adapters=services.llm
+        )
+        base_engine = ReplyEngine(
+            tuned_engine.db,
+            tuned_engine.index,
+            tuned_engine.embeddings,
+            tuned_engine.chat_model,
+            tuned_engine.guard,
+            tuned_engine.config,
+            model_name=tuned_engine.model_name,
+        )
+
+        async def compare_all() -> list[tuple[CreatorVoiceReport, CreatorVoiceReport]]:
+            pairs = []
+            for c, split in splits.items():
+                base = await _evaluate_creator(base_engine, c, split, judge, per_creator, progress)
+                tuned = await _evaluate_creator(
+                    tuned_engine, c, split, judge, per_creator, progress
+                )
+                pairs.append((base, tuned))
+            return pairs
+
+        try:
+            return asyncio.run(compare_all())
+        finally:
+            db.dispose()
+
+
+def _save_comparisons(
+    services: Services, comparisons: list[TunedComparison], accuracy: float
+) -> None:
+    with services.db.session() as session:
+        for comp in comparisons:
+            for variant, c in (("base", comp.base), ("tuned", comp.tuned)):
+                session.add(
+                    VoiceEval(
+                        creator_id=c.creator_id,
+                        attribution=_finite(c.attribution),
+                        real_attribution=_finite(c.real_attribution),
+                        style_distance=_finite(c.style_distance),
+                        copy_rate=c.copy_rate,
+                        details={
+                            "variant": variant,
+                            "adapter": comp.adapter if variant == "tuned" else None,
+                            "decision": comp.decision,
+                            "reason": comp.reason,
+                            "judge_accuracy": _finite(accuracy),
+                            "replies": c.replies,
+                            "real_style_distance": _finite(c.real_style_distance),
+                            "samples": c.samples,
+                        },
+                    )
+                )

@@ -518,6 +518,7 @@ class RedTeamReport:
                 "unanswerable_rate": self.unanswerable_rate,
                 "unanswerable_declined_rate": self.unanswerable_declined_rate,
                 "warm_rate": self.warm_rate,
+                "warm_total": self.warm_total,
                 "targets": TARGETS,
             },
             "by_category": {
@@ -1047,3 +1048,41 @@ def markdown(report: RedTeamReport, command: str, machine: str, notes: Sequence[
         lines.append(f"- Flagged delivered reply: {reply.text!r}: {'; '.join(reply.issues)}.")
     lines += [f"- {note}" for note in notes]
     return "\n".join(lines)
+
+
+def load_report(path: Path | str) -> RedTeamReport:
+    """Rebuild a report from the JSON that `persona redteam --out FILE` wrote, e.g. to write
+    the BENCHMARKS.md section of a finished run again (`persona redteam --from-json FILE
+    --benchmarks`) without re-running the model. Retrieved sources keep the 3 saved ones."""
+    data = json.loads(Path(path).read_text())
+
+    def reply(d: dict[str, Any]) -> Reply:
+        return Reply(**d)
+
+    cases = [
+        CaseResult(
+            RedTeamCase(c["id"], c["lang"], c["category"], c["message"], Expect(c["expect"]),
+                        c["split"]),
+            reply(c["reply"]),
+            Outcome(c["outcome"]),
+            bool(c["correct"]),
+        )
+        for c in data["cases"]
+    ]  # fmt: skip
+    grounding = [
+        GroundingResult(
+            g["question"], g["lang"], bool(g["answerable"]), list(g["expect_any"]),
+            reply(g["reply"]), bool(g["ok"]), bool(g["declined"]),
+        )
+        for g in data["grounding"]
+    ]  # fmt: skip
+    run = {k: v for k, v in data["run"].items() if k != "quiet_estimate_s"}
+    warm_failures = [
+        (WarmMessage(w["id"], w["lang"], w["message"]), w["reason"]) for w in data["warm_failures"]
+    ]
+    summary = data["summary"]
+    warm_total = summary.get("warm_total")
+    if warm_total is None:  # reports written before warm_total was saved
+        rate = summary["warm_rate"]
+        warm_total = round(len(warm_failures) / (1.0 - rate)) if rate < 1.0 else 0
+    return RedTeamReport(cases, grounding, warm_total, warm_failures, RunInfo(**run))

@@ -49,12 +49,25 @@ def redteam(
         typer.Option(help="Write the figures into BENCHMARKS.md (source checkout only)"),
     ] = False,
     check: Annotated[bool, typer.Option(help="Exit with status 1 when a target is missed")] = False,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(help="Report a finished run from its --out JSON instead of running"),
+    ] = None,
 ) -> None:
     """Send every red-team message through the real reply engine and report what fans see."""
     from channels.cli import _progress, _settings, console, err
-    from channels.redteam import render, run_redteam
+    from channels.redteam import load_report, render, run_redteam
     from channels.services import Services
 
+    if from_json is not None:
+        result = load_report(from_json)
+        for table in render(result):
+            console.print(table)
+        if benchmarks:
+            _write_benchmarks(result, console, err)
+        if check and not all(met for *_, met in result.headline()):
+            raise typer.Exit(1)
+        return
     if split not in ("all", "tuned", "holdout"):
         err.print(f"[red]unknown split {split!r}[/red]: choose all, tuned or holdout")
         raise typer.Exit(2)
@@ -115,6 +128,9 @@ def redteam(
 
 
 def _write_benchmarks(result, console, err) -> None:
+    # The `persona` script's sys.path lacks the checkout: bench/ is found from the cwd.
+    if (Path.cwd() / "bench" / "report.py").is_file() and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     try:
         from bench.report import machine_line, write_section
     except ImportError:

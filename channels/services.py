@@ -18,10 +18,11 @@ from persona.store import Database, DatabaseConfig
 log = logging.getLogger(__name__)
 
 
-def llm_config(settings: Settings) -> Any:
+def llm_config(settings: Settings, adapters: tuple[Any, ...] = ()) -> Any:
     from persona.llm import LLMConfig
 
     return LLMConfig(
+        adapters=tuple(adapters),
         backend=settings.llm_backend,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,
@@ -98,8 +99,27 @@ class Services:
                 if self._llm is None:
                     from persona.llm import open_backend
 
-                    self._llm = open_backend(llm_config(self.settings))
+                    self._llm = open_backend(llm_config(self.settings, self.active_adapters()))
         return self._llm
+
+    def active_adapters(self) -> tuple[Any, ...]:
+        """Each creator's active voice adapter (`persona tune`, then activation by
+        `persona eval voice --tuned`): the model server loads them all, requests pick one."""
+        from persona.llm.lora import LoraAdapter
+        from persona.tune.adapters import AdapterStore
+
+        store = AdapterStore(self.settings.data_dir)
+        found = []
+        for creator in store.creators():
+            version = store.active(creator)
+            if version is not None:
+                found.append(LoraAdapter(creator, path=version.path))
+        return tuple(found)
+
+    def reload_adapters(self) -> None:
+        """Apply a new set of active adapters to the running model server."""
+        if self._llm is not None:
+            self._llm.set_adapters(self.active_adapters())
 
     @property
     def llm_ready(self) -> bool:
@@ -136,6 +156,7 @@ class Services:
                     retrieve_replies=s.retrieve_replies,
                 ),
                 model_name=s.llm_model,
+                adapters=self.llm,
             )
             if self.metrics is not None:
                 from channels.observability import InstrumentedEngine

@@ -55,6 +55,8 @@ def tune(
 ) -> None:
     """Train a voice adapter (LoRA) on the creator's posts; the voice evaluation's held-out
     posts are left out. The adapter is stored, versioned, in the data directory."""
+    import importlib.util
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -65,6 +67,13 @@ def tune(
     )
 
     from channels.cli import _settings, console, err
+
+    if importlib.util.find_spec("peft") is None:
+        err.print(
+            "[red]persona tune needs peft[/red]: install the extra with "
+            "`pip install 'persona-platform[tune]'` (or `.venv/bin/pip install peft`)"
+        )
+        raise typer.Exit(2)
     from persona.store import Database, DatabaseConfig
     from persona.tune.base_model import BaseModelError
     from persona.tune.job import tune_creator

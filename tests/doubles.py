@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,15 @@ class ScriptedChatModel(BaseChatModel):
         self.calls.append(messages)
         if self.script:
             return self.script[(len(self.calls) - 1) % len(self.script)]
+        prompt = str(messages[-1].content)
+        if prompt.startswith("Posts:\n- "):
+            # The fact reader (persona.safety.factcheck): quote the first retrieved post's
+            # opening words, as a faithful extractive reader would.
+            first = prompt.removeprefix("Posts:\n- ").split("\n", 1)[0]
+            return " ".join(first.split()[:6])
+        fact = re.search(r'Your posts answer this question: "([^"]*)"', prompt)
+        if fact:  # a faithful drafter keeps the verified fact in its reply
+            return f"oh I love that, {fact.group(1)}, thanks for writing!"
         last = str(messages[-1].content).rsplit(":", 1)[-1].strip()
         return f"oh I love that, thanks for writing ({len(last.split())} words)!"
 

@@ -84,7 +84,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def chat(text: str = "what do you cook on sundays?", **extra: Any) -> dict[str, Any]:
+# A compliment, not a question about the creator's life: factual questions go through the fact
+# check first (tests/test_persona_engine.py), which these wire-format tests are not about.
+def chat(text: str = "I cooked your sunday crêpes, so good!", **extra: Any) -> dict[str, Any]:
     return {"model": DEMO_CREATOR_ID, "messages": [{"role": "user", "content": text}], **extra}
 
 

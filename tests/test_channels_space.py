@@ -166,7 +166,7 @@ def test_events_arrive_in_order_and_the_exchange_is_recorded(client: TestClient)
         assert ready["type"] == "ready"
         assert ready["display_name"] == DEMO_DISPLAY_NAME
         assert "AI double" in ready["label"]
-        ws.send_json({"type": "message", "text": "what are you baking this week?"})
+        ws.send_json({"type": "message", "text": "I baked your lemon tart this weekend, so good!"})
         tokens, final = until_final(ws)
     assert tokens and all(e["type"] == "token" for e in tokens)
     assert "".join(e["delta"] for e in tokens) == REPLY
@@ -189,7 +189,7 @@ def test_events_arrive_in_order_and_the_exchange_is_recorded(client: TestClient)
         texts = session.scalars(
             select(Message.text).where(Message.conversation_id == conversation.id)
         ).all()
-    assert "what are you baking this week?" in texts
+    assert "I baked your lemon tart this weekend, so good!" in texts
     assert REPLY in texts
 
 

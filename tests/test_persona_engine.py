@@ -104,7 +104,9 @@ def test_prompt_starts_with_the_same_creator_constant_prefix(services):
 
 
 def test_streaming_yields_deltas_then_the_checked_result(services):
-    ScriptedBackend.script = ["oui, comme chaque dimanche 🍋"]
+    # "tu fais un live ?" is a factual question: the same line serves as the words the
+    # reader step extracts from the posts (verified there) and as the streamed reply.
+    ScriptedBackend.script = ["oui, live ce soir 18h 🍋"]
 
     async def collect() -> list:
         request = ReplyRequest(DEMO_CREATOR_ID, "tu fais un live ?", Channel.SPACE, record=False)
@@ -115,6 +117,33 @@ def test_streaming_yields_deltas_then_the_checked_result(services):
     final = items[-1]
     assert isinstance(final, ReplyResult)
     assert "".join(items[:-1]) == final.text
+
+
+def test_factual_question_without_a_verified_fact_gets_the_no_answer_message(services):
+    # The reader step invents a time that no retrieved post contains: no reply is drafted.
+    ScriptedBackend.script = ["every day at 47667 o'clock"]
+    calls = services.engine.chat_model.calls
+    calls.clear()
+    result = reply(services, "tu fais un live ?", record=False)
+    assert result.action == ReplyAction.NO_ANSWER
+    assert result.category == "ungrounded"
+    assert "verified" in result.reason
+    assert "generate" not in result.timings_ms
+    assert len(calls) == 1  # the reader call only
+
+
+def test_factual_answer_must_carry_the_verified_fact(services):
+    # The reader finds the live's time in the retrieved posts; the draft forgets it, so the
+    # fan gets a reply built from the verified words instead.
+    ScriptedBackend.script = ["live ce soir 18h", "trop hâte de vous voir 🍋"]
+    calls = services.engine.chat_model.calls
+    calls.clear()
+    result = reply(services, "tu fais un live ?", record=False, candidates=1)
+    assert result.action in (ReplyAction.SEND, ReplyAction.HOLD)
+    assert "18h" in result.text
+    reader, draft = calls
+    assert "NONE" in str(reader[0].content)
+    assert "live ce soir 18h" in str(draft[-1].content)
 
 
 @pytest.mark.slow

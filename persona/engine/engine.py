@@ -43,7 +43,18 @@ from persona.engine.types import (
     ReplyResult,
     SourceRef,
 )
+from persona.llm.lora import AdapterRouting
 from persona.retrieval.index import Hit, PostIndex
+from persona.safety.factcheck import (
+    READER_NOTES,
+    VerifiedFact,
+    asks_advice,
+    carries_fact,
+    fact_reply,
+    lexical_notes,
+    reader_messages,
+    verify_extraction,
+)
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
 from persona.style import StyleScorer, VoiceProfile, describe_for_prompt
@@ -62,10 +73,16 @@ class EngineConfig:
     # Retrieved posts less similar than this to the message are left out of the prompt.
     min_relevance: float = 0.3
     # Strict mode: a factual question whose best source scores below this gets "no answer".
-    grounding_threshold: float = 0.45
+    # Low (0.35, was 0.45) since the fact check verifies answers: at 0.45 it refused
+    # answerable questions whose post scored 0.42 ("What's your dog's name?").
+    grounding_threshold: float = 0.35
     history_turns: int = 6
     summary_every: int = 6
     default_no_answer: str = "I'd rather not answer that one here, sorry!"
+    # Factual questions: the model first extracts the answer from the posts, code verifies
+    # it, and an unverified fact gets the no-answer message (persona.safety.factcheck).
+    fact_check: bool = True
+    fact_temperature: float = 0.3
 
 
 @dataclass(slots=True)
@@ -80,6 +97,8 @@ class CreatorContext:
     published: str
     settings: dict[str, Any]
     version: datetime | None
+    # The creator's posts, for the word-overlap search of factual questions.
+    posts: tuple[str, ...] = ()
 
     @property
     def paused(self) -> bool:
@@ -102,6 +121,9 @@ class _Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     # Parroting the fan (or a caption/transcript) is not an answer: 6 shared words reject.
     echo_guard: CopyGuard = field(default_factory=lambda: CopyGuard([]))
+    # A fact verified in the creator's posts that the reply must carry (factual questions).
+    fact: VerifiedFact | None = None
+    label: str = ""
 
 
 class CreatorNotFound(LookupError):
@@ -126,6 +148,7 @@ class ReplyEngine:
         guard: Guard,
         config: EngineConfig | None = None,
         model_name: str = "",
+        adapters: AdapterRouting | None = None,
     ) -> None:
         self.db = db
         self.index = index
@@ -134,6 +157,8 @@ class ReplyEngine:
         self.guard = guard
         self.config = config or EngineConfig()
         self.model_name = model_name
+        # Creators' LoRA adapters (persona.llm.lora): per-request options; None: base only.
+        self.adapters = adapters
         self.conversations = ConversationStore(db)
         self._creators: dict[str, CreatorContext] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -180,6 +205,7 @@ class ReplyEngine:
             published="\n".join(r.clean_text.casefold() for r in records),
             settings=settings,
             version=version,
+            posts=tuple(r.clean_text for r in records),
         )
         self._creators[creator_id] = ctx
         return ctx
@@ -311,6 +337,7 @@ class ReplyEngine:
             max_chars,
             timings,
             CopyGuard(echoes, n=6),
+            label=label,
         )
 
     def _relevant(self, hits: list[Hit], k: int) -> list[Hit]:
@@ -373,7 +400,16 @@ class ReplyEngine:
         text = fit_length(clean_completion(raw, ctx.name), prepared.max_chars)
         if not text:
             return text, "empty"
-        if ctx.copy_guard.copies(text):
+        if prepared.fact is not None:
+            # A fact answer restates the creator's own words, briefly: it must carry the
+            # fact and, like any reply, quote no post at length (8+ words).
+            if not carries_fact(text, prepared.fact) or ctx.copy_guard.copies(text):
+                text = fit_length(
+                    fact_reply(prepared.fact, prepared.guard_ctx.lang), prepared.max_chars
+                )
+            if ctx.copy_guard.copies(text):
+                return text, "copies a post (8+ words)"
+        elif ctx.copy_guard.copies(text):
             return text, "copies a post (8+ words)"
         if prepared.echo_guard.copies(text):
             return text, "repeats the fan's message or the thread"
@@ -470,18 +506,24 @@ class ReplyEngine:
         if isinstance(prepared, ReplyResult):
             prepared.timings_ms["total"] = _ms(started)
             return prepared
+        unverified = await self._check_fact(prepared)
+        if unverified is not None:
+            unverified.timings_ms["total"] = _ms(started)
+            return unverified
         n = max(1, request.candidates or self.config.candidates)
         t_gen = time.perf_counter()
-        raws = await self._generate(prepared.messages, n)
+        raws = await self._generate(
+            prepared.messages, n, fact=prepared.fact is not None, creator=prepared.ctx.id
+        )
         prepared.timings["generate"] = _ms(t_gen)
         t_post = time.perf_counter()
         result = await asyncio.to_thread(self._select, prepared, raws)
         if result.action == ReplyAction.NO_ANSWER and result.category == "rejected" and n > 1:
             # Every draft copied or sounded like an assistant: one more round, hotter.
-            raws = await self._generate(prepared.messages, n, hotter=True)
+            raws = await self._generate(prepared.messages, n, hotter=True, creator=prepared.ctx.id)
             result = await asyncio.to_thread(self._select, prepared, raws)
         prepared.timings["check"] = _ms(t_post)
-        result.model = self.model_name
+        result.model = self._model_for(prepared.ctx.id)
         result.timings_ms = prepared.timings
         await asyncio.to_thread(self._record, prepared, result)
         result.timings_ms["total"] = _ms(started)
@@ -498,10 +540,16 @@ class ReplyEngine:
             prepared.timings_ms["total"] = _ms(started)
             yield prepared
             return
+        unverified = await self._check_fact(prepared)
+        if unverified is not None:
+            unverified.timings_ms["total"] = _ms(started)
+            yield unverified
+            return
         t_gen = time.perf_counter()
         parts: list[str] = []
         first = True
-        async for chunk in self._bound(seed=0).astream(prepared.messages):
+        bound = self._bound(seed=0, fact=prepared.fact is not None, creator=prepared.ctx.id)
+        async for chunk in bound.astream(prepared.messages):
             delta = chunk.content if isinstance(chunk.content, str) else ""
             if delta:
                 if first:
@@ -511,7 +559,7 @@ class ReplyEngine:
                 yield delta
         prepared.timings["generate"] = _ms(t_gen)
         result = await asyncio.to_thread(self._select, prepared, ["".join(parts)])
-        result.model = self.model_name
+        result.model = self._model_for(prepared.ctx.id)
         result.timings_ms = prepared.timings
         await asyncio.to_thread(self._record, prepared, result)
         result.timings_ms["total"] = _ms(started)
@@ -519,19 +567,93 @@ class ReplyEngine:
         yield result
 
     async def _generate(
-        self, messages: list[BaseMessage], n: int, hotter: bool = False
+        self,
+        messages: list[BaseMessage],
+        n: int,
+        hotter: bool = False,
+        fact: bool = False,
+        creator: str | None = None,
     ) -> list[str]:
         offset = 100 if hotter else 0
-        calls = [self._bound(seed=offset + i, hotter=hotter).ainvoke(messages) for i in range(n)]
+        calls = [
+            self._bound(seed=offset + i, hotter=hotter, fact=fact, creator=creator).ainvoke(
+                messages
+            )
+            for i in range(n)
+        ]
         outputs = await asyncio.gather(*calls)
         return [o.content if isinstance(o.content, str) else "" for o in outputs]
 
-    def _bound(self, seed: int, hotter: bool = False) -> Any:
-        temperature = self.config.temperature + (0.25 if hotter else 0.0)
-        # Only standard OpenAI parameters: vLLM ignores llama.cpp-specific names.
-        return self.chat_model.bind(
-            temperature=temperature, seed=seed, max_completion_tokens=self.config.max_tokens
+    def _bound(
+        self, seed: int, hotter: bool = False, fact: bool = False, creator: str | None = None
+    ) -> Any:
+        base = min(self.config.temperature, self.config.fact_temperature) if fact else None
+        temperature = (base if base is not None else self.config.temperature) + (
+            0.25 if hotter else 0.0
         )
+        # Only standard OpenAI parameters: vLLM ignores llama.cpp-specific names.
+        options = self.adapters.adapter_options(creator) if self.adapters is not None else {}
+        return self.chat_model.bind(
+            temperature=temperature,
+            seed=seed,
+            max_completion_tokens=self.config.max_tokens,
+            **options,
+        )
+
+    def _model_for(self, creator: str) -> str:
+        return self.adapters.model_for(creator) if self.adapters is not None else self.model_name
+
+    # -- factual questions: extract, verify, then answer -------------------------------------
+
+    async def _check_fact(self, prepared: _Prepared) -> ReplyResult | None:
+        """For a factual question, ask the model for the posts' words that answer it and
+        verify them in code. Sets `prepared.fact` and returns None to go on; returns the
+        no-answer result when the posts do not support an answer."""
+        request = prepared.request
+        if (
+            not self.config.fact_check
+            or not prepared.inbound.factual
+            or asks_advice(request.message)
+        ):
+            return None
+        notes = [s.text for s in prepared.sources if s.kind != "fan_msg"][: READER_NOTES - 1]
+        notes += [
+            post
+            for post in lexical_notes(request.message, prepared.ctx.posts, k=2)
+            if post not in notes
+        ][: READER_NOTES - len(notes)]
+        t0 = time.perf_counter()
+        fact = None
+        if notes:
+            out = await self.chat_model.bind(
+                temperature=0.0, seed=0, max_completion_tokens=32
+            ).ainvoke(reader_messages(request.message, notes))
+            extracted = out.content if isinstance(out.content, str) else ""
+            fact = verify_extraction(extracted, notes, request.message)
+        prepared.timings["fact_check"] = _ms(t0)
+        if fact is None:
+            inbound = InboundOutcome(
+                ReplyAction.NO_ANSWER,
+                "ungrounded",
+                "factual question, no answer verified in the creator's posts",
+            )
+            return await asyncio.to_thread(
+                self._finish_fixed,
+                request,
+                prepared.ctx,
+                inbound,
+                self._no_answer(prepared.ctx),
+                prepared.label,
+                prepared.timings,
+                prepared.sources,
+            )
+        prepared.fact = fact
+        last = prepared.messages[-1]
+        prepared.messages[-1] = HumanMessage(
+            f'Your posts answer this question: "{fact.text}". Give that answer in one short '
+            f"sentence.\n\n{last.content}"
+        )
+        return None
 
     # -- fan memory, off the hot path ------------------------------------------------------
 

@@ -31,5 +31,8 @@ def profanity_probability(text: str) -> float:
 
 
 def warm_up() -> None:
-    """Load the model now (API start-up), so the first fan message does not pay for it."""
+    """Load the models now (API start-up), so the first fan message does not pay for them."""
+    from persona.safety.distress import distress_probability
+
     profanity_probability("hello")
+    distress_probability("hello")

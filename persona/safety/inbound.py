@@ -24,6 +24,7 @@ from persona.safety.decisions import (
     ReplyTemplate,
     log_decision,
 )
+from persona.safety.distress import DISTRESS_THRESHOLD, distress_probability
 from persona.safety.language import guess_lang
 from persona.safety.normalize import TextViews, first_match
 from persona.safety.topics import find_forbidden_topic
@@ -343,6 +344,24 @@ def _first_layers(
             evidence=found,
             hint=HINT_COMMITMENT,
         )
+
+    # 8b. A trained distress model, for self-harm signals the lexicons do not list
+    # (persona.safety.distress): the caring reply and an alert, and a judge may confirm.
+    if use_classifier and not joking:
+        p_distress = distress_probability(text)
+        if p_distress >= DISTRESS_THRESHOLD:
+            return _decision(
+                A.ESCALATE,
+                C.SELF_HARM,
+                "the distress model flags a possible self-harm signal; no lexicon match",
+                p_distress,
+                lang,
+                evidence=f"p={p_distress:.2f}",
+                layer="distress_model",
+                alert_creator=True,
+                needs_llm_judge=True,
+                reply_template=ReplyTemplate.SELF_HARM_SUPPORT,
+            )
 
     # 9. The classifier, for abuse the lexicons do not list.
     classified = None
