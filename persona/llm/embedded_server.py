@@ -47,7 +47,15 @@ _STABLE_RUN_S = 60.0  # a child that ran this long resets the restart backoff
 _LOG_LINE = re.compile(r"^\S+ ([DIWE]) (.*)$")
 _LOG_LEVELS = {"E": logging.ERROR, "W": logging.WARNING}
 # llama.cpp warnings that are expected with our model and usage: logged at debug level.
-_BENIGN = ("control-looking token", "need to evaluate at least 1 token", "n_past was set to")
+_BENIGN = (
+    "control-looking token",
+    "need to evaluate at least 1 token",
+    "n_past was set to",
+    # LoRA tensors cannot use the repacked CPU layout of the base: llama.cpp falls back, fine.
+    "cannot use buft 'CPU_REPACK'",
+    # We turn the RAM prompt cache off when adapters are loaded (it ignores the adapter).
+    "--cache-idle-slots requires --cache-ram",
+)
 
 
 @dataclass(frozen=True, slots=True)
