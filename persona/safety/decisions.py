@@ -145,7 +145,8 @@ def text_fingerprint(text: str) -> str:
 
 
 def log_decision(kind: str, text: str, record: dict[str, Any]) -> None:
-    level = logging.INFO if record.get("category") == "ok" else logging.WARNING
+    # Every message passes here: the ordinary "ok" is debug, anything else is kept at warning.
+    level = logging.DEBUG if record.get("category") == "ok" else logging.WARNING
     logger.log(
         level,
         "%s safety decision: %s/%s (%s)",
