@@ -175,22 +175,25 @@ async def _evaluate_creator(
 def _save(services: Services, report: VoiceReport) -> None:
     with services.db.session() as session:
         for c in report.creators:
-            session.add(
-                VoiceEval(
-                    creator_id=c.creator_id,
-                    attribution=_finite(c.attribution),
-                    real_attribution=_finite(c.real_attribution),
-                    style_distance=_finite(c.style_distance),
-                    copy_rate=c.copy_rate,
-                    details={
-                        "judge_accuracy": _finite(report.judge_accuracy),
-                        "chance": report.chance,
-                        "replies": c.replies,
-                        "real_style_distance": _finite(c.real_style_distance),
-                        "samples": c.samples,
-                    },
-                )
-            )
+            session.add(_eval_row(c, report.judge_accuracy, chance=report.chance))
+
+
+def _eval_row(c: CreatorVoiceReport, judge_accuracy: float, **details: object) -> VoiceEval:
+    """One stored voice evaluation of a creator; `details` adds run-specific fields."""
+    return VoiceEval(
+        creator_id=c.creator_id,
+        attribution=_finite(c.attribution),
+        real_attribution=_finite(c.real_attribution),
+        style_distance=_finite(c.style_distance),
+        copy_rate=c.copy_rate,
+        details={
+            **details,
+            "judge_accuracy": _finite(judge_accuracy),
+            "replies": c.replies,
+            "real_style_distance": _finite(c.real_style_distance),
+            "samples": c.samples,
+        },
+    )
 
 
 def _finite(value: float) -> float:
@@ -339,21 +342,12 @@ def _save_comparisons(
         for comp in comparisons:
             for variant, c in (("base", comp.base), ("tuned", comp.tuned)):
                 session.add(
-                    VoiceEval(
-                        creator_id=c.creator_id,
-                        attribution=_finite(c.attribution),
-                        real_attribution=_finite(c.real_attribution),
-                        style_distance=_finite(c.style_distance),
-                        copy_rate=c.copy_rate,
-                        details={
-                            "variant": variant,
-                            "adapter": comp.adapter if variant == "tuned" else None,
-                            "decision": comp.decision,
-                            "reason": comp.reason,
-                            "judge_accuracy": _finite(accuracy),
-                            "replies": c.replies,
-                            "real_style_distance": _finite(c.real_style_distance),
-                            "samples": c.samples,
-                        },
+                    _eval_row(
+                        c,
+                        accuracy,
+                        variant=variant,
+                        adapter=comp.adapter if variant == "tuned" else None,
+                        decision=comp.decision,
+                        reason=comp.reason,
                     )
                 )
