@@ -162,9 +162,11 @@ def test_dm_is_answered_once_to_the_callback_and_websocket(
     assert receiver.bad_signatures == 0
     assert receiver.texts_for(event["message_id"]) == [pushed["text"]]
     assert receiver.keys == [f"reply-{pushed['reply_id']}"]
+    # The outbox marks the reply sent after the callback answered: wait for that commit.
+    wait_until(lambda: _reply_for(data_dir, event_id)[0].status == ReplyStatus.SENT, 30)
     (reply,) = _reply_for(data_dir, event_id)
     assert reply.status == ReplyStatus.SENT and reply.text == pushed["text"]
-    assert _event(data_dir, event_id).status == EventStatus.DONE
+    wait_until(lambda: _event(data_dir, event_id).status == EventStatus.DONE, 30)
     post_webhook(api, str(api.base_url), event)  # one more replay, after the answer
     time.sleep(0.5)
     assert len(_reply_for(data_dir, event_id)) == 1
