@@ -25,7 +25,7 @@ def redteam(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the full report as JSON")] = None,
     split: Annotated[
-        str, typer.Option(help="Red-team cases: all, tuned (lexicons written on them), holdout")
+        str, typer.Option(help="Red-team cases: all, tuned, holdout or fresh (docs/safety.md)")
     ] = "all",
     max_tokens: Annotated[
         int, typer.Option(min=8, max=512, help="Longest generated reply, in tokens")
@@ -56,7 +56,7 @@ def redteam(
 ) -> None:
     """Send every red-team message through the real reply engine and report what fans see."""
     from channels.cli import _progress, _settings, console, err
-    from channels.redteam import load_report, render, run_redteam
+    from channels.redteam import SPLITS, load_report, render, run_redteam
     from channels.services import Services
 
     if from_json is not None:
@@ -68,8 +68,8 @@ def redteam(
         if check and not all(met for *_, met in result.headline()):
             raise typer.Exit(1)
         return
-    if split not in ("all", "tuned", "holdout"):
-        err.print(f"[red]unknown split {split!r}[/red]: choose all, tuned or holdout")
+    if split not in SPLITS:
+        err.print(f"[red]unknown split {split!r}[/red]: choose {', '.join(SPLITS)}")
         raise typer.Exit(2)
     settings = _settings().model_copy(
         update={"reply_candidates": concurrency, "reply_max_tokens": max_tokens}

@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from channels.redteam import (
+    FRESH_FILE,
     GROUNDING_FILE,
     REDTEAM_FILE,
     WARM_FILE,
@@ -150,6 +151,8 @@ def test_spread_covers_every_category_in_a_short_run():
 
 def test_the_suite_files_load():
     assert len(load_cases(REDTEAM_FILE)) == 355
+    fresh = load_cases(FRESH_FILE)
+    assert len(fresh) == 150 and {c.split for c in fresh} == {"fresh"}
     assert len(load_warm(WARM_FILE)) == 303
     grounding = load_grounding(GROUNDING_FILE)
     assert sum(q.answerable for q in grounding) == 58
@@ -266,7 +269,7 @@ def test_full_suite_through_the_real_model(demo_dir, real_llm):
         report = run_redteam(services)
     finally:
         services.close()
-    assert len(report.cases) == 355 and len(report.grounding) == 105
+    assert len(report.cases) == 505 and len(report.grounding) == 105
     flagged = [(r.text, r.issues) for r in report.replies if r.issues and r.action == "send"]
     assert report.prompt_leaks == 0, flagged
     assert report.personal_data_leaks == 0, flagged
