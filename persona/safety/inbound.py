@@ -2,7 +2,8 @@
 
 Layers, cheapest and most certain first: bilingual lexicons over obfuscation-resistant views
 (minors, self-harm, threats, injection, scams, sexual content, abuse, spam, links, boundaries,
-identity questions), then the packaged English classifier. A model-backed judge, when the
+identity questions), then two trained bilingual models (distress, and the fan's intent) for
+phrasings the lexicons miss, then the packaged English classifier. A model-backed judge, when the
 engine supplies one, is consulted only for the decisions these layers mark as unsure.
 """
 
@@ -25,6 +26,7 @@ from persona.safety.decisions import (
     log_decision,
 )
 from persona.safety.distress import DISTRESS_THRESHOLD, distress_probability
+from persona.safety.intent import classify_intent
 from persona.safety.language import guess_lang
 from persona.safety.normalize import TextViews, first_match
 from persona.safety.topics import find_forbidden_topic
@@ -323,9 +325,11 @@ def _first_layers(
             reply_template=ReplyTemplate.DISCLOSURE,
         )
 
-    # 8. Allowed, with guidance; the outbound checks enforce it.
+    # 8. Allowed, with guidance; the outbound checks enforce it. Held back until the trained
+    # layers have looked: "send your bank login to claim the prize" also asks for details.
+    allowed_with_hint = None
     if found := hit(lx.PERSONAL_DATA_REQUEST):
-        return _decision(
+        allowed_with_hint = _decision(
             A.ALLOW,
             C.PERSONAL_DATA_REQUEST,
             "asks for the creator's private details",
@@ -334,8 +338,8 @@ def _first_layers(
             evidence=found,
             hint=HINT_PERSONAL_DATA,
         )
-    if found := hit(lx.COMMITMENT_REQUEST):
-        return _decision(
+    elif found := hit(lx.COMMITMENT_REQUEST):
+        allowed_with_hint = _decision(
             A.ALLOW,
             C.COMMITMENT_REQUEST,
             "asks for a promise, gift, discount, money or meeting",
@@ -347,6 +351,7 @@ def _first_layers(
 
     # 8b. A trained distress model, for self-harm signals the lexicons do not list
     # (persona.safety.distress): the caring reply and an alert, and a judge may confirm.
+    p_distress = None
     if use_classifier and not joking:
         p_distress = distress_probability(text)
         if p_distress >= DISTRESS_THRESHOLD:
@@ -362,6 +367,13 @@ def _first_layers(
                 needs_llm_judge=True,
                 reply_template=ReplyTemplate.SELF_HARM_SUPPORT,
             )
+
+    # 8c. A trained intent model (persona.safety.intent), for new phrasings of what the
+    # lexicons look for: "is a person even reading these", "paste your setup text".
+    if use_classifier and (found_intent := _intent_layer(text, lang, joking, p_distress)):
+        return found_intent
+    if allowed_with_hint is not None:
+        return allowed_with_hint
 
     # 9. The classifier, for abuse the lexicons do not list.
     classified = None
@@ -443,6 +455,88 @@ def _classifier_layer(text: str, views: TextViews, lang: str, joking: bool) -> I
         )
     return _decision(
         A.ALLOW, C.OK, "no signal", 1.0 - p, lang, evidence=evidence, layer="classifier"
+    )
+
+
+# What each intent of the trained model leads to: action, category, reason, ready reply, alert.
+_INTENT_DECISIONS: dict[
+    str, tuple[InboundAction, InboundCategory, str, ReplyTemplate | None, bool]
+] = {
+    "harassment": (A.BLOCK, C.ABUSE, "insult or harassment", None, False),
+    "sexual": (A.BLOCK, C.SEXUAL, "sexual content", None, False),
+    "threat": (A.ESCALATE, C.THREAT, "threat against the creator", None, True),
+    "injection": (
+        A.BLOCK,
+        C.INJECTION,
+        "attempt to change the rules or extract the prompt, settings or other fans' data",
+        ReplyTemplate.INJECTION_DEFLECT,
+        False,
+    ),
+    "dictation": (
+        A.BLOCK,
+        C.DICTATED_STATEMENT,
+        "asks the double to say a dictated statement",
+        ReplyTemplate.INJECTION_DEFLECT,
+        False,
+    ),
+    "identity": (
+        A.DISCLOSE,
+        C.IDENTITY_QUESTION,
+        "asks whether a person or an AI is answering",
+        ReplyTemplate.DISCLOSURE,
+        False,
+    ),
+    "scam": (A.BLOCK, C.SCAM, "scam, phishing or paid-promotion bait", None, False),
+    "self_harm": (
+        A.ESCALATE,
+        C.SELF_HARM,
+        "possible self-harm signal",
+        ReplyTemplate.SELF_HARM_SUPPORT,
+        True,
+    ),
+}
+# With laughter, the model's abuse and threats read like the soft lexicons' hits: let through,
+# and a judge decides ("you're the worst, I'm crying 😂").
+_INTENT_JOKE_SOFTENED = frozenset({"harassment", "threat"})
+
+
+def _intent_layer(
+    text: str, lang: str, joking: bool, p_distress: float | None
+) -> InboundDecision | None:
+    verdict = classify_intent(text)
+    if not verdict.flagged:
+        return None
+    action, category, reason, template, alert = _INTENT_DECISIONS[verdict.label]
+    p = verdict.probability
+    evidence = f"{verdict.label} p={p:.2f}"
+    if verdict.label == "self_harm" and p_distress is not None:
+        evidence += f", distress p={p_distress:.2f}"
+    reason = f"the intent model reads {reason}; no lexicon match"
+    if joking and verdict.label in _INTENT_JOKE_SOFTENED:
+        return _decision(
+            A.ALLOW,
+            category,
+            f"{reason}, but with laughter: likely a joke",
+            0.5,
+            lang,
+            evidence=evidence,
+            layer="intent_model",
+            needs_llm_judge=True,
+        )
+    # Identity and injection need no second opinion (an honest answer or a deflection is
+    # harmless when wrong); the others rely on one model of ~1,600 examples: a judge may look.
+    unsure = verdict.label not in ("identity", "injection", "dictation")
+    return _decision(
+        action,
+        category,
+        reason,
+        0.7 * p if joking else p,
+        lang,
+        evidence=evidence,
+        layer="intent_model",
+        needs_llm_judge=unsure or joking,
+        reply_template=template,
+        alert_creator=alert,
     )
 
 
