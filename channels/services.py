@@ -74,7 +74,9 @@ class Services:
             from channels.migrate import upgrade
 
             upgrade(db.engine)
-        embeddings = create_embeddings(EmbeddingsConfig(threads=settings.embed_threads))
+        embeddings = create_embeddings(
+            EmbeddingsConfig(threads=settings.embed_threads, cache_dir=settings.models_dir)
+        )
         index = PostIndex(
             VectorStoreConfig(
                 backend=settings.vector_backend,

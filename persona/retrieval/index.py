@@ -8,7 +8,8 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from persona.registry import Registry
+from persona.retrieval.exact import Rows, RowsCache
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ class VectorStoreConfig:
     path: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # Rows (all creators together) kept in memory for exact search; 0: always ask Chroma.
+    # 100k 384-d vectors are ~150 MB per process.
+    exact_search_rows: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,7 @@ class PostIndex:
         self._client: Any = None
         self._stores: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._exact = RowsCache(config.exact_search_rows)
 
     @property
     def client(self) -> Any:
@@ -151,10 +157,19 @@ class PostIndex:
                     metadatas=metadatas[s:e],
                 ),
             )
+        self._touch(creator_id, collection)
 
     def delete(self, creator_id: str, ids: Sequence[str]) -> None:
         if ids:
-            _retry_once("delete", lambda: self.store(creator_id)._collection.delete(ids=list(ids)))
+            collection = self.store(creator_id)._collection
+            _retry_once("delete", lambda: collection.delete(ids=list(ids)))
+            self._touch(creator_id, collection)
+
+    def _touch(self, creator_id: str, collection: Any) -> None:
+        """A new revision after each write, so that every process's in-memory copy reloads
+        (the row count alone misses a delete plus an add)."""
+        metadata = {"creator_id": creator_id, "revision": uuid.uuid4().hex}
+        _retry_once("modify", lambda: collection.modify(metadata=metadata))
 
     def count(self, creator_id: str) -> int:
         return int(_retry_once("count", lambda: self.store(creator_id)._collection.count()))
@@ -165,6 +180,74 @@ class PostIndex:
         query_vector: Sequence[float],
         k: int,
         kind: str | None = None,
+    ) -> list[Hit]:
+        return self.search_kinds(creator_id, query_vector, {kind: k})[kind]
+
+    def search_kinds(
+        self, creator_id: str, query_vector: Sequence[float], wanted: Mapping[str | None, int]
+    ) -> dict[str | None, list[Hit]]:
+        """The k closest entries of each kind (None: any kind), best first, in one pass over
+        the creator's in-memory rows when they fit, else one Chroma query per kind."""
+        rows = self._rows(creator_id) if any(k > 0 for k in wanted.values()) else None
+        if rows is None:
+            return {
+                kind: self._query(creator_id, query_vector, k, kind) for kind, k in wanted.items()
+            }
+        return {
+            kind: [
+                Hit(
+                    rows.ids[i],
+                    rows.texts[i],
+                    str(rows.metadatas[i].get("kind", "")),
+                    score,
+                    dict(rows.metadatas[i]),
+                )
+                for i, score in found
+            ]
+            for kind, found in rows.top(query_vector, wanted).items()
+        }
+
+    def _rows(self, creator_id: str) -> Rows | None:
+        if self.config.exact_search_rows <= 0:
+            return None
+        self.store(creator_id)  # creates the collection on first use
+        try:
+            collection, token = self._version(creator_id)
+        except Exception:  # noqa: BLE001 - dropped meanwhile, or server hiccup: ask Chroma
+            log.debug("no version token, searching in Chroma", extra={"creator": creator_id})
+            return None
+        if token[1] > self.config.exact_search_rows:
+            return None
+        return self._exact.get(creator_id, token, lambda: self._load(creator_id, collection, token))
+
+    def _version(self, creator_id: str) -> tuple[Any, tuple[str, int, str]]:
+        collection = self.client.get_collection(collection_name(creator_id))
+        revision = str((collection.metadata or {}).get("revision", ""))
+        return collection, (str(collection.id), int(collection.count()), revision)
+
+    def _load(self, creator_id: str, collection: Any, token: tuple[str, int, str]) -> Rows | None:
+        ids: list[str] = []
+        texts: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        vectors: list[Any] = []
+        page = 5000  # a get without limit over >32k rows fails (too many SQL variables)
+        while True:
+            got = collection.get(
+                include=["embeddings", "documents", "metadatas"], limit=page, offset=len(ids)
+            )
+            ids += got["ids"]
+            texts += [d or "" for d in got["documents"]]
+            metadatas += [dict(m or {}) for m in got["metadatas"]]
+            vectors += list(got["embeddings"] if got["embeddings"] is not None else [])
+            if len(got["ids"]) < page:
+                break
+        # A write landed while paging: this copy may mix two versions, so do not keep it.
+        if self._version(creator_id)[1] != token or len(ids) != token[1]:
+            return None
+        return Rows.build(token, ids, texts, metadatas, vectors)
+
+    def _query(
+        self, creator_id: str, query_vector: Sequence[float], k: int, kind: str | None
     ) -> list[Hit]:
         if k <= 0:
             return []
@@ -192,6 +275,7 @@ class PostIndex:
 
     def drop(self, creator_id: str) -> None:
         self._stores.pop(creator_id, None)
+        self._exact.forget(creator_id)
         try:
             self.client.delete_collection(collection_name(creator_id))
         except Exception:  # noqa: BLE001 - absent collection is fine
