@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,10 @@ FAN_MESSAGES = [
     "you're my inspiration",
     "can you follow me back please",
 ]
+
+
+# The engine's own step timings (ReplyResult.timings_ms), as reported per step.
+STEPS = ("inbound", "embed", "search", "memory", "prompt", "check", "fact_check")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -92,6 +97,8 @@ def main() -> int:
         engine = services.engine
         overheads: list[float] = []
         totals: list[float] = []
+        steps: dict[str, list[float]] = {}
+        load_start = os.getloadavg()[0]
 
         async def replies() -> None:
             for i in range(args.replies):
@@ -105,8 +112,12 @@ def main() -> int:
                 t = result.timings_ms
                 totals.append(t["total"])
                 overheads.append(t["total"] - t.get("generate", 0.0))
+                for step in STEPS:
+                    if step in t:
+                        steps.setdefault(step, []).append(t[step])
 
         asyncio.run(replies())
+        load_end = os.getloadavg()[0]
         services.close()
 
     rows = [
@@ -124,15 +135,23 @@ def main() -> int:
         ],
         ["reply overhead p99", f"{pct(overheads, 0.99):.1f} ms", "everything but the model"],
     ]
+    rows += [
+        [f"step p50: {step}", f"{statistics.median(v):.1f} ms", f"{len(v)} replies"]
+        for step, v in steps.items()
+    ]
     print(table(["measure", "value", "notes"], rows))
     if not args.no_write:
         body = (
             f"Measured {machine_line()}, embedding threads = {args.threads}, source "
-            f"`{source.name}`. Command: `python -m bench.bench_text_path`.\n\n"
+            f"`{source.name}`. Command: `python -m bench.bench_text_path`. 1-minute load "
+            f"average {load_start:.1f} before the replies, {load_end:.1f} after (shared machine)."
+            "\n\n"
             + table(["measure", "value", "notes"], rows)
             + "\n\nThe reply overhead uses the scripted test model, so it is the engine's own"
-            " cost: inbound checks, query embedding, three Chroma queries, fan memory (SQLite),"
-            " prompt, candidate checks, style ranking and recording."
+            " cost: inbound checks, query embedding (MiniLM on onnxruntime), one exact search"
+            " over the creator's vectors in memory (after a version check against Chroma),"
+            " fan memory (SQLite), prompt, candidate checks (the `check` step, with style"
+            " ranking) and recording. Fan messages are all different: no embedding cache hits."
         )
         write_section("Text path: ingest and reply overhead", body)
     return 0
