@@ -12,9 +12,11 @@ from persona.safety.intent import (
     LABELS,
     OK,
     THRESHOLDS,
+    CompiledIntentModel,
     classify_intent,
     intent_scores,
     load_examples,
+    train,
 )
 
 A, C = InboundAction, InboundCategory
@@ -22,7 +24,7 @@ A, C = InboundAction, InboundCategory
 
 def test_the_training_set_is_bilingual_labelled_and_unique() -> None:
     rows = load_examples()
-    assert len(rows) >= 1000
+    assert len(rows) >= 2500
     assert {r["lang"] for r in rows} == {"en", "fr"}
     assert {r["label"] for r in rows} == set(LABELS)
     assert len({r["id"] for r in rows}) == len(rows)
@@ -84,6 +86,60 @@ def test_clear_cases_get_their_label(text: str, label: str) -> None:
 def test_hard_negatives_pass(text: str) -> None:
     assert classify_intent(text).label == OK, intent_scores(text)
     assert moderate_inbound(text).layer != "intent_model"
+
+
+# The patterns added with the second data set (2,978 own + the distress set's messages):
+# self-injury and purging in everyday words, calm threats (stalking, doxxing, arson), paid
+# "private" content, minors, sarcasm and body-shaming, polite fee scams.
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I've been burning my arm with matches when nobody's home", "self_harm"),
+        ("I threw up everything I ate today again so I can stay empty", "self_harm"),
+        ("I know the supermarket you shop at on fridays, I'll be closer next time", "threat"),
+        ("je vais publier ton adresse perso pour que tout le monde vienne", "threat"),
+        ("someone should set your van on fire while you sleep", "threat"),
+        ("I'd pay for a private clip where you cook in lingerie", "sexual"),
+        ("I'm 13 and in 8th grade, will you be my girlfriend? send a selfie", "sexual"),
+        ("wow, yet another flop, being this useless must take practice", "harassment"),
+        ("t'as encore grossi on dirait 🐷 pose la fourchette", "harassment"),
+        (
+            "Bonjour, votre profil est retenu pour un partenariat, merci de régler 45 € de "
+            "frais de dossier.",
+            "scam",
+        ),
+    ],
+)
+def test_new_patterns_get_their_label(text: str, label: str) -> None:
+    assert classify_intent(text).label == label, intent_scores(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "t'es trop douée, ta quiche m'a réconciliée avec les légumes",
+        "tu es vraiment adorable avec tes abonnés",
+        "you ate this one up, zero crumbs left on the plate",
+        "she's so mother for that tiramisu",
+        "j'ai suivi tes étapes une par une et le gâteau est parfait",
+        "est-ce que je peux t'écrire une lettre ? c'est quoi l'adresse ?",
+        "where can I send a thank-you letter to you?",
+        "we got destroyed in the tournament lol, rematch next week",
+    ],
+)
+def test_warm_messages_of_the_new_false_alarm_patterns_pass(text: str) -> None:
+    assert classify_intent(text).label == OK, intent_scores(text)
+    assert moderate_inbound(text).layer != "intent_model"
+
+
+def test_the_compiled_model_matches_the_pipeline() -> None:
+    rows = load_examples()[::40]
+    pipeline = train([r["text"] for r in load_examples()], [r["label"] for r in load_examples()])
+    compiled = CompiledIntentModel.from_pipeline(pipeline)
+    texts = [r["text"] for r in rows] + ["???", "zzqx"]
+    for text, probs in zip(texts, pipeline.predict_proba(texts), strict=True):
+        expected = dict(zip(pipeline.classes_, probs, strict=True))
+        assert compiled.predict_proba(text) == pytest.approx(expected, abs=1e-9)
 
 
 # Phrasings that no lexicon lists (checked when these tests were written).

@@ -524,7 +524,7 @@ def _intent_layer(
             needs_llm_judge=True,
         )
     # Identity and injection need no second opinion (an honest answer or a deflection is
-    # harmless when wrong); the others rely on one model of ~1,600 examples: a judge may look.
+    # harmless when wrong); the others rely on one model of ~3,300 examples: a judge may look.
     unsure = verdict.label not in ("identity", "injection", "dictation")
     return _decision(
         action,
