@@ -6,6 +6,7 @@ from persona.safety.factcheck import (
     asks_advice,
     carries_fact,
     fact_reply,
+    fits_answer_type,
     reader_messages,
     verify_extraction,
 )
@@ -58,6 +59,35 @@ def test_advice_requests_are_not_facts_to_look_up():
 
 
 def test_the_reader_prompt_lists_the_notes_and_allows_none():
-    system, human = reader_messages("When is your live?", NOTES)
+    messages = reader_messages("When is your live?", NOTES)
+    system, human = messages[0], messages[-1]
     assert "NONE" in str(system.content)
     assert NOTES[0] in str(human.content) and "When is your live?" in str(human.content)
+    # Worked examples (another creator) come before the question, NONE among their answers;
+    # they are the same for every question, so the server's prefix cache keeps them.
+    shown = [str(m.content) for m in messages[1:-1]]
+    assert "NONE" in shown and len(shown) % 2 == 0
+    assert messages[:-1] == reader_messages("Another question?", NOTES[:1])[:-1]
+
+
+def test_a_how_much_or_when_answer_must_have_a_number_or_a_date():
+    notes = ["épaisse, la pâte, comme toujours", "on part en tournée le 12 avril, 45 € l'atelier"]
+    assert verify_extraction("épaisse", notes, "Tu pèses combien ?") is None
+    assert verify_extraction("45 €", notes, "Combien coûte un atelier ?") is not None
+    assert verify_extraction("la pâte", notes, "C'est quand, la tournée ?") is None
+    assert verify_extraction("le 12 avril", notes, "C'est quand, la tournée ?") is not None
+    assert fits_answer_type("eighty recipes", "How many recipes are in the book?")
+    assert fits_answer_type("every sunday", "When do you go live?")
+    assert fits_answer_type("Lyon", "Which city do you live in?")
+
+
+def test_words_lifted_from_an_unrelated_sentence_are_not_an_answer():
+    # The best hit may answer in another language; further notes must share a word with the
+    # question in the very sentence the words come from.
+    notes = [
+        "je m'associe avec maison fonteval, leurs cocottes en fonte sont parfaites",
+        "45 € per workshop: three hours of cooking. the book menu is on the table too",
+    ]
+    assert verify_extraction("45 €", notes, "How much does Fonteval pay you?") is None
+    assert verify_extraction("45 €", notes, "How much is a workshop?") is not None
+    assert verify_extraction("maison fonteval", notes, "Which brand do you work with?")

@@ -8,6 +8,7 @@ from persona.engine.types import ReplyAction
 from persona.safety import (
     Boundaries,
     InboundAction,
+    InboundCategory,
     LabelSetting,
     OutboundAction,
     OutboundContext,
@@ -40,7 +41,10 @@ class SafetyGuard:
                 ReplyAction.SEND,
                 category,
                 decision.reason,
-                factual=is_factual_question(message, ctx.lang),
+                # Private details are facts too: only what the posts verify gets said
+                # ("which city?" -> Lyon, published); the rest gets the no-answer message.
+                factual=is_factual_question(message, ctx.lang)
+                or decision.category is InboundCategory.PERSONAL_DATA_REQUEST,
                 hint=decision.hint,
             )
         text = None

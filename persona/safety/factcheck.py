@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from persona.safety.grounding import _STOPWORDS
 from persona.safety.normalize import fold
@@ -38,7 +38,36 @@ _NUMBER = re.compile(r"\d+(?:[.,:h]\d+)?")
 _EMPTY = frozenset(
     """none yes no oui non not pas the a an le la les un une de du des of in on at to et and or
     ou my your mon ma mes ton ta tes il elle it is est c'est it's i je j'ai i'm que qui what
-    quoi quel quelle when quand where which who how combien comment""".split()  # noqa: SIM905
+    quoi quel quelle when quand where which who how combien comment do does did done have has
+    had was were are can could will would shall should fais fait faisais font sont etait""".split()  # noqa: SIM905
+)
+# The best retrieval hit need not share a word with the question: the embedding model found
+# it (a French post answering an English question shares none).
+ANCHOR_FREE_NOTES = 1
+_SENTENCE = re.compile(r"(?<=[.!?…;:])\s+|\n+")
+_ASKS_NUMBER = re.compile(
+    r"(?<![a-z])(?:how (?:much|many|old|tall|long|far|often)|combien|quel age|weigh\w*|pese\w*|"
+    r"what (?:size|number)|quelle taille)(?![a-z])"
+)
+_ASKS_DATE = re.compile(
+    r"(?<![a-z])(?:when|what (?:time|date|day|year|month)|which (?:day|year|month|date)|"
+    r"since when|quand|quelle (?:heure|date|annee)|quel (?:jour|mois)|depuis quand|"
+    r"a quelle heure)(?![a-z])"
+)
+_NUMBER_WORD = re.compile(
+    r"(?<![a-z])(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozen|un|une|deux|trois|"
+    r"quatre|cinq|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante|cinquante|soixante|cent|"
+    r"mille|douzaine)s?(?![a-z])"
+)
+_DATE_WORD = re.compile(
+    r"(?<![a-z])(?:jan\w*|feb\w*|mar(?:ch)?|apr\w*|may|june?|july?|aug\w*|sep\w*|oct\w*|"
+    r"nov\w*|dec\w*|janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
+    r"decembre|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekends?|lundi|mardi|"
+    r"mercredi|jeudi|vendredi|samedi|dimanche|spring|summer|autumn|fall|winter|printemps|ete|"
+    r"automne|hiver|christmas|noel|easter|paques|tonight|tomorrow|today|yesterday|ce soir|demain|"
+    r"hier|aujourd'hui|morning|evening|noon|midnight|matin|soir|midi|minuit|every|chaque|"
+    r"weekly|daily|hebdo\w*|soon|bientot|never|jamais|always|toujours)(?![a-z])"
 )
 # Requests for advice or ideas are not facts to look up, even when phrased as a question.
 _ADVICE = re.compile(
@@ -60,12 +89,43 @@ def asks_advice(question: str) -> bool:
     return bool(_ADVICE.search(fold(question)))
 
 
+# Worked examples about another (fictional) creator: a 0.5B reader follows a shown answer
+# far better than a described one. Constant, and first, so the server's prefix cache keeps it.
+_READER_EXAMPLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "my cat Pixel turned 3 today 🎂\nnew video every sunday at 5pm, see you there",
+        "What's your cat called?",
+        "Pixel",
+    ),
+    (
+        "my cat Pixel turned 3 today 🎂\nnew video every sunday at 5pm, see you there",
+        "Where do you live?",
+        "NONE",
+    ),
+    (
+        "mon premier album sort le 4 juin chez Lumen Records !\nje bois trois cafés par jour",
+        "Il sort quand, ton album ?",
+        "le 4 juin",
+    ),
+    (
+        "mon premier album sort le 4 juin chez Lumen Records !\nje bois trois cafés par jour",
+        "Tu gagnes combien ?",
+        "NONE",
+    ),
+)
+
+
+def _reader_turn(notes: Sequence[str], question: str) -> str:
+    listed = "\n".join(f"- {n}" for n in notes)
+    return f"Posts:\n{listed}\n\nQuestion: {question}\nAnswer:"
+
+
 def reader_messages(question: str, notes: Sequence[str]) -> list[BaseMessage]:
-    listed = "\n".join(f"- {n}" for n in notes[:READER_NOTES])
-    return [
-        SystemMessage(_READER_SYSTEM),
-        HumanMessage(f"Posts:\n{listed}\n\nQuestion: {question}\nAnswer:"),
-    ]
+    messages: list[BaseMessage] = [SystemMessage(_READER_SYSTEM)]
+    for posts, asked, answer in _READER_EXAMPLES:
+        messages += [HumanMessage(_reader_turn(posts.split("\n"), asked)), AIMessage(answer)]
+    messages.append(HumanMessage(_reader_turn(notes[:READER_NOTES], question)))
+    return messages
 
 
 def _stem(token: str) -> str:
@@ -108,7 +168,48 @@ def verify_extraction(extracted: str, notes: Sequence[str], question: str) -> Ve
     new = tuple(dict.fromkeys(t for t in terms if t not in asked and t in vocab))
     if not new:
         return None
+    if not fits_answer_type(first_line, question):
+        return None
+    if not _anchored(terms, notes, asked):
+        return None
     return VerifiedFact(first_line, new)
+
+
+def expected_answer_type(question: str) -> str | None:
+    """ "number" for how much/many/old, "date" for when/what time; None when any words fit."""
+    folded = fold(question)
+    if _ASKS_NUMBER.search(folded):
+        return "number"
+    if _ASKS_DATE.search(folded):
+        return "date"
+    return None
+
+
+def fits_answer_type(answer: str, question: str) -> bool:
+    """A "how much" answer needs a number, a "when" answer a date, time, day or season:
+    "Tu pèses combien ?" -> "Epaisse" is the creator's word, but not an answer."""
+    kind = expected_answer_type(question)
+    folded = fold(answer)
+    if kind == "number":
+        return bool(_NUMBER.search(folded) or _NUMBER_WORD.search(folded))
+    if kind == "date":
+        return bool(_NUMBER.search(folded) or _DATE_WORD.search(folded))
+    return True
+
+
+def _anchored(terms: Sequence[str], notes: Sequence[str], asked: set[str]) -> bool:
+    """The words must come from a sentence about what was asked: one that shares a word with
+    the question, unless it is in the best retrieval hit (notes come best first; a French post
+    answering an English question shares no word with it). Stops "How much does Fonteval pay
+    you?" -> "45 €" lifted from a sentence on workshop tickets."""
+    for position, note in enumerate(notes):
+        for sentence in [note] if position < ANCHOR_FREE_NOTES else _SENTENCE.split(note):
+            bag = set(_terms(sentence))
+            if not bag or sum(t in bag for t in terms) / len(terms) < MIN_SUPPORT:
+                continue
+            if position < ANCHOR_FREE_NOTES or bag & asked:
+                return True
+    return False
 
 
 def carries_fact(reply: str, fact: VerifiedFact) -> bool:

@@ -27,13 +27,15 @@ _OPENING_QUESTION = re.compile(
 _YES_NO = re.compile(
     r"^(?:\W*)(?:do|does|did|are|is|was|were|have|has|had|will|won't)\s+(?:you|u|your|ur|the|it)\b"
     r"|^(?:\W*)(?:est-ce que (?:tu|t'|vous)|as-tu|es-tu|vas-tu|seras-tu|avez-vous|etes-vous|"
-    r"tu (?:as|es|vas|seras|etais|avais|sors|fais|pars|viens|habites)|t'(?:as|es|etais|avais)|"
+    r"tu (?:as|es|vas|seras|etais|avais|sors|fais|pars|viens|habites|aimes|bois|manges|"
+    r"connais|utilises|cuisines|vis|travailles|parles|joues|prends|sais)|t'(?:as|es|etais|avais)|"
     r"vous (?:avez|etes|allez))(?![a-z])"
 )
 _ABOUT_CREATOR = re.compile(
     r"(?<![a-z'])(?:(?:you|u|your|ur|yours|yourself|tu|ton|ta|tes|toi|vous|votre|vos)(?![a-z])|t')"
     r"|(?<![a-z])(?:book|livre|show|tour|tournee|concert|album|merch|collab|video|channel|chaine|"
-    r"podcast|recipe|recette|dog|chien|cat|chat|launch|release|sortie)s?(?![a-z])"
+    r"podcast|recipe|recette|dog|chien|cat|chat|launch|release|sortie|live|stream|atelier|"
+    r"workshop|partenariat|partnership)s?(?![a-z])"
 )
 # Questions about feelings, opinions, the fan's own things, or requests: not facts to look up.
 _NOT_FACTUAL = re.compile(
@@ -45,6 +47,7 @@ _NOT_FACTUAL = re.compile(
     r"alright|good)|"
     r"can (?:you|u|i)|could (?:you|u|i)|would (?:you|u)|ca va|comment (?:vas-tu|tu vas|allez-vous|"
     r"ca va)|"
+    r"tu vas bien|tu me manques|tu aimes (?:mon|ma|mes|ce|cette)|"
     r"tu en penses quoi|t'en penses quoi|qu'en penses-tu|tu penses quoi|tu peux|tu pourrais|je "
     r"peux|"
     r"tu veux|tu m'epouses|tu as vu mon|t'as vu mon|tu aimes mon|t'aimes mon)(?![a-z])"

@@ -498,6 +498,8 @@ _INTENT_DECISIONS: dict[
 # With laughter, the model's abuse and threats read like the soft lexicons' hits: let through,
 # and a judge decides ("you're the worst, I'm crying 😂").
 _INTENT_JOKE_SOFTENED = frozenset({"harassment", "threat"})
+# Steering attempts the model must see corroborated by one weak injection cue before a block.
+_INTENT_NEEDS_CUE = frozenset({"injection"})
 
 
 def _intent_layer(
@@ -512,6 +514,22 @@ def _intent_layer(
     if verdict.label == "self_harm" and p_distress is not None:
         evidence += f", distress p={p_distress:.2f}"
     reason = f"the intent model reads {reason}; no lexicon match"
+    if verdict.label in _INTENT_NEEDS_CUE and not first_match(
+        lx.WEAK_SIGNALS["injection"], TextViews(text)
+    ):
+        # Alone, the model over-reads plain words ("my first message to you!", "tell me
+        # everything about your new book"): a deflection would snub a sincere fan. Without
+        # one word about rules, prompts, settings or the like, let it through for a judge.
+        return _decision(
+            A.ALLOW,
+            category,
+            f"{reason}, but no word about rules, prompts or settings",
+            0.5,
+            lang,
+            evidence=evidence,
+            layer="intent_model",
+            needs_llm_judge=True,
+        )
     if joking and verdict.label in _INTENT_JOKE_SOFTENED:
         return _decision(
             A.ALLOW,
