@@ -176,6 +176,12 @@ class CompiledIntentModel:
         return cls(classes, tuple(blocks), np.asarray(classifier.intercept_, dtype=np.float64))
 
     def predict_proba(self, text: str) -> dict[str, float]:
+        probs = 1.0 / (1.0 + np.exp(-self.decision(text)))
+        probs /= probs.sum()
+        return {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
+
+    def decision(self, text: str) -> np.ndarray:
+        """The linear score per class (one score, of the positive class, when binary)."""
         score = self.intercept.copy()
         for block in self.blocks:
             counts = Counter(t for t in block.analyze(text) if t in block.vocabulary)
@@ -185,9 +191,7 @@ class CompiledIntentModel:
             tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float64)
             x = tf * block.idf[index]
             score += (x / np.linalg.norm(x)) @ block.coef[index]
-        probs = 1.0 / (1.0 + np.exp(-score))
-        probs /= probs.sum()
-        return {label: float(p) for label, p in zip(self.classes, probs, strict=True)}
+        return score
 
 
 @lru_cache(maxsize=1)
