@@ -365,7 +365,8 @@ def test_real_model_streams_a_reply(demo_dir: Path, real_llm: Any) -> None:
     settings = make_settings(demo_dir, reply_candidates=1, **real_llm.overrides())
     with TestClient(build_app(settings)) as client, client.websocket_connect(ws_url()) as ws:
         assert ws.receive_json()["type"] == "ready"
-        ws.send_json({"type": "message", "text": "What do you like to cook on Sundays?"})
+        # Chat, not a factual question: a fact the posts do not verify ends without a draft.
+        ws.send_json({"type": "message", "text": "Made your lemon tart for my mum, she loved it!"})
         tokens, final = until_final(ws)
     assert final["type"] == "final", final
     assert tokens, "the real model streamed no tokens"

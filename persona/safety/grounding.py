@@ -27,8 +27,8 @@ _OPENING_QUESTION = re.compile(
 _YES_NO = re.compile(
     r"^(?:\W*)(?:do|does|did|are|is|was|were|have|has|had|will|won't)\s+(?:you|u|your|ur|the|it)\b"
     r"|^(?:\W*)(?:est-ce que (?:tu|t'|vous)|as-tu|es-tu|vas-tu|seras-tu|avez-vous|etes-vous|"
-    r"tu (?:as|es|vas|seras|etais|avais|sors|fais|pars|viens|habites|aimes|bois|manges|"
-    r"connais|utilises|cuisines|vis|travailles|parles|joues|prends|sais)|t'(?:as|es|etais|avais)|"
+    r"tu (?:as|es|vas|seras|etais|avais|sors|fais|pars|viens|habites|aimes|bois|connais|"
+    r"utilises|parles|sais)|t'(?:as|es|etais|avais)|"
     r"vous (?:avez|etes|allez))(?![a-z])"
 )
 _ABOUT_CREATOR = re.compile(
