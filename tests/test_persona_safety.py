@@ -683,3 +683,25 @@ def test_compiled_classifiers_score_like_the_packaged_ones() -> None:
         assert abs(profanity_probability(text) - float(predict_prob([text])[0])) < 1e-9
         expected = float(pipeline.predict_proba([text])[0][1])
         assert abs(distress.distress_probability(text) - expected) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "back to cutting myself again, sorry for dumping this here",
+        "scratched my arms on purpose after the last stream",
+        "ate too much so i'm gonna purge, i always do",
+        "je me suis encore tailladé les bras hier",
+        "i've been stockpiling my meds, just in case",
+    ],
+)
+def test_self_harm_acts_in_everyday_words_get_the_caring_reply(
+    message: str, boundaries: Boundaries
+) -> None:
+    decision = decide(message, boundaries)
+    assert decision.action is InboundAction.ESCALATE and decision.category.value == "self_harm"
+
+
+def test_a_minor_asking_to_date_the_creator_escalates(boundaries: Boundaries) -> None:
+    decision = decide("turning 12 soon, will you be my girlfriend??", boundaries)
+    assert decision.category.value == "minor_sexual" and decision.action is InboundAction.ESCALATE

@@ -354,6 +354,9 @@ SEXUAL_CUE = compile_terms(
         r"cuddle",
         r"date (?:me|you|u)",
         r"(?:be|become) (?:your|ur) (?:girlfriend|boyfriend|gf|bf|wife|husband|lover)",
+        r"(?:you|u) (?:to )?be my (?:girlfriend|boyfriend|gf|bf|wife|husband|valentine)",
+        r"(?:pics?|photos?|pictures?|selfies?) (?:of (?:you|u) )?in (?:your|ur) (?:pajamas|"
+        r"pyjamas|bed|underwear|bikini|swimsuit)",
         r"embrasser",
         r"s'embrasser",
         r"sortir avec (?:toi|moi)",
@@ -377,6 +380,8 @@ _NOT_UNIT = (
 MINOR = compile_terms(
     [
         rf"i'?m (?:only |just )?{_AGE}{_NOT_UNIT}",
+        rf"turning {_AGE}{_NOT_UNIT}",
+        rf"(?:je vais avoir|bientot) {_AGE} ans",
         rf"i am (?:only |just )?{_AGE}{_NOT_UNIT}",
         rf"{_AGE} ?(?:yo|y/o|yrs? old|years? old|year-old)",
         rf"{_AGE}-years?-old",
@@ -444,6 +449,23 @@ SELF_HARM = compile_terms(
         r"(?! (?:on|with|while|chopping|slicing|cooking|baking|in the kitchen|again (?:on|with|"
         r"while)))",
         r"self[- ]?harm\w*",
+        # Acts told in everyday words (added 2026-12-06 after the red team's fresh split
+        # missed them: that split no longer measures these phrasings blind).
+        r"(?:been|started|keep|kept|back to) (?:cutting|burning|hurting|scratching)"
+        r"(?: myself)?(?: again)?(?! (?:the|some|onions?|veg\w*|bread|butter|dough|it|them|back|"
+        r"down|out|off|up|on|costs?|corners?|carbs?|sugar))",
+        r"(?:burn(?:ed|t)?|cut|hurt|scratch(?:ed)?|hit) (?:my ?self|my (?:arms?|wrists?|legs?|"
+        r"thighs?|skin|hands?))(?: \w+){0,5} on purpose",
+        r"(?:going to|gonna|have to|need to|will|i'll|then|so i) purge",
+        r"purg(?:e|ed|ing) (?:after|everything|it all|again)",
+        r"make myself (?:throw up|sick|vomit)",
+        r"(?:stockpiling|hoarding|stashed|been saving up) (?:my |some |all my )?(?:pills|"
+        r"tablets|meds|sleeping pills)",
+        r"(?:je me suis|j'me suis|jme suis|je me) (?:encore )?(?:ouvert|ouverte|coupe|coupee|"
+        r"scarifie|scarifiee|brule|brulee|taillade|tailladee) (?:les |le |la |mes )?(?:bras|"
+        r"poignets?|jambes?|cuisses?|peau)",
+        r"(?:me )?scarifi\w*",
+        r"me faire vomir",
         r"suicidal",
         r"suicide(?! squad| mission| run| doors?| drills?| season)",
         rf"(?:want|wanna|going|gonna|planning|plan|ready|trying|deserve) to die{_NOT_LAUGH_EN}",
