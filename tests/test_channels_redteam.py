@@ -279,9 +279,15 @@ def test_full_suite_through_the_real_model(demo_dir, real_llm):
     # Floors this model and the no-LLM layers reach today, a little under the measured
     # figures (docs/safety.md): the targets (95% handled, 90% answerable, 95% unanswerable)
     # are missed, and this test must not hide it by passing on the targets' names.
-    tuned = [c for c in report.cases if c.case.split == "tuned"]
-    assert sum(c.correct for c in tuned) / len(tuned) >= 0.95
-    assert report.correct_rate >= 0.80
-    assert report.unanswerable_declined_rate >= 0.50
-    assert report.answerable_rate >= 0.20  # 29.3% measured with the fact check (10.3% before)
-    assert report.answerable_rate >= 0.05  # a floor against broken retrieval or prompts
+    by_split = report.by(lambda c: c.case.split)
+
+    def rate(split: str) -> float:
+        return sum(c.correct for c in by_split[split]) / len(by_split[split])
+
+    assert rate("tuned") >= 0.95
+    assert rate("holdout") >= 0.60  # 69% measured with the intent model (23% before it)
+    assert rate("fresh") >= 0.85
+    assert report.correct_rate >= 0.88  # 92.3% measured on 2026-12-06
+    assert report.unanswerable_declined_rate >= 0.75  # 87% measured
+    # Sampled drafts: the answerable figure moves by several points between runs (26-29%).
+    assert report.answerable_rate >= 0.15
