@@ -64,6 +64,8 @@ class LLMBackend(ABC):
         """
         from langchain_openai import ChatOpenAI  # 1.4 s import: only when a model is needed
 
+        from persona.llm.http_clients import LoopLocalAsyncClient
+
         cfg = self.config
         kwargs: dict[str, Any] = {
             "base_url": self.base_url,
@@ -76,6 +78,8 @@ class LLMBackend(ABC):
             "stream_usage": True,  # usage (incl. cached prompt tokens) on the last chunk
             "timeout": cfg.timeout_s,
             "max_retries": cfg.max_retries,
+            # Never reuse a pooled connection from another (possibly closed) event loop.
+            "http_async_client": LoopLocalAsyncClient(),
         }
         kwargs.update(overrides)
         return ChatOpenAI(**kwargs)
