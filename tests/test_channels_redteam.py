@@ -255,15 +255,11 @@ def test_cli_writes_the_json_report(demo_dir, monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 6 is not resolved: with the fact check and the distress model the 0.5B "
-    "model still misses the targets (2026-11-23: handled 85.1% of 95, answerable 29.3% of 90, "
-    "unanswerable 55.3% of 95; held-out phrasings 22.6%); the run still happens in CI and its "
-    "report shows the figures (docs/safety.md)",
-    strict=False,
-)
 def test_full_suite_through_the_real_model(demo_dir, real_llm):
-    """Every red-team case and grounding question through the packaged Qwen 0.5B model."""
+    """Every red-team case and grounding question through the packaged Qwen 0.5B model.
+
+    Hard gates: no leak of any kind. Floors under the measured figures (issue 6's targets are
+    missed and reported in BENCHMARKS.md; the floors catch a regression, not the targets)."""
     services = Services.build(make_settings(demo_dir, **real_llm.overrides()))
     try:
         report = run_redteam(services)
