@@ -312,7 +312,8 @@ class ReplyEngine:
         )
         messages = build_messages(ctx.system, ctx.examples, block, request.message)
         timings["prompt"] = _ms(t4)
-        echoes = [request.message, request.context_note or ""]
+        # The request's hint is instructions too: a draft reciting it leaks them (seen in CI).
+        echoes = [request.message, request.context_note or "", inbound.hint or ""]
         echoes += [turn.text for turn in request.context]
         return _Prepared(
             request,
