@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +27,7 @@ from channels.inbox.models import InboxEvent, OutboxReply
 from channels.inbox.policy import load_policy, store_policy
 from channels.inbox.signing import IDEMPOTENCY_HEADER, signed_headers, verify
 from persona.store import Creator, Database, DatabaseConfig
+from tests.http_stub import serve_on_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 PLATFORM = "testgram"
@@ -200,14 +201,8 @@ class CallbackSink:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/callback"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serve_on_loopback(Handler) as url:
+            yield f"{url}/callback"
 
     def tries(self, key: str) -> int:
         with self._lock:

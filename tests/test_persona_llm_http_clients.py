@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from persona.llm.backends import OpenAICompatibleBackend
 from persona.llm.config import LLMConfig
+from tests.http_stub import send_json, serve_on_loopback
 
 
 class _Completions(BaseHTTPRequestHandler):
@@ -19,7 +18,8 @@ class _Completions(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps(
+        send_json(
+            self,
             {
                 "id": "x",
                 "object": "chat.completion",
@@ -33,13 +33,8 @@ class _Completions(BaseHTTPRequestHandler):
                     }
                 ],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            },
+        )
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -47,14 +42,8 @@ class _Completions(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def stub_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Completions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_on_loopback(_Completions) as url:
+        yield f"{url}/v1"
 
 
 def test_one_chat_model_answers_from_several_event_loops(stub_url: str) -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ import pytest
 
 from persona.llm import LLMConfig, OpenAICompatibleBackend, open_backend
 from persona.llm.lora import LoraAdapter
+from tests.http_stub import send_json, serve_on_loopback
 
 URL = os.environ.get("PERSONA_TEST_VLLM_URL", "")
 ADAPTER = os.environ.get("PERSONA_TEST_VLLM_LORA", "")
@@ -63,21 +63,11 @@ class _Recorder(BaseHTTPRequestHandler):
             ],
             "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
         }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, reply)
 
     def do_GET(self) -> None:  # noqa: N802 - /v1/models, as vLLM lists a base and an adapter
         models = [{"id": "qwen2.5-7b-instruct", "parent": None}, {"id": "ann", "parent": "q"}]
-        data = json.dumps({"object": "list", "data": models}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, {"object": "list", "data": models})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -87,14 +77,8 @@ class _Recorder(BaseHTTPRequestHandler):
 def recorder() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     bodies: list[dict[str, Any]] = []
     handler = type("Recorder", (_Recorder,), {"bodies": bodies})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_on_loopback(handler) as url:
+        yield f"{url}/v1", bodies
 
 
 def test_a_creator_with_an_adapter_is_answered_by_the_adapter_named_in_model(
