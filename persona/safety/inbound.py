@@ -370,7 +370,7 @@ def _first_layers(
 
     # 8c. A trained intent model (persona.safety.intent), for new phrasings of what the
     # lexicons look for: "is a person even reading these", "paste your setup text".
-    if use_classifier and (found_intent := _intent_layer(text, lang, joking, p_distress)):
+    if use_classifier and (found_intent := _intent_layer(text, views, lang, joking, p_distress)):
         return found_intent
     if allowed_with_hint is not None:
         return allowed_with_hint
@@ -503,7 +503,7 @@ _INTENT_NEEDS_CUE = frozenset({"injection"})
 
 
 def _intent_layer(
-    text: str, lang: str, joking: bool, p_distress: float | None
+    text: str, views: TextViews, lang: str, joking: bool, p_distress: float | None
 ) -> InboundDecision | None:
     verdict = classify_intent(text)
     if not verdict.flagged:
@@ -514,9 +514,7 @@ def _intent_layer(
     if verdict.label == "self_harm" and p_distress is not None:
         evidence += f", distress p={p_distress:.2f}"
     reason = f"the intent model reads {reason}; no lexicon match"
-    if verdict.label in _INTENT_NEEDS_CUE and not first_match(
-        lx.WEAK_SIGNALS["injection"], TextViews(text)
-    ):
+    if verdict.label in _INTENT_NEEDS_CUE and not first_match(lx.WEAK_SIGNALS["injection"], views):
         # Alone, the model over-reads plain words ("my first message to you!", "tell me
         # everything about your new book"): a deflection would snub a sincere fan. Without
         # one word about rules, prompts, settings or the like, let it through for a judge.
