@@ -32,7 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-eval_app = typer.Typer(help="Measure how much the AI double sounds like the creator.")
+eval_app = typer.Typer(
+    help="Measure the AI double: how much it sounds like the creator, how often fans get answers."
+)
 app.add_typer(eval_app, name="eval")
 console = Console()
 err = Console(stderr=True)
@@ -401,6 +403,122 @@ def eval_voice(
         }
         out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         console.print(f"report written to {out}")
+
+
+@eval_app.command("answers")
+def eval_answers(
+    creator: Annotated[
+        list[str] | None,
+        typer.Option(help="A creator of the set (repeat the option); default: all of them"),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Fan messages: dev, holdout or all")] = "dev",
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only N messages per creator, spread over kinds and languages"),
+    ] = None,
+    channel: Annotated[
+        str, typer.Option(help="space (streamed, with time to first token) or dm")
+    ] = "space",
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=8, help="Requests in flight (model server slots)")
+    ] = 1,
+    out: Annotated[Path | None, typer.Option(help="Write every reply and verdict as JSON")] = None,
+    benchmarks: Annotated[
+        bool, typer.Option(help="Write the figures into BENCHMARKS.md (source checkout only)")
+    ] = False,
+    with_redteam: Annotated[
+        bool,
+        typer.Option(
+            "--redteam/--no-redteam",
+            help="Also run the red team in the same process (same services, same model)",
+        ),
+    ] = False,
+    redteam_limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --redteam: only N items of each red-team set"),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Eight everyday messages for each --creator (any creator id)"),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 1 when useful < 90% overall or < 80% for a creator, language match < 95%, "
+            "or a red-team leak counter > 0"
+        ),
+    ] = False,
+) -> None:
+    """Send ordinary fan messages through the real engine: how often fans get a real answer,
+    in their language, and how fast (with --redteam, beside the red team's figures)."""
+    import shlex
+
+    from channels.eval_answers import CHANNELS, missed, render, run_answers, write_benchmarks
+
+    if channel not in CHANNELS:
+        err.print(f"[red]unknown channel {channel!r}[/red]: choose {', '.join(CHANNELS)}")
+        raise typer.Exit(2)
+    if split not in ("dev", "holdout", "all"):
+        err.print(f"[red]unknown split {split!r}[/red]: choose dev, holdout or all")
+        raise typer.Exit(2)
+    redteam_report = None
+    with _services() as services:
+        with err.status("starting the model…"):
+            _ = services.engine
+        with _progress() as progress:
+            tasks: dict[str, int] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage[:12], total=total or None)
+                progress.update(tasks[stage], completed=done, total=total or None)
+
+            try:
+                result = run_answers(
+                    services,
+                    creators=creator or None,
+                    split=split,
+                    limit=limit,
+                    channel=channel,
+                    concurrency=concurrency,
+                    quick=quick,
+                    progress=report,
+                )
+                if with_redteam:
+                    from channels.redteam import run_redteam
+
+                    redteam_report = run_redteam(
+                        services, limit=redteam_limit, concurrency=concurrency, progress=report
+                    )
+            except (FileNotFoundError, LookupError, ValueError) as exc:
+                err.print(f"[red]{exc}[/red]")
+                raise typer.Exit(1) from None
+    for table in render(result):
+        console.print(table)
+    if redteam_report is not None:
+        from channels.redteam import render as render_redteam
+
+        for table in render_redteam(redteam_report):
+            console.print(table)
+    console.print(f"{result.run['seconds']:.0f} s for {len(result.records)} fan messages")
+    if out:
+        payload = result.to_dict()
+        if redteam_report is not None:
+            payload["redteam"] = redteam_report.to_dict()
+        out.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        console.print(f"report written to {out}")
+    if benchmarks:
+        command = "persona " + shlex.join(sys.argv[1:]) if len(sys.argv) > 1 else "persona"
+        try:
+            titles = write_benchmarks(result, command, redteam_report)
+        except ImportError:
+            err.print("[red]--benchmarks needs a source checkout[/red] (bench/ is not installed)")
+            raise typer.Exit(1) from None
+        console.print(f"section(s) {', '.join(map(repr, titles))} written to BENCHMARKS.md")
+    if check and (problems := missed(result, redteam_report)):
+        for problem in problems:
+            err.print(f"[red]missed[/red] {problem}")
+        raise typer.Exit(1)
 
 
 @app.command()

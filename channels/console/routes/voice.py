@@ -1,11 +1,16 @@
 """Voice check: a playground to try fan messages (the reply, its label, and the posts it drew
-on, under the channel's current settings), and the "sounds like you" score of
-`persona eval voice` with its history."""
+on, under the channel's current settings), the "sounds like you" score of
+`persona eval voice` with its history, and "how often it answers": the last fan-experience
+report of `persona eval answers` for this creator (a JSON file in the data dir, read here as
+data: the console does not import the evaluation)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -48,6 +53,52 @@ class EvalRow:
     replies: int
     judge_accuracy: float | None
     chance: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswersRow:
+    """The last `persona eval answers` figures of a creator."""
+
+    created_at: str
+    n: int
+    useful_rate: float
+    language_match_rate: float
+    first_token_p50_ms: float | None
+    total_p50_ms: float | None
+    channel: str
+    split: str
+    not_useful: dict[str, int]
+    fallbacks: dict[str, int]
+
+
+def answers_report_path(data_dir: Path, creator_id: str) -> Path:
+    """Where `persona eval answers` keeps a creator's last fan-experience report."""
+    name = re.sub(r"[^a-z0-9._-]", "_", creator_id.lower()).strip(".") or "_"
+    return Path(data_dir) / "evaluations" / "answers" / f"{name}.json"
+
+
+def _answers(services: Any, creator_id: str) -> AnswersRow | None:
+    path = answers_report_path(services.settings.data_dir, creator_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        summary, run = data["summary"], data.get("run") or {}
+        return AnswersRow(
+            created_at=str(data.get("created_at", ""))[:16].replace("T", " "),
+            n=int(summary["n"]),
+            useful_rate=float(summary["useful_rate"]),
+            language_match_rate=float(summary["language_match_rate"]),
+            first_token_p50_ms=summary.get("first_token_p50_ms"),
+            total_p50_ms=summary.get("total_p50_ms"),
+            channel=str(run.get("channel", "")),
+            split=str(run.get("split", "")),
+            not_useful=dict(summary.get("not_useful") or {}),
+            fallbacks=dict(summary.get("fallbacks") or {}),
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("unreadable fan-experience report", extra={"path": str(path)})
+        return None
 
 
 def _opt(value: float | None) -> float | None:
@@ -93,6 +144,7 @@ async def _page(
     error: str | None = None,
 ) -> Response:
     evals = await run_in_threadpool(_evals, services, viewer.creator_id)
+    answers = await run_in_threadpool(_answers, services, viewer.creator_id)
     measured = [e for e in reversed(evals) if e.attribution is not None]
     history = chart(
         "“Sounds like you” over time",
@@ -112,6 +164,7 @@ async def _page(
             "evals": evals,
             "latest": evals[0] if evals else None,
             "history": history,
+            "answers": answers,
             "max_chars": MAX_MESSAGE_CHARS,
         },
         viewer,
