@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from persona.engine.types import CHANNEL_MAX_CHARS, Channel
+from persona.engine.types import CHANNEL_MAX_CHARS, Channel, ReplyAction
 
 
 class PolicyChannel(StrEnum):
@@ -283,3 +283,34 @@ def gate(
         recheck = min(until, now + timedelta(seconds=PRESENCE_RECHECK_S))
         return Decision.wait(max(recheck, now + timedelta(seconds=1)), WAITING_FOR_OFFLINE)
     return Decision.go()
+
+
+# -- what waits for the creator's approval ---------------------------------------------------
+
+# The inbound category whose ready reply is crisis support (persona.safety: self-harm).
+CRISIS_CATEGORY = "self_harm"
+
+
+def is_crisis_support(action: str, category: str) -> bool:
+    return action == ReplyAction.SAFE_REPLY and category == CRISIS_CATEGORY
+
+
+def review_reason(policy: ChannelPolicy, action: str, category: str, reason: str = "") -> str:
+    """Why a reply must wait for the creator's approval ("" when it may go out), the same
+    for every channel (the inbox worker and the interactive space).
+
+    In review mode everything waits, whoever wrote it: the model's reply and the texts the
+    model did not write (the no-answer message, ready replies, fallbacks). One exception:
+    the crisis-support reply to a fan at risk of self-harm goes out at once, because help
+    held in a queue may come too late; the caller alerts the creator instead."""
+    if is_crisis_support(action, category):
+        return ""
+    if action == ReplyAction.HOLD:
+        return f"sensitive: {category}: {reason}".strip(": ")
+    if category in policy.review_categories:
+        return f"sensitive category: {category}"
+    if policy.mode == "review":
+        if action == ReplyAction.SEND:
+            return "the channel is set to review every reply"
+        return f"the channel is set to review every reply ({action}, not written by the model)"
+    return ""

@@ -36,7 +36,9 @@ from channels.inbox.policy import (
     GroupPolicy,
     Verdict,
     gate,
+    is_crisis_support,
     load_policy,
+    review_reason,
 )
 from channels.inbox.ratelimit import Bucket, RateLimiter, build_rate_limiter
 from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult, Turn
@@ -395,13 +397,11 @@ class InboxWorker:
         if result.action == ReplyAction.BLOCK or not result.delivered_text.strip():
             raise _Skip(f"blocked: {result.category}: {result.reason}".strip(": "))
         text = result.delivered_text
-        held_reason = ""
-        if result.action == ReplyAction.HOLD:
-            held_reason = f"sensitive: {result.category}: {result.reason}".strip(": ")
-        elif result.category in policy.review_categories:
-            held_reason = f"sensitive category: {result.category}"
-        elif policy.mode == "review":
-            held_reason = "the channel is set to review every reply"
+        # In review mode nothing goes out unreviewed, the no-answer message and ready replies
+        # included; EXCEPT the crisis-support reply (self-harm), sent at once with an alert to
+        # the creator (policy.review_reason says why).
+        held_reason = review_reason(policy, result.action, result.category, result.reason)
+        crisis = is_crisis_support(result.action, result.category)
         now = self.clock()
         delay = policy.reply_delay.sample(text)
         due = max(now, store.utc(event.received_at) + timedelta(seconds=delay))
@@ -433,6 +433,15 @@ class InboxWorker:
             log.warning("event finished elsewhere; reply dropped", extra={"event_id": event.id})
             return
         hub = self.services.hub
+        if crisis:
+            log.warning(
+                "crisis support sent without review; the creator is alerted",
+                extra={"event_id": event.id, "reply_id": reply_id},
+            )
+            hub.publish(
+                approvals_topic(event.creator_id),
+                {"type": "alert", "reply_id": reply_id, "reason": "crisis support sent to a fan"},
+            )
         if held_reason:
             hub.publish(
                 approvals_topic(event.creator_id),

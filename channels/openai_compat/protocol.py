@@ -130,7 +130,9 @@ class ChatCompletionRequest(BaseModel):
 
 
 class PersonaInfo(BaseModel):
-    """Our extension: who answered, that it is AI, and what the guardrails decided."""
+    """Our extension: who answered, that it is AI, and what the guardrails decided.
+    `text`, on the last chunk of a stream only: the reply to show, when a guardrail replaced
+    the text already streamed (a stream cannot take back what it sent)."""
 
     creator_id: str
     display_name: str
@@ -141,6 +143,20 @@ class PersonaInfo(BaseModel):
     notice: str | None = None
     conversation_id: int | None = None
     message_id: int | None = None
+    text: str | None = None
+
+
+class Usage(BaseModel):
+    """Tokens the model server counted for the reply, every model call included (drafts,
+    a retry round, the fact reader)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @classmethod
+    def of(cls, counts: dict[str, int] | None) -> Usage:
+        return cls(**(counts or {}))
 
 
 class AssistantMessage(BaseModel):
@@ -166,7 +182,7 @@ class ChatCompletionResponse(BaseModel):
     model: str
     choices: list[Choice]
     system_fingerprint: str
-    usage: None = None
+    usage: Usage
     persona: PersonaInfo
 
 
@@ -191,13 +207,22 @@ class ChatCompletionChunk(BaseModel):
     system_fingerprint: str
     # Only on the last chunk, as the label and the guardrails' decision are known then.
     persona: PersonaInfo | None = None
+    # With `stream_options.include_usage`: null on every chunk but a last one, whose
+    # `choices` is empty, as OpenAI does.
+    usage: Usage | None = None
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self, include_usage: bool = False) -> dict[str, Any]:
         """OpenAI's shape: `finish_reason` always there (null mid-stream); unset delta fields
-        and the persona extension left out until they have values."""
-        data = self.model_dump(mode="json")
+        and the persona extension left out until they have values; `usage` only when asked."""
+        data = self.model_dump(mode="json", exclude_none=False)
         for choice in data["choices"]:
             choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
         if data["persona"] is None:
             del data["persona"]
+        else:
+            data["persona"] = {
+                k: v for k, v in data["persona"].items() if k != "text" or v is not None
+            }
+        if not include_usage:
+            del data["usage"]
         return data

@@ -73,7 +73,11 @@ async def chat_completions(request: Request, services: ServicesDep) -> Response:
         reply = serving.reply_request(chat, persona)
         if chat.stream:
             return StreamingResponse(
-                serving.stream(reply, persona),
+                serving.stream(
+                    reply,
+                    persona,
+                    include_usage=bool(chat.stream_options and chat.stream_options.include_usage),
+                ),
                 media_type="text/event-stream",
                 headers={**AI_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )

@@ -1,9 +1,24 @@
 """The logic of the OpenAI-compatible API: who may talk to which persona, how an OpenAI chat
 maps onto a reply request, and how the checked reply goes back (whole, or as SSE chunks).
 
-Guardrails apply as on every channel, so a streamed reply is sent only once it has passed
-the checks: the first chunk (the assistant role) goes out at once, the checked text follows
-when the engine is done. A stream of raw model tokens could leak what a check then removes.
+Streaming streams, and guardrails still apply as on every channel:
+- the engine streams one draft through its release gate (persona.engine.streaming): a
+  piece of text leaves only once the cleaned text up to it, with the next 8 words in view,
+  has passed the copy guard, the echo guard, the assistant-voice check and the outbound
+  guardrails. If a check fails mid-stream, nothing more is released and the final check
+  decides;
+- ranking: the non-streamed path drafts several candidates and ranks them by voice; the
+  streamed path shows its one draft as it is written and ranks only when that draft is
+  rejected (a round of several hotter drafts, not streamed, whose winner is the final text);
+- the final, checked text is authoritative: when it extends what was streamed, the rest is
+  sent; when it does not (a guardrail replaced the draft after part of it was shown, rare by
+  the gate's design), the stream ends with the final text as a last content chunk after a
+  blank line, `finish_reason: content_filter`, and `persona.notice` / `persona.text` saying
+  which reply stands. Held, blocked and paused replies have had nothing released (a held
+  message closes the gate) and end as before: no text, a notice;
+- `usage` is the model server's count for every model call of the reply (drafts, a retry
+  round, the fact reader): in every non-streamed response, and in a last chunk with
+  `stream_options: {"include_usage": true}`.
 """
 
 from __future__ import annotations
@@ -14,6 +29,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -36,6 +52,7 @@ from channels.openai_compat.protocol import (
     PersonaCard,
     PersonaInfo,
     StreamChoice,
+    Usage,
     completion_id,
     now,
 )
@@ -43,6 +60,7 @@ from channels.services import Services
 from channels.space.creator_info import default_label
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.engine import CreatorNotFound
+from persona.engine.streaming import counting_usage
 from persona.engine.types import Turn
 from persona.store import Creator
 
@@ -240,13 +258,20 @@ class PersonaServing:
         turns.reverse()
         return turns
 
-    async def _reply(self, request: ReplyRequest) -> ReplyResult:
+    async def _engine(self) -> Any:
         # The engine starts the model on first use: keep that off the event loop.
-        engine = await asyncio.to_thread(lambda: self.services.engine)
+        return await asyncio.to_thread(lambda: self.services.engine)
+
+    async def _reply(self, request: ReplyRequest) -> ReplyResult:
+        engine = await self._engine()
         try:
-            return await engine.reply(request)
+            with counting_usage() as usage:
+                result: ReplyResult = await engine.reply(request)
         except CreatorNotFound:
             raise model_not_found(request.creator_id) from None
+        if result.usage is None:
+            result.usage = usage.totals()
+        return result
 
     async def complete(self, request: ReplyRequest, persona: Persona) -> ChatCompletionResponse:
         result = await self._reply(request)
@@ -255,31 +280,53 @@ class PersonaServing:
             model=persona.creator_id,
             choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish)],
             system_fingerprint=persona.fingerprint,
+            usage=Usage.of(result.usage),
             persona=info,
         )
 
-    async def stream(self, request: ReplyRequest, persona: Persona) -> AsyncIterator[str]:
+    async def _streamed(self, request: ReplyRequest) -> AsyncIterator[str | ReplyResult]:
+        engine = await self._engine()
+        try:
+            async for item in engine.stream(request):
+                yield item
+        except CreatorNotFound:
+            raise model_not_found(request.creator_id) from None
+
+    async def stream(
+        self, request: ReplyRequest, persona: Persona, include_usage: bool = False
+    ) -> AsyncIterator[str]:
         """SSE lines; once the response has started, errors can only be an error event."""
         chunk_id, created = completion_id(), now()
 
         def chunk(
-            delta: DeltaMessage,
+            delta: DeltaMessage | None,
             finish: FinishReason | None = None,
             info: PersonaInfo | None = None,
+            usage: Usage | None = None,
         ) -> str:
             body = ChatCompletionChunk(
                 id=chunk_id,
                 created=created,
                 model=persona.creator_id,
-                choices=[StreamChoice(delta=delta, finish_reason=finish)],
+                choices=[] if delta is None else [StreamChoice(delta=delta, finish_reason=finish)],
                 system_fingerprint=persona.fingerprint,
                 persona=info,
+                usage=usage,
             )
-            return _sse(body.wire())
+            return _sse(body.wire(include_usage))
 
         yield chunk(DeltaMessage(role="assistant", content=""))
+        streamed = ""
+        result: ReplyResult | None = None
         try:
-            result = await self._reply(request)
+            async for item in self._streamed(request):
+                if isinstance(item, ReplyResult):
+                    result = item
+                elif item:
+                    streamed += item
+                    yield chunk(DeltaMessage(content=item))
+            if result is None:
+                raise RuntimeError("the engine's stream ended without a result")
         except OpenAIError as exc:
             yield _sse({"error": exc.info.model_dump()})
             yield SSE_DONE
@@ -295,9 +342,25 @@ class PersonaServing:
             yield SSE_DONE
             return
         text, finish, info = self._outcome(result, persona)
-        for piece in _pieces(text):
-            yield chunk(DeltaMessage(content=piece))
+        if text.startswith(streamed):
+            for piece in _pieces(text[len(streamed) :]):
+                yield chunk(DeltaMessage(content=piece))
+        else:
+            # Part of a draft was shown, then a guardrail replaced it: say which reply stands.
+            log.info(
+                "streamed text replaced by the final reply",
+                extra={"creator": persona.creator_id, "action": str(result.action)},
+            )
+            finish = "content_filter"
+            info.text = text
+            info.notice = " ".join(
+                n for n in (info.notice, "the text streamed so far was withdrawn") if n
+            )
+            if text:
+                yield chunk(DeltaMessage(content="\n\n" + text))
         yield chunk(DeltaMessage(), finish, info)
+        if include_usage:
+            yield chunk(None, usage=Usage.of(result.usage))
         yield SSE_DONE
 
     @staticmethod

@@ -1,5 +1,12 @@
 """One fan's websocket in the interactive space: an object that owns its tasks and cancels
-them when the fan leaves, plus the per-creator connection registry and the limits."""
+them when the fan leaves, plus the per-creator connection registry and the limits.
+
+Each message first passes the creator's space policy, read by the same code as the inbox
+channels (channels.inbox.policy: `load_policy`, `gate`, `review_reason`): a disabled,
+paused or off-hours space answers with a notice and no reply; the policy's `max_chars`
+bounds the reply; in review mode the reply is written without streaming (ranked drafts, as
+the inbox does), goes to the creator's approval queue (channels.space.review), and reaches
+the fan on this socket once approved."""
 
 from __future__ import annotations
 
@@ -11,12 +18,26 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from channels.inbox import store
+from channels.inbox.outbox import approvals_topic, replies_topic
+from channels.inbox.policy import (
+    ChannelPolicy,
+    PolicyChannel,
+    Verdict,
+    gate,
+    is_crisis_support,
+    load_policy,
+    review_reason,
+)
 from channels.services import Services
+from channels.space import review
 from channels.space.creator_info import SpaceCreator
 from channels.space.protocol import (
     ErrorCode,
@@ -26,8 +47,10 @@ from channels.space.protocol import (
     TokenEvent,
     client_event_adapter,
     final_event,
+    held_event,
+    notice_event,
 )
-from persona.engine import Channel, ReplyRequest, ReplyResult
+from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.engine import CreatorNotFound
 
 log = logging.getLogger(__name__)
@@ -122,6 +145,8 @@ class SpaceConnection:
         self.limits = registry.limits
         self.rate = RateWindow(registry.limits.messages_per_minute, 60.0, registry.clock)
         self._reply_task: asyncio.Task[None] | None = None
+        # Delivers this fan's approved replies (started when one is first held).
+        self._review_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
 
     @property
@@ -150,11 +175,12 @@ class SpaceConnection:
             await self.close()
 
     async def close(self) -> None:
-        task, self._reply_task = self._reply_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._reply_task, self._review_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reply_task = self._review_task = None
 
     @property
     def busy(self) -> bool:
@@ -196,15 +222,36 @@ class SpaceConnection:
         return f"messages are limited to {self.limits.max_message_chars} characters"
 
     async def _reply(self, text: str) -> None:
-        request = ReplyRequest(
-            self.creator.id, text, Channel.SPACE, fan_handle=self.fan_handle, record=True
-        )
         try:
+            snapshot = await asyncio.to_thread(
+                store.creator_snapshot, self.services.db, self.creator.id
+            )
+            if snapshot is None:
+                raise CreatorNotFound(self.creator.id)
+            settings = snapshot[1]
+            policy = load_policy(settings, PolicyChannel.SPACE)
+            now = datetime.now(UTC)
+            decision = gate(policy, settings, now, now)
+            if decision.verdict != Verdict.GO:
+                await self.send(self._closed(policy, settings, decision.verdict))
+                return
+            request = ReplyRequest(
+                self.creator.id,
+                text,
+                Channel.SPACE,
+                fan_handle=self.fan_handle,
+                record=True,
+                max_chars=policy.max_chars,
+            )
             # The engine starts the model on first use: keep that off the event loop.
             engine = await asyncio.to_thread(lambda: self.services.engine)
+            if policy.mode == "review":
+                # Nothing is shown before the creator's review: no stream, ranked drafts.
+                await self._conclude(text, policy, await engine.reply(request))
+                return
             async for item in engine.stream(request):
                 if isinstance(item, ReplyResult):
-                    await self.send(final_event(item, self.creator.display_name))
+                    await self._conclude(text, policy, item)
                 elif item:
                     await self.send(TokenEvent(delta=item))
         except CreatorNotFound:
@@ -214,6 +261,80 @@ class SpaceConnection:
             await self._error(
                 ErrorCode.UNAVAILABLE, "the AI double could not answer right now; try again soon"
             )
+
+    def _closed(
+        self, policy: ChannelPolicy, settings: dict[str, Any], verdict: Verdict
+    ) -> FinalEvent:
+        """The notice for a message the policy does not let the AI answer now."""
+        name = self.creator.display_name
+        if verdict == Verdict.WAIT:  # outside its hours, or the creator is online
+            notice = f"{name}'s AI double is not answering right now. Please come back later."
+        elif not settings.get("paused") and not policy.enabled:
+            notice = f"{name}'s AI double is not available here."
+        else:
+            notice = f"{name} has paused their AI double for now. Please come back later."
+        return notice_event(ReplyAction.PAUSED, policy.ai_label or self.creator.label, notice)
+
+    async def _conclude(self, message: str, policy: ChannelPolicy, result: ReplyResult) -> None:
+        """Show the reply, or put it in the approval queue when the policy says it waits."""
+        name = self.creator.display_name
+        held = review_reason(policy, result.action, result.category, result.reason)
+        if held and result.delivered_text.strip():
+            self._watch_reviews()
+            review_id = await asyncio.to_thread(
+                review.hold_for_review,
+                self.services.db,
+                self.creator.id,
+                self.visitor_id,
+                message,
+                result,
+                policy.ai_label or result.label,
+                held,
+                datetime.now(UTC),
+            )
+            self.services.hub.publish(
+                approvals_topic(self.creator.id),
+                {"type": "held", "reply_id": review_id, "reason": held},
+            )
+            await self.send(held_event(result, name, review_id))
+            return
+        if is_crisis_support(result.action, result.category):
+            log.warning(
+                "crisis support sent in the space; the creator is alerted",
+                extra={"creator": self.creator.id, "message_id": result.message_id},
+            )
+            self.services.hub.publish(
+                approvals_topic(self.creator.id),
+                {"type": "alert", "message_id": result.message_id, "channel": "space"},
+            )
+        await self.send(final_event(result, name))
+
+    def _watch_reviews(self) -> None:
+        if self._review_task is None or self._review_task.done():
+            self._review_task = asyncio.create_task(self._deliver_reviewed(), name="space-review")
+
+    async def _deliver_reviewed(self) -> None:
+        """Approved replies to this fan, as the outbox publishes them, while connected."""
+        async with self.services.hub.subscribe(replies_topic(self.creator.id)) as subscription:
+            while True:
+                event = await subscription.get()
+                if event.get("platform") != review.PLATFORM or (
+                    event.get("fan_id") != self.visitor_id
+                ):
+                    continue
+                writing = self._reply_task
+                if writing is not None and not writing.done():
+                    # Not in the middle of another reply's tokens.
+                    await asyncio.wait([writing])
+                await self.send(
+                    FinalEvent(
+                        text=str(event.get("text") or ""),
+                        action=ReplyAction.SEND,
+                        label=str(event.get("label") or self.creator.label),
+                        review_id=event.get("reply_id"),
+                        reviewed=True,
+                    )
+                )
 
     async def _error(self, code: ErrorCode, detail: str) -> None:
         await self.send(ErrorEvent(code=code, detail=detail))

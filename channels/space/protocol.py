@@ -2,7 +2,16 @@
 
 Client -> server: `{"type": "message", "text": "..."}`.
 Server -> client: `ready` once after connecting, then for each message `token` deltas and one
-`final` (whose text replaces the streamed one), or an `error`.
+`final` (whose text replaces the streamed one), or an `error`. Tokens are what the engine's
+release gate let through (persona.engine.streaming): never more than the checked final text
+keeps, except in the rare case where a guardrail replaced the draft (the final text then
+replaces it on the page).
+
+The creator's space policy applies (channels.inbox.policy, as for the inbox channels): when
+the space is disabled, paused or outside its hours, the `final` has no text and a notice; in
+review mode nothing streams, the reply waits in the creator's approval queue, the `final`
+says so (`review_id` set), and once approved the reply arrives on the socket as another
+`final` with `reviewed: true` (if the fan is still connected).
 """
 
 from __future__ import annotations
@@ -61,6 +70,10 @@ class FinalEvent(_Event):
     label: str
     message_id: int | None = None
     notice: str | None = None
+    # The reply's id in the creator's approval queue, while it waits there.
+    review_id: int | None = None
+    # A reply the creator approved (maybe edited), delivered after the fact.
+    reviewed: bool = False
 
 
 class ErrorCode(StrEnum):
@@ -90,6 +103,30 @@ server_event_adapter: TypeAdapter[ReadyEvent | TokenEvent | FinalEvent | ErrorEv
 
 # Actions whose text the fan sees; the others show only a notice.
 _VISIBLE = {ReplyAction.SEND, ReplyAction.NO_ANSWER, ReplyAction.SAFE_REPLY}
+
+
+def notice_event(action: ReplyAction, label: str, notice: str) -> FinalEvent:
+    """A final without text: the policy stopped the reply before the engine ran."""
+    return FinalEvent(text="", action=action, label=label, notice=notice)
+
+
+def review_notice(display_name: str) -> str:
+    return (
+        f"Your message was sent to {display_name}; the reply will appear here after "
+        f"{display_name} has reviewed it."
+    )
+
+
+def held_event(result: ReplyResult, display_name: str, review_id: int) -> FinalEvent:
+    """The reply waits in the creator's approval queue: nothing of it is shown."""
+    return FinalEvent(
+        text="",
+        action=ReplyAction.HOLD,
+        label=result.label,
+        message_id=result.message_id,
+        notice=review_notice(display_name),
+        review_id=review_id,
+    )
 
 
 def final_event(result: ReplyResult, display_name: str) -> FinalEvent:

@@ -543,39 +543,91 @@ class ReplyEngine:
         return result
 
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str | ReplyResult]:
-        """Yields text deltas as the model writes, then the checked `ReplyResult`. The final
-        text can differ from the streamed one (trimmed or replaced by a guardrail): clients
-        show the final one."""
+        """Yields text deltas as the model writes, then the checked `ReplyResult`.
+
+        One draft is streamed through a release gate (persona.engine.streaming): a delta
+        leaves only once the cleaned text up to it has passed the cheap checks with the
+        next 8 words in view, so a copy of a post, an echo, assistant voice or what the
+        outbound guardrails refuse is not shown. Nothing is released for a held message or
+        a fact answer (which may be replaced by the fact's own words). The final text is
+        authoritative: when it extends what was released, the rest is yielded before the
+        result; when the draft is rejected, a ranked round of drafts (as in `reply`) answers
+        and the result carries that text (clients show the final one)."""
+        from persona.engine.streaming import ReleaseGate, UsageCounter
+
         started = time.perf_counter()
+        usage = UsageCounter()
         prepared = await asyncio.to_thread(self._prepare, request)
         if isinstance(prepared, ReplyResult):
             prepared.timings_ms["total"] = _ms(started)
+            prepared.usage = usage.totals()
             yield prepared
             return
-        unverified = await self._check_fact(prepared)
+        unverified = await usage.start(self._check_fact(prepared))
         if unverified is not None:
             unverified.timings_ms["total"] = _ms(started)
+            unverified.usage = usage.totals()
             yield unverified
             return
-        t_gen = time.perf_counter()
-        parts: list[str] = []
-        first = True
+
+        def check(text: str) -> str:
+            # The candidate's own checks, then the outbound guardrails, on partial text.
+            _, rejected = self._check_candidate(prepared, text)
+            if rejected:
+                return rejected
+            outbound = self.guard.outbound(text, prepared.guard_ctx)
+            return "" if outbound.action == ReplyAction.SEND else f"outbound: {outbound.category}"
+
+        closed = prepared.fact is not None or prepared.inbound.action == ReplyAction.HOLD
+        gate = ReleaseGate(prepared.ctx.name, prepared.max_chars, check, closed=closed)
         bound = self._bound(seed=0, fact=prepared.fact is not None, creator=prepared.ctx.id)
-        async for chunk in bound.astream(prepared.messages):
-            delta = chunk.content if isinstance(chunk.content, str) else ""
-            if delta:
-                if first:
-                    prepared.timings["first_token"] = _ms(started)
-                    first = False
-                parts.append(delta)
-                yield delta
+        deltas: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def draft() -> None:
+            try:
+                async for chunk in bound.astream(prepared.messages):
+                    if isinstance(chunk.content, str) and chunk.content:
+                        deltas.put_nowait(chunk.content)
+            finally:
+                deltas.put_nowait(None)
+
+        t_gen = time.perf_counter()
+        producer = usage.start(draft())
+        try:
+            while (delta := await deltas.get()) is not None:
+                prepared.timings.setdefault("first_draft_token", _ms(started))
+                released = gate.feed(delta)
+                if released:
+                    prepared.timings.setdefault("first_token", _ms(started))
+                    yield released
+        finally:
+            if not producer.done():
+                producer.cancel()
+                await asyncio.gather(producer, return_exceptions=True)
+        await producer  # a model error ends the stream here
         prepared.timings["generate"] = _ms(t_gen)
-        result = await asyncio.to_thread(self._select, prepared, ["".join(parts)])
+        if gate.stopped and not closed:
+            log.info(
+                "stream gate stopped", extra={"creator": prepared.ctx.id, "reason": gate.stopped}
+            )
+        result = await asyncio.to_thread(self._select, prepared, [gate.raw])
+        n = max(1, request.candidates or self.config.candidates)
+        if result.action == ReplyAction.NO_ANSWER and result.category == "rejected" and n > 1:
+            # The streamed draft was rejected: a ranked round, hotter, as `reply` retries.
+            raws = await usage.start(
+                self._generate(prepared.messages, n, hotter=True, creator=prepared.ctx.id)
+            )
+            result = await asyncio.to_thread(self._select, prepared, raws)
         result.model = self._model_for(prepared.ctx.id)
         result.timings_ms = prepared.timings
         await asyncio.to_thread(self._record, prepared, result)
         result.timings_ms["total"] = _ms(started)
+        result.usage = usage.totals()
         self._after_reply(prepared)
+        rest = gate.remainder(result.text) if result.action == ReplyAction.SEND else None
+        if rest:
+            prepared.timings.setdefault("first_token", _ms(started))
+            yield rest
         yield result
 
     async def _generate(

@@ -81,6 +81,9 @@ class ReplyResult:
     conversation_id: int | None = None
     message_id: int | None = None
     model: str = ""
+    # Tokens the model server counted for this reply, every call included (OpenAI's names:
+    # prompt_tokens, completion_tokens, total_tokens); None when not measured.
+    usage: dict[str, int] | None = None
 
     @property
     def delivered_text(self) -> str:
