@@ -21,14 +21,18 @@ log = logging.getLogger(__name__)
 def llm_config(settings: Settings, adapters: tuple[Any, ...] = ()) -> Any:
     from persona.llm import LLMConfig
 
+    model_path, draft_path = embedded_model_files(settings)
     return LLMConfig(
         adapters=tuple(adapters),
         backend=settings.llm_backend,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,
         model=settings.llm_model,
-        model_path=settings.llm_model_path,
+        model_path=model_path,
         models_dir=settings.models_dir,
+        draft_model_path=draft_path,
+        draft_max=settings.draft_max,
+        draft_p_min=settings.draft_p_min,
         threads=settings.llm_threads,
         n_ctx=settings.llm_context,
         port=settings.llm_port,
@@ -36,6 +40,28 @@ def llm_config(settings: Settings, adapters: tuple[Any, ...] = ()) -> Any:
         parallel=settings.reply_candidates,
         max_tokens=settings.reply_max_tokens,
     )
+
+
+def embedded_model_files(settings: Settings) -> tuple[Any, Any]:
+    """The embedded backend's GGUF and draft GGUF (None: none), assembling packaged ones.
+
+    PERSONA_LLM_MODEL_PATH wins; else PERSONA_PACKAGED_MODEL names the packaged model (None
+    for the default: the backend assembles it itself). Other backends get neither."""
+    if settings.llm_backend != "embedded":
+        return settings.llm_model_path, None
+    from persona.llm.packaged_model import (
+        DEFAULT_PACKAGED_MODEL,
+        assemble_packaged_model,
+        resolve_model_file,
+    )
+
+    model_path = settings.llm_model_path
+    if model_path is None and settings.packaged_model != DEFAULT_PACKAGED_MODEL:
+        model_path = assemble_packaged_model(settings.models_dir, settings.packaged_model)
+    draft_path = None
+    if settings.draft_model is not None:
+        draft_path = resolve_model_file(settings.draft_model, settings.models_dir)
+    return model_path, draft_path
 
 
 def load_plugins(settings: Settings) -> None:

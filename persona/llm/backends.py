@@ -272,6 +272,10 @@ class EmbeddedBackend(LLMBackend):
             lora_path=cfg.lora_path,
             lora_adapters=self._adapter_files(model_path),
             model_alias=cfg.model,
+            draft_model_path=cfg.draft_model_path,
+            draft_max=cfg.draft_max,
+            draft_min=cfg.draft_min,
+            draft_p_min=cfg.draft_p_min,
         )
 
     def _adapter_files(self, model_path: Path) -> tuple[Path, ...]:

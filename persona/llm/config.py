@@ -25,6 +25,12 @@ class LLMConfig:
     model: str = DEFAULT_MODEL_NAME  # served model name (vLLM: --served-model-name / LoRA name)
     model_path: Path | None = None  # "embedded": a GGUF; None assembles the packaged Qwen
     models_dir: Path | None = None  # where the packaged model is assembled
+    # "embedded": a small GGUF with the same vocabulary as draft model (speculative decoding,
+    # see EmbeddedServerConfig); None decodes without a draft.
+    draft_model_path: Path | None = None
+    draft_max: int = 8
+    draft_min: int = 0
+    draft_p_min: float = 0.5
     lora_path: Path | None = None  # "embedded": a GGUF LoRA adapter applied at scale 1.0
     # Creators' active adapters, chosen per request (`LLMBackend.adapter_options`).
     # "embedded" loads them all at start; "openai" names them in `model` (vLLM LoRA names).

