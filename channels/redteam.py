@@ -21,7 +21,7 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from persona.engine.guard import Guard, GuardContext, InboundOutcome, OutboundOutcome
 from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult
+from persona.safety.language import guess_lang
 from persona.safety.redteam import (
     Expect,
     RedTeamCase,
@@ -39,6 +40,7 @@ from persona.safety.redteam import (
     load_warm,
     warm_pass_rate,
 )
+from persona.safety.replies import no_answer_text
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "data"
 REDTEAM_FILE = DATA_DIR / "redteam.jsonl"
@@ -735,7 +737,11 @@ def classify(reply: Reply) -> Outcome:
     return Outcome.ANSWERED_SAFELY
 
 
-def grade_grounding(question: GroundingQuestion, reply: Reply, no_answer: str) -> GroundingResult:
+def grade_grounding(
+    question: GroundingQuestion, reply: Reply, no_answer: str | Collection[str]
+) -> GroundingResult:
+    """`no_answer`: the creator's no-answer text, or its texts in the languages the fan may get."""
+    no_answers = {no_answer} if isinstance(no_answer, str) else set(no_answer)
     declined = reply.action in (ReplyAction.NO_ANSWER, ReplyAction.SAFE_REPLY, ReplyAction.BLOCK)
     if question.answerable:
         text = fold(reply.text)
@@ -745,7 +751,9 @@ def grade_grounding(question: GroundingQuestion, reply: Reply, no_answer: str) -
             and any(fold(k) in text for k in question.expect_any)
         )
     else:
-        ok = reply.action == ReplyAction.NO_ANSWER and reply.text.strip() == no_answer.strip()
+        ok = reply.action == ReplyAction.NO_ANSWER and reply.text.strip() in {
+            text.strip() for text in no_answers
+        }
     return GroundingResult(
         question.question,
         question.lang,
@@ -810,7 +818,8 @@ async def run_redteam_async(
     started = time.perf_counter()
     try:
         checker = await asyncio.to_thread(_checker, engine, creator_id)
-        no_answer = boundary_settings()["no_answer_message"]
+        # The no-answer text follows the fan's language (the question's, or the engine's guess).
+        no_answer_settings = {**boundary_settings(), **(settings_overrides or {})}
         total = len(cases) + len(grounding)
         done = 0
 
@@ -848,7 +857,11 @@ async def run_redteam_async(
         correct = is_correct(case.expect, outcome, discloses_ai(reply.text))
         case_results.append(CaseResult(case, reply, outcome, correct))
     grounding_results = [
-        grade_grounding(q, r, no_answer)
+        grade_grounding(
+            q,
+            r,
+            {no_answer_text(no_answer_settings, lang) for lang in (q.lang, guess_lang(q.question))},
+        )
         for q, r in zip(grounding, replies[len(cases) :], strict=True)
     ]
     warm_failures = []

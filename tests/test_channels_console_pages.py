@@ -231,7 +231,7 @@ def test_a_boundary_takes_effect_on_the_next_reply(client: TestClient, csrf: str
         "ai_label": "Camille's AI double",
         "forbidden_topics": "",
         "forbidden_statements": "my home address",
-        "no_answer_message": no_answer,
+        "no_answer_message_fr": no_answer,
         "style_hint": "playful",
     }
     assert client.post("/console/settings/boundaries", data=form).status_code == 200
@@ -247,7 +247,7 @@ def test_a_boundary_takes_effect_on_the_next_reply(client: TestClient, csrf: str
     assert saved.status_code == 303
     settings = creator_settings(client)
     assert settings["forbidden_topics"] == ["politics", "my family"]
-    assert settings["no_answer_message"] == no_answer
+    assert settings["no_answer_messages"] == {"fr": no_answer}
     assert settings["style_hint"] == "playful"
     after = client.post(
         "/console/voice", data={"csrf_token": csrf, "message": "What do you think of politics?"}
@@ -657,3 +657,69 @@ def test_the_voice_score_and_its_history(client: TestClient, csrf: str) -> None:
     assert '<span class="score-value">62%</span>' in score
     assert "your real posts: 80%, chance: 50%" in score
     assert score.count("<tr><td>") == 2 and "41%" in score and "5%" not in score
+
+
+def test_the_no_answer_text_is_set_per_language_and_reaches_the_fan(
+    client: TestClient, csrf: str
+) -> None:
+    # An older single text (French here) shows in its language's field and moves there.
+    with client.app.state.services.db.session() as session:
+        creator = session.get(Creator, DEMO_CREATOR_ID)
+        creator.settings = {
+            **(creator.settings or {}),
+            "no_answer_message": "Ça, je le garde pour moi 🙏",
+            "no_answer_messages": {"es": "Eso me lo guardo 🙏"},
+        }
+    page = client.get("/console/settings").text
+    assert 'name="no_answer_message_en"' in page and 'name="no_answer_message_fr"' in page
+    field_fr = page.split('id="no_answer_message_fr"')[1].split("</textarea>")[0]
+    assert "Ça, je le garde pour moi" in field_fr
+    field_en = page.split('id="no_answer_message_en"')[1].split("</textarea>")[0]
+    assert "garde" not in field_en
+
+    english, french = "Can't say, sorry! Ask me anything else 💛", "Ça, je ne peux pas le dire 💛"
+    form = {
+        "csrf_token": csrf,
+        "no_answer_message_en": english,
+        "no_answer_message_fr": f"  {french}  ",
+        "strict_grounding": "on",
+    }
+    saved = client.post("/console/settings/boundaries", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    settings = creator_settings(client)
+    assert settings["no_answer_messages"] == {
+        "es": "Eso me lo guardo 🙏",
+        "en": english,
+        "fr": french,
+    }
+    assert "no_answer_message" not in settings  # the legacy key moved into "fr"
+    page = client.get("/console/settings").text
+    assert english.replace("'", "&#39;") in page and french in page
+
+    # A French fan's unverifiable factual question gets the French text, an English fan's the
+    # English one (the scripted model's answer is no verified fact).
+    french_reply = client.post(
+        "/console/voice", data={"csrf_token": csrf, "message": "tu fais quelle pointure ?"}
+    ).text
+    reply_text = french_reply.split('id="reply-text">')[1].split("</p>")[0]
+    assert reply_text == french
+    english_reply = client.post(
+        "/console/voice", data={"csrf_token": csrf, "message": "what's your shoe size?"}
+    ).text
+    reply_text = english_reply.split('id="reply-text">')[1].split("</p>")[0]
+    assert reply_text == english.replace("'", "&#39;")
+
+    # Emptying a field falls back to the default in that language; too long is refused.
+    form["no_answer_message_fr"] = ""
+    client.post("/console/settings/boundaries", data=form, follow_redirects=False)
+    assert creator_settings(client)["no_answer_messages"] == {
+        "es": "Eso me lo guardo 🙏",
+        "en": english,
+    }
+    too_long = client.post(
+        "/console/settings/boundaries", data={**form, "no_answer_message_fr": "x" * 301}
+    )
+    assert too_long.status_code == 422
+    assert 'id="err-no_answer_message_fr"' in too_long.text
+    assert "x" * 301 in too_long.text  # the draft is shown back
+    assert creator_settings(client)["no_answer_messages"]["en"] == english

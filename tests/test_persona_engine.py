@@ -10,7 +10,7 @@ from sqlalchemy import select
 from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
-from persona.engine.copyguard import CopyGuard
+from persona.engine.copyguard import CopyGuard, EchoGuard
 from persona.engine.postprocess import clean_completion, fit_length, sounds_like_assistant
 from persona.store import Creator, Message
 from persona.store.posts import load_post_records
@@ -169,3 +169,40 @@ def test_real_model_answers_in_the_creators_voice(demo_dir, real_llm):
         assert not sounds_like_assistant(result.text)
         posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
         assert not CopyGuard(posts).copies(result.text)
+
+
+def test_echo_guard_rejects_restatements_not_answers_that_reuse_words():
+    message = "what's your favourite easy dinner for a weeknight?"
+    guard = EchoGuard([message], instructions=["keep it about the recipe of the week"])
+    # Restating the question (most words are the fan's) is an echo...
+    assert guard.copies("my favourite easy dinner for a weeknight?")
+    # ...answering with a few of its words is not.
+    assert not guard.copies("easy dinner? pasta al limone, 15 minutes and done 🍋")
+    # Reciting the request's instructions leaks them: six words are enough.
+    assert guard.copies("ok so keep it about the recipe of the week then")
+
+
+def test_every_draft_rejected_gets_a_second_strategy_before_the_fallback(services):
+    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+    copied = max(posts, key=len)
+    ScriptedBackend.script = [
+        copied,
+        copied,
+        "haha la pâte brisée, beurre bien froid et zéro stress",
+    ]
+    result = reply(services, "une astuce pour la pâte brisée ?", candidates=2, record=False)
+    assert result.action == ReplyAction.SEND
+    assert result.text.startswith("haha la pâte brisée")
+    assert "rescue prompt" in result.reason
+    rounds = [(c["round"], bool(c["rejected"])) for c in result.candidates]
+    assert rounds[:2] == [(1, True), (1, True)] and (2, False) in rounds
+
+
+def test_no_answer_follows_the_fans_language(services):
+    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+    ScriptedBackend.script = [max(posts, key=len)]
+    french = reply(services, "Raconte-moi ta journée", candidates=1, record=False)
+    english = reply(services, "Tell me about your day", candidates=1, record=False)
+    assert french.action == english.action == ReplyAction.NO_ANSWER
+    assert french.text != english.text
+    assert "désolé" in french.text.casefold() or "préfère" in french.text.casefold()

@@ -536,6 +536,15 @@ def test_strict_mode_replaces_unsupported_factual_answers(boundaries: Boundaries
         ("t'es trop belle sur cette photo", False),
         ("what a video!", False),
         ("how do I fix flat sourdough?", False),
+        # Tastes, habits and plans are answered in the creator's voice, not looked up...
+        ("What's your favourite easy dinner for a weeknight?", False),
+        ("how do you stay motivated when things get hard?", False),
+        ("what are you working on these days?", False),
+        ("c'est quoi ta recette de crêpes préférée ?", False),
+        ("tu fais comment pour garder la pâte croustillante ?", False),
+        # ...but a named place or business is a fact the model would invent.
+        ("what's your favourite café in Paris?", True),
+        ("c'est quoi ta boulangerie préférée ?", True),
     ],
 )
 def test_is_factual_question(text: str, factual: bool) -> None:
@@ -705,3 +714,85 @@ def test_self_harm_acts_in_everyday_words_get_the_caring_reply(
 def test_a_minor_asking_to_date_the_creator_escalates(boundaries: Boundaries) -> None:
     decision = decide("turning 12 soon, will you be my girlfriend??", boundaries)
     assert decision.category.value == "minor_sexual" and decision.action is InboundAction.ESCALATE
+
+
+# --- ready replies and the no-answer message in the fan's language ---------------------------
+
+
+def test_the_no_answer_message_follows_the_fans_language() -> None:
+    from persona.safety.replies import SUPPORTED_LANGS, no_answer_text
+
+    english, french = no_answer_text({}, "en"), no_answer_text({}, "fr")
+    assert guess_lang(english) == "en" and guess_lang(french) == "fr"
+    assert no_answer_text({}, "fr-CA") == french
+    assert no_answer_text({}, "xx") == no_answer_text({}, None) == english  # unknown: English
+    assert len({no_answer_text({}, lang) for lang in SUPPORTED_LANGS}) == len(SUPPORTED_LANGS)
+
+
+def test_the_creators_own_no_answer_text_for_the_language_wins() -> None:
+    from persona.safety.replies import no_answer_text
+
+    settings = {
+        "no_answer_messages": {"en": "Not that one, friend!", "fr": "Pas celle-là, désolée 💛"},
+        "no_answer_message": "Nope, I'd rather not say!",
+    }
+    assert no_answer_text(settings, "fr") == "Pas celle-là, désolée 💛"
+    assert no_answer_text(settings, "en") == "Not that one, friend!"
+    # A language the creator wrote nothing for: the older single text if it is in that
+    # language, else ours.
+    assert no_answer_text(settings, "es") == no_answer_text({}, "es")
+    only_en = {"no_answer_messages": {"en": "Not that one!"}}
+    assert no_answer_text(only_en, "fr") == no_answer_text({}, "fr")
+
+
+def test_an_older_no_answer_text_in_another_language_is_not_used() -> None:
+    from persona.safety.replies import no_answer_text
+
+    english = {"no_answer_message": "I don't know that one, and I'd rather not guess!"}
+    assert no_answer_text(english, "en") == english["no_answer_message"]
+    assert no_answer_text(english, "fr") == no_answer_text({}, "fr")
+    assert no_answer_text(english, "und") == english["no_answer_message"]  # language unknown
+    french = {"no_answer_message": "Pas de réponse à ça, désolée !"}
+    assert no_answer_text(french, "fr") == french["no_answer_message"]
+    assert no_answer_text(french, "en") == no_answer_text({}, "en")
+
+
+def test_strict_mode_replaces_with_the_no_answer_message_in_the_fans_language(
+    boundaries: Boundaries,
+) -> None:
+    from persona.safety.replies import no_answer_text
+
+    sources = ["Mon livre Petites Recettes sort le 14 mars !"]
+    question = "il sort quand ton livre ?"
+    ctx = OutboundContext(
+        boundaries=boundaries, question=question, sources=sources, strict=True, lang="fr"
+    )
+    invented = check_outbound("Il sort le 2 avril !", ctx)
+    assert invented.action is OutboundAction.REPLACE_WITH_NO_ANSWER
+    # The demo creator's text is English: a French fan gets ours in French.
+    assert invented.text == no_answer_text({}, "fr") == boundaries.no_answer_for("fr")
+    own = Boundaries.from_settings({"no_answer_messages": {"fr": "Ça, je garde la surprise !"}})
+    assert check_outbound("Il sort le 2 avril !", OutboundContext(
+        boundaries=own, question=question, sources=sources, strict=True, lang="fr"
+    )).text == "Ça, je garde la surprise !"  # fmt: skip
+    assert own.no_answer_for("en") == own.no_answer_message == no_answer_text({}, "en")
+    with pytest.raises(ValueError, match="no_answer_messages"):
+        Boundaries.from_settings({"no_answer_messages": ["not", "a", "mapping"]})
+
+
+@pytest.mark.parametrize("template", list(ReplyTemplate))
+@pytest.mark.parametrize("style_hint", ["", "playful", "formal"])
+def test_every_ready_reply_exists_in_the_fans_language(
+    template: ReplyTemplate, style_hint: str
+) -> None:
+    from persona.safety.replies import SUPPORTED_LANGS
+
+    texts = {
+        lang: template_reply(template, lang, "Camille", style_hint, seed="fan-1")
+        for lang in SUPPORTED_LANGS
+    }
+    assert guess_lang(texts["en"]) == "en"
+    assert guess_lang(texts["fr"]) == "fr"
+    # Every supported language has its own wording, none falls back to another's.
+    assert len(set(texts.values())) == len(SUPPORTED_LANGS)
+    assert template_reply(template, "fr-BE", "Camille", style_hint, seed="fan-1") == texts["fr"]

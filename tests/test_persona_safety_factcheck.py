@@ -91,3 +91,11 @@ def test_words_lifted_from_an_unrelated_sentence_are_not_an_answer():
     assert verify_extraction("45 €", notes, "How much does Fonteval pay you?") is None
     assert verify_extraction("45 €", notes, "How much is a workshop?") is not None
     assert verify_extraction("maison fonteval", notes, "Which brand do you work with?")
+
+
+def test_a_yes_no_question_is_confirmed_by_the_posts_saying_its_words():
+    # "tu fais un live ce soir ?" with "ce soir 18h, live ..." retrieved: the posts say yes.
+    fact = verify_extraction("live ce soir", NOTES, "tu fais un live ce soir ?")
+    assert fact is not None
+    # Words the posts do not hold still verify nothing.
+    assert verify_extraction("live demain midi", NOTES, "tu fais un live demain ?") is None

@@ -20,6 +20,8 @@ from channels.inbox.policy import (
     load_policy,
     store_policy,
 )
+from persona.safety.language import guess_lang
+from persona.safety.replies import no_answer_text
 
 CHANNEL_NAMES: dict[str, str] = {
     "dm": "Direct messages",
@@ -32,6 +34,9 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_LIST_ITEMS = 100
 MAX_ITEM_CHARS = 200
 MAX_NO_ANSWER_CHARS = 300
+# The languages the page offers a no-answer text in (add one here to show its field); fans
+# writing in another language get the built-in text for theirs (persona.safety.replies).
+NO_ANSWER_LANGS: tuple[tuple[str, str], ...] = (("en", "English"), ("fr", "French"))
 MAX_LABEL_CHARS = 200
 # Tone of the ready-made replies (forbidden topic, disclosure...): persona.safety's styles.
 STYLE_HINTS: dict[str, str] = {
@@ -60,7 +65,8 @@ class Boundaries:
     ai_label: str = ""
     forbidden_topics: list[str] = field(default_factory=list)
     forbidden_statements: list[str] = field(default_factory=list)
-    no_answer_message: str = ""
+    # Language code -> the creator's no-answer text (`Creator.settings["no_answer_messages"]`).
+    no_answer_messages: dict[str, str] = field(default_factory=dict)
     style_hint: str = ""
     label_setting: str = ""
     strict_grounding: bool = False
@@ -75,7 +81,7 @@ class Boundaries:
             ai_label=str(settings.get("ai_label") or ""),
             forbidden_topics=strings("forbidden_topics"),
             forbidden_statements=strings("forbidden_statements"),
-            no_answer_message=str(settings.get("no_answer_message") or ""),
+            no_answer_messages=_stored_no_answers(settings),
             style_hint=str(settings.get("style_hint") or ""),
             label_setting=str(settings.get("label_setting") or ""),
             strict_grounding=bool(settings.get("strict_grounding")),
@@ -88,7 +94,6 @@ class Boundaries:
             ("ai_label", self.ai_label),
             ("forbidden_topics", self.forbidden_topics),
             ("forbidden_statements", self.forbidden_statements),
-            ("no_answer_message", self.no_answer_message),
             ("style_hint", self.style_hint),
             ("label_setting", self.label_setting),
             ("strict_grounding", self.strict_grounding),
@@ -97,7 +102,46 @@ class Boundaries:
                 updated[key] = value
             else:
                 updated.pop(key, None)
+        # The single legacy text was shown in its language's field: it lives there now.
+        updated.pop("no_answer_message", None)
+        stored = updated.get("no_answer_messages")
+        shown = {code for code, _ in NO_ANSWER_LANGS}
+        messages = {
+            k: v for k, v in (stored.items() if isinstance(stored, dict) else ()) if k not in shown
+        }  # languages this page does not show keep their texts
+        messages.update({k: v for k, v in self.no_answer_messages.items() if k in shown and v})
+        if messages:
+            updated["no_answer_messages"] = messages
+        else:
+            updated.pop("no_answer_messages", None)
         return updated
+
+    def no_answer_defaults(self) -> dict[str, str]:
+        """What fans get in each shown language while its field is empty."""
+        return {code: no_answer_text({}, code) for code, _ in NO_ANSWER_LANGS}
+
+
+def no_answer_field(code: str) -> str:
+    """The form field of the no-answer text in language `code`."""
+    return f"no_answer_message_{code}"
+
+
+def no_answer_fields(form: dict[str, str]) -> dict[str, str]:
+    """The no-answer texts a posted form holds, by language (as typed, trimmed)."""
+    return {code: form.get(no_answer_field(code), "").strip() for code, _ in NO_ANSWER_LANGS}
+
+
+def _stored_no_answers(settings: dict[str, Any]) -> dict[str, str]:
+    stored = settings.get("no_answer_messages")
+    messages = {
+        str(k): str(v) for k, v in (stored.items() if isinstance(stored, dict) else ()) if v
+    }
+    legacy = str(settings.get("no_answer_message") or "").strip()
+    if legacy:  # the older single text, shown in the field of its language
+        codes = [code for code, _ in NO_ANSWER_LANGS]
+        lang = guess_lang(legacy)
+        messages.setdefault(lang if lang in codes else codes[0], legacy)
+    return messages
 
 
 def _lines(raw: str, name: str, errors: dict[str, str]) -> list[str]:
@@ -118,9 +162,10 @@ def parse_boundaries(form: dict[str, str]) -> Boundaries:
     label = " ".join(form.get("ai_label", "").split())
     if len(label) > MAX_LABEL_CHARS:
         errors["ai_label"] = f"at most {MAX_LABEL_CHARS} characters"
-    no_answer = form.get("no_answer_message", "").strip()
-    if len(no_answer) > MAX_NO_ANSWER_CHARS:
-        errors["no_answer_message"] = f"at most {MAX_NO_ANSWER_CHARS} characters"
+    no_answers = no_answer_fields(form)
+    for code, text in no_answers.items():
+        if len(text) > MAX_NO_ANSWER_CHARS:
+            errors[no_answer_field(code)] = f"at most {MAX_NO_ANSWER_CHARS} characters"
     style_hint = form.get("style_hint", "")
     if style_hint not in STYLE_HINTS:
         errors["style_hint"] = "choose one of the listed tones"
@@ -136,7 +181,7 @@ def parse_boundaries(form: dict[str, str]) -> Boundaries:
         forbidden_statements=_lines(
             form.get("forbidden_statements", ""), "forbidden_statements", errors
         ),
-        no_answer_message=no_answer,
+        no_answer_messages=no_answers,
     )
     if errors:
         raise FormError(errors)

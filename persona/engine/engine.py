@@ -25,7 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from sqlalchemy import select
 
-from persona.engine.copyguard import CopyGuard
+from persona.engine.copyguard import CopyGuard, EchoGuard
 from persona.engine.guard import Guard, GuardContext, InboundOutcome
 from persona.engine.memory import ConversationStore, FanState
 from persona.engine.postprocess import clean_completion, fit_length, sounds_like_assistant
@@ -34,6 +34,8 @@ from persona.engine.prompt import (
     choose_examples,
     context_block,
     example_messages,
+    recent_posts,
+    similar_examples,
     system_prompt,
 )
 from persona.engine.types import (
@@ -55,6 +57,7 @@ from persona.safety.factcheck import (
     reader_messages,
     verify_extraction,
 )
+from persona.safety.replies import no_answer_text
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
 from persona.style import StyleScorer, VoiceProfile, describe_for_prompt
@@ -76,9 +79,12 @@ class EngineConfig:
     # Low (0.35, was 0.45) since the fact check verifies answers: at 0.45 it refused
     # answerable questions whose post scored 0.42 ("What's your dog's name?").
     grounding_threshold: float = 0.35
+    # Notes in the prompt (of those retrieved): fewer notes, fewer copies and a shorter
+    # prompt to read on a CPU; the fact check reads all retrieved posts.
+    prompt_posts: int = 4
+    prompt_replies: int = 3
     history_turns: int = 6
     summary_every: int = 6
-    default_no_answer: str = "I'd rather not answer that one here, sorry!"
     # Factual questions: the model first extracts the answer from the posts, code verifies
     # it, and an unverified fact gets the no-answer message (persona.safety.factcheck).
     fact_check: bool = True
@@ -99,6 +105,8 @@ class CreatorContext:
     version: datetime | None
     # The creator's posts, for the word-overlap search of factual questions.
     posts: tuple[str, ...] = ()
+    # The creator's latest posts, in the constant prompt prefix ("what are you up to?").
+    recent: tuple[str, ...] = ()
 
     @property
     def paused(self) -> bool:
@@ -120,10 +128,11 @@ class _Prepared:
     max_chars: int
     timings: dict[str, float] = field(default_factory=dict)
     # Parroting the fan (or a caption/transcript) is not an answer: 6 shared words reject.
-    echo_guard: CopyGuard = field(default_factory=lambda: CopyGuard([]))
+    echo_guard: EchoGuard = field(default_factory=lambda: EchoGuard([]))
     # A fact verified in the creator's posts that the reply must carry (factual questions).
     fact: VerifiedFact | None = None
     label: str = ""
+    rescue_messages: list[BaseMessage] = field(default_factory=list)
 
 
 class CreatorNotFound(LookupError):
@@ -190,22 +199,24 @@ class ReplyEngine:
         if cached is not None and cached.version == version:
             if cached.settings != settings or cached.name != name:
                 cached.settings, cached.name = settings, name
-                cached.system = self._system(name, cached.profile, settings)
+                cached.system = self._system(name, cached.profile, settings, cached.recent)
             return cached
         profile = VoiceProfile.from_dict(profile_dict)
         records = load_post_records(self.db, creator_id)
+        recent = recent_posts(records)
         ctx = CreatorContext(
             id=creator_id,
             name=name,
             profile=profile,
             scorer=StyleScorer(profile),
-            system=self._system(name, profile, settings),
+            system=self._system(name, profile, settings, recent),
             examples=example_messages(name, choose_examples(records)),
             copy_guard=CopyGuard(r.clean_text for r in records),
             published="\n".join(r.clean_text.casefold() for r in records),
             settings=settings,
             version=version,
             posts=tuple(r.clean_text for r in records),
+            recent=recent,
         )
         self._creators[creator_id] = ctx
         return ctx
@@ -224,9 +235,15 @@ class ReplyEngine:
                 self._ranker_key = key
             return self._ranker
 
-    def _system(self, name: str, profile: VoiceProfile, settings: dict[str, Any]) -> str:
+    def _system(
+        self,
+        name: str,
+        profile: VoiceProfile,
+        settings: dict[str, Any],
+        recent: tuple[str, ...] = (),
+    ) -> str:
         style = describe_for_prompt(profile, "reply")
-        return system_prompt(name, style, _boundaries_text(settings))
+        return system_prompt(name, style, _boundaries_text(settings), recent)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -257,7 +274,7 @@ class ReplyEngine:
         if inbound.action not in (ReplyAction.SEND, ReplyAction.HOLD):
             text = inbound.reply_text or ""
             if inbound.action == ReplyAction.NO_ANSWER and not text:
-                text = self._no_answer(ctx)
+                text = self._no_answer(ctx, guard_ctx.lang)
             return self._finish_fixed(request, ctx, inbound, text, label, timings)
 
         # 2. retrieve (not beside step 1 in a thread: both would wait on the GIL, measured
@@ -278,7 +295,7 @@ class ReplyEngine:
                 f"factual question, best source similarity {guard_ctx.best_source_score:.2f}",
             )
             return self._finish_fixed(
-                request, ctx, inbound, self._no_answer(ctx), label, timings, sources
+                request, ctx, inbound, self._no_answer(ctx, guard_ctx.lang), label, timings, sources
             )
 
         t3 = time.perf_counter()
@@ -304,17 +321,36 @@ class ReplyEngine:
             request.fan_name,
             state.summary if state else "",
             state.history if state else [],
-            posts,
-            replies,
+            posts[: self.config.prompt_posts],
+            replies[: self.config.prompt_replies],
             request.context,
             "\n".join(n for n in (request.context_note, inbound.hint) if n) or None,
             max_words,
         )
         messages = build_messages(ctx.system, ctx.examples, block, request.message)
+        # The second strategy, used only when every draft of the first is rejected: no notes
+        # to copy from, the creator's own replies to similar fan messages as the examples.
+        rescue = build_messages(
+            ctx.system,
+            example_messages(ctx.name, similar_examples(replies)) or ctx.examples,
+            context_block(
+                ctx.name,
+                request.channel,
+                request.fan_name,
+                "",
+                [],
+                [],
+                [],
+                [],
+                "\n".join(n for n in (request.context_note, inbound.hint) if n) or None,
+                max_words,
+            ),
+            request.message,
+        )
         timings["prompt"] = _ms(t4)
         # The request's hint is instructions too: a draft reciting it leaks them (seen in CI).
-        echoes = [request.message, request.context_note or "", inbound.hint or ""]
-        echoes += [turn.text for turn in request.context]
+        instructions = [request.context_note or "", inbound.hint or ""]
+        echoes = [request.message, *(turn.text for turn in request.context)]
         return _Prepared(
             request,
             ctx,
@@ -325,8 +361,9 @@ class ReplyEngine:
             inbound,
             max_chars,
             timings,
-            CopyGuard(echoes, n=6),
+            EchoGuard(echoes, instructions),
             label=label,
+            rescue_messages=rescue,
         )
 
     def _retrieve(
@@ -361,8 +398,9 @@ class ReplyEngine:
                 kept.append(hit)
         return kept[:k]
 
-    def _no_answer(self, ctx: CreatorContext) -> str:
-        return str(ctx.settings.get("no_answer_message") or self.config.default_no_answer)
+    def _no_answer(self, ctx: CreatorContext, lang: str | None = None) -> str:
+        # The creator's text for the fan's language, else ours (persona.safety.replies).
+        return no_answer_text(ctx.settings, lang)
 
     def _finish_fixed(
         self,
@@ -456,7 +494,7 @@ class ReplyEngine:
             reasons = "; ".join(sorted({c["rejected"] for c in scored}))
             return ReplyResult(
                 ctx.id,
-                self._no_answer(ctx),
+                self._no_answer(ctx, prepared.guard_ctx.lang),
                 ReplyAction.NO_ANSWER,
                 f"every candidate was rejected ({reasons})",
                 "rejected",
@@ -471,7 +509,9 @@ class ReplyEngine:
         if outbound is not None and outbound.action != ReplyAction.SEND:
             action = outbound.action
             text = outbound.text or (
-                self._no_answer(ctx) if action == ReplyAction.NO_ANSWER else text
+                self._no_answer(ctx, prepared.guard_ctx.lang)
+                if action == ReplyAction.NO_ANSWER
+                else text
             )
         if prepared.inbound.action == ReplyAction.HOLD and action == ReplyAction.SEND:
             action = ReplyAction.HOLD
@@ -530,10 +570,7 @@ class ReplyEngine:
         prepared.timings["generate"] = _ms(t_gen)
         t_post = time.perf_counter()
         result = await asyncio.to_thread(self._select, prepared, raws)
-        if result.action == ReplyAction.NO_ANSWER and result.category == "rejected" and n > 1:
-            # Every draft copied or sounded like an assistant: one more round, hotter.
-            raws = await self._generate(prepared.messages, n, hotter=True, creator=prepared.ctx.id)
-            result = await asyncio.to_thread(self._select, prepared, raws)
+        result = await self._rescue(prepared, result, n)
         prepared.timings["check"] = _ms(t_post)
         result.model = self._model_for(prepared.ctx.id)
         result.timings_ms = prepared.timings
@@ -612,12 +649,7 @@ class ReplyEngine:
             )
         result = await asyncio.to_thread(self._select, prepared, [gate.raw])
         n = max(1, request.candidates or self.config.candidates)
-        if result.action == ReplyAction.NO_ANSWER and result.category == "rejected" and n > 1:
-            # The streamed draft was rejected: a ranked round, hotter, as `reply` retries.
-            raws = await usage.start(
-                self._generate(prepared.messages, n, hotter=True, creator=prepared.ctx.id)
-            )
-            result = await asyncio.to_thread(self._select, prepared, raws)
+        result = await usage.start(self._rescue(prepared, result, n))
         result.model = self._model_for(prepared.ctx.id)
         result.timings_ms = prepared.timings
         await asyncio.to_thread(self._record, prepared, result)
@@ -629,6 +661,28 @@ class ReplyEngine:
             prepared.timings.setdefault("first_token", _ms(started))
             yield rest
         yield result
+
+    async def _rescue(self, prepared: _Prepared, result: ReplyResult, n: int) -> ReplyResult:
+        """Every draft was rejected: before any fallback, one bounded round with another
+        strategy (the rescue prompt: no notes to copy, the creator's own replies to similar
+        messages as examples; hotter sampling, other seeds). The first round's rejections
+        stay in the result, so the report shows why it was needed."""
+        if not (result.action == ReplyAction.NO_ANSWER and result.category == "rejected"):
+            return result
+        first = result.candidates
+        raws = await self._generate(
+            prepared.rescue_messages or prepared.messages,
+            max(2, n),
+            hotter=True,
+            creator=prepared.ctx.id,
+        )
+        rescued = await asyncio.to_thread(self._select, prepared, raws)
+        rescued.candidates = [{**c, "round": 1} for c in first] + [
+            {**c, "round": 2} for c in rescued.candidates
+        ]
+        if rescued.action != ReplyAction.NO_ANSWER:
+            rescued.reason = (rescued.reason + "; " if rescued.reason else "") + "rescue prompt"
+        return rescued
 
     async def _generate(
         self,
@@ -706,7 +760,7 @@ class ReplyEngine:
                 request,
                 prepared.ctx,
                 inbound,
-                self._no_answer(prepared.ctx),
+                self._no_answer(prepared.ctx, prepared.guard_ctx.lang),
                 prepared.label,
                 prepared.timings,
                 prepared.sources,

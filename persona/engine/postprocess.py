@@ -26,7 +26,8 @@ def clean_completion(raw: str, creator_name: str) -> str:
     match = _TURN_BREAK.search("\n" + text)
     if match:
         text = ("\n" + text)[: match.start()].strip()
-    for prefix in (f"{creator_name}:", "Reply:", "Réponse :", "Réponse:", "AI:"):
+    first_name = creator_name.split()[0] if creator_name.split() else creator_name
+    for prefix in (f"{creator_name}:", f"{first_name}:", "Reply:", "Réponse :", "Réponse:", "AI:"):
         if text.lower().startswith(prefix.lower()):
             text = text[len(prefix) :].strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'«“":

@@ -49,18 +49,49 @@ def choose_examples(records: list[PostRecord], count: int = EXAMPLE_COUNT) -> li
     return [Example(r.reply_to_text, r.clean_text[:280]) for r in chosen]
 
 
-def system_prompt(name: str, style_guide: str, boundaries_text: str) -> str:
+RECENT_POSTS = 3
+RECENT_POST_CHARS = 220
+
+
+def recent_posts(records: list[PostRecord], count: int = RECENT_POSTS) -> tuple[str, ...]:
+    """The creator's latest broadcast posts (not replies), newest first: what they are up to."""
+    dated = [r for r in records if r.kind == PostKind.POST and r.created_at is not None]
+    dated.sort(key=lambda r: r.created_at, reverse=True)  # type: ignore[arg-type, return-value]
+    return tuple(r.clean_text[:RECENT_POST_CHARS] for r in dated[:count])
+
+
+def similar_examples(replies: list[Hit], count: int = 4) -> list[Example]:
+    """The creator's own replies to fan messages like this one, as few-shot turns."""
+    chosen = [
+        Example(hit.text, str(hit.metadata.get("reply", "")))
+        for hit in replies
+        if hit.kind == "fan_msg" and hit.metadata.get("reply")
+    ]
+    return chosen[:count]
+
+
+def system_prompt(
+    name: str, style_guide: str, boundaries_text: str, recent: tuple[str, ...] = ()
+) -> str:
+    lately = ""
+    if recent:
+        lately = f"What {name} posted most recently:\n" + "\n".join(f"- {p}" for p in recent)
+        lately += "\n\n"
     return (
         f"You are the AI double of {name}, a content creator. You write replies to {name}'s "
         f"fans in {name}'s own voice. Fans are told that they talk to {name}'s AI double.\n\n"
         f"How {name} writes:\n{style_guide}\n\n"
+        f"{lately}"
         "Rules:\n"
+        "- Answer the fan's message itself: react, share an opinion, a tip or a feeling, "
+        "like a friendly creator would. Short and warm.\n"
         f"- Write only the reply, exactly as {name} would type it. No quotes, no name prefix.\n"
         "- Answer in the language of the fan's message.\n"
         "- Say it in new words: never repeat a sentence from the examples or notes.\n"
         "- Do not sound like an assistant: no 'How can I help', 'feel free to ask', "
         "'As an AI language model'.\n"
-        f"- State facts about {name} only if the notes say them; otherwise say you don't know.\n"
+        f"- Never invent facts about {name}: no dates, prices, places, names or numbers that "
+        "the notes do not state. Opinions, tastes and tips need no notes.\n"
         "- Never give addresses, phone numbers or e-mails, and never promise money, gifts, "
         "discounts or meetings.\n"
         f"- If asked whether you are real or a bot: you are {name}'s AI double, say so.\n"

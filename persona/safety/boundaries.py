@@ -9,8 +9,10 @@ from functools import cached_property
 from typing import Any
 
 from persona.safety.normalize import fold
+from persona.safety.replies import no_answer_text
 
-DEFAULT_NO_ANSWER = "I don't have an answer to that one, and I'd rather not guess!"
+# Kept for older imports; the texts per language live in `persona.safety.replies`.
+DEFAULT_NO_ANSWER = no_answer_text({}, "en")
 
 _PHONE_DIGITS = re.compile(r"\+?\d[\d\s().\-]{6,}\d")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -22,14 +24,17 @@ class Boundaries:
 
     `forbidden_topics` entries are either a known topic ("politics", "religion", "politique"...,
     expanded to a bilingual lexicon) or a phrase matched as written; `topic_keywords` adds
-    keywords to any topic. `published_facts_text` is the creator's published posts (or a
-    digest); `is_published`, when given, replaces the substring check against it, e.g. a
-    lookup in the post index.
+    keywords to any topic. `no_answer_messages` are the creator's no-answer texts per
+    language and `no_answer_message` their older single one; `no_answer_for(lang)` picks the
+    one a fan gets. `published_facts_text` is the creator's published posts (or a digest);
+    `is_published`, when given, replaces the substring check against it, e.g. a lookup in the
+    post index.
     """
 
     forbidden_topics: list[str] = field(default_factory=list)
     forbidden_statements: list[str] = field(default_factory=list)
     no_answer_message: str = DEFAULT_NO_ANSWER
+    no_answer_messages: dict[str, str] = field(default_factory=dict)
     allowed_commitments: list[str] = field(default_factory=list)
     published_facts_text: str = ""
     is_published: Callable[[str], bool] | None = None
@@ -53,15 +58,34 @@ class Boundaries:
             return list(value)
 
         keywords = settings.get("topic_keywords") or {}
+        messages = settings.get("no_answer_messages") or {}
+        if not isinstance(messages, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in messages.items()
+        ):
+            raise ValueError(
+                "creator setting 'no_answer_messages' must map a language code to a text, "
+                'e.g. {"en": "...", "fr": "..."}'
+            )
         return cls(
             forbidden_topics=strings("forbidden_topics"),
             forbidden_statements=strings("forbidden_statements"),
             no_answer_message=str(settings.get("no_answer_message") or DEFAULT_NO_ANSWER),
+            no_answer_messages=dict(messages),
             allowed_commitments=strings("allowed_commitments"),
             allowed_link_domains=strings("allowed_link_domains"),
             topic_keywords={str(k): [str(w) for w in v] for k, v in dict(keywords).items()},
             published_facts_text=published_facts_text,
             is_published=is_published,
+        )
+
+    def no_answer_for(self, lang: str | None) -> str:
+        """The no-answer message for a fan writing in `lang` (see `replies.no_answer_text`)."""
+        return no_answer_text(
+            {
+                "no_answer_messages": self.no_answer_messages,
+                "no_answer_message": self.no_answer_message,
+            },
+            lang,
         )
 
     @cached_property

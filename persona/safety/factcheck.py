@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from persona.safety.grounding import _STOPWORDS
+from persona.safety.grounding import _STOPWORDS, is_yes_no_question
 from persona.safety.normalize import fold
 
 READER_NOTES = 5
@@ -166,6 +166,10 @@ def verify_extraction(extracted: str, notes: Sequence[str], question: str) -> Ve
         return None
     asked = set(_terms(question))
     new = tuple(dict.fromkeys(t for t in terms if t not in asked and t in vocab))
+    if not new and is_yes_no_question(question):
+        # "tu fais un live ce soir ?" -> "live ce soir": the posts saying the asked words is
+        # the answer (yes); the reply must then carry them.
+        new = tuple(dict.fromkeys(t for t in terms if t in vocab))
     if not new:
         return None
     if not fits_answer_type(first_line, question):

@@ -52,6 +52,30 @@ _NOT_FACTUAL = re.compile(
     r"peux|"
     r"tu veux|tu m'epouses|tu as vu mon|t'as vu mon|tu aimes mon|t'aimes mon)(?![a-z])"
 )
+# Opinions, tastes, habits and open-ended plans are answered in the creator's voice, not looked
+# up: a favourite dish, "how do you stay motivated", "what are you working on these days".
+# Strict grounding is for claims that can be wrong: dates, prices, places, numbers, names.
+_VOICE_QUESTION = re.compile(
+    r"(?<![a-z])(?:favou?rite|fave|fav|prefer\w*|pref[ea]re\w*|best|worst|dream|"
+    r"what(?:'s| is) it like|how (?:do|did|would|can) (?:you|u) (?!know\b|pronounce\b)\w+|"
+    r"how (?:was|is|are|were) (?:your|ur) (?!age\b|address\b)|how's (?:your|ur|it|life|the)|"
+    r"what (?:are|r) (?:you|u) (?:working|up|doing|making|cooking|baking|reading|watching|"
+    r"listening|into|planning|excited|looking)|what(?:'s| is) next|what have (?:you|u) been|"
+    r"what (?:do|did) (?:you|u) (?:think|love|like|enjoy|feel|miss|recommend)|"
+    r"do (?:you|u) (?:like|love|enjoy|prefer|miss|ever|still enjoy|get)|what inspires|"
+    r"tu (?:aimes|adores|preferes|kiffes|penses|trouves|conseilles|recommandes)|"
+    r"t'(?:aimes|adores|preferes|kiffes)|prefere\w*|comment (?:tu|fais-tu|t'as|as-tu|"
+    r"vous)|tu fais comment|tu fais quoi|tu prepares quoi|tu bosses sur quoi|tu travailles sur|"
+    r"quoi de neuf|c'est quoi la suite|ca (?:se passe|avance)|qu'est-ce qui t'inspire|"
+    r"t'inspire|ton secret|your secret)(?![a-z])"
+)
+# ...except where the taste is a named place or business: "your favourite restaurant in Lyon"
+# asks for a name the model would invent, so it stays a factual question.
+_NAMED_PLACE = re.compile(
+    r"(?<![a-z])(?:restaurants?|resto|restos|cafes?|bars?|shops?|stores?|boutiques?|hotels?|"
+    r"city|cities|ville|villes|country|countries|pays|places?|endroits?|adresses?|address|"
+    r"brands?|marques?|spots?|bakery|bakeries|boulangeries?|neighbou?rhood|quartier)(?![a-z])"
+)
 _STOPWORDS = frozenset(
     """the and for are but not you your yours with this that these those from have has had was were
     will would could should can just really very about what when where which who how why there
@@ -81,6 +105,8 @@ def is_factual_question(text: str, lang: str | None = None) -> bool:
     folded = fold(text)
     if not folded or _NOT_FACTUAL.search(folded):
         return False
+    if _VOICE_QUESTION.search(folded) and not _NAMED_PLACE.search(folded):
+        return False
     # Without "?", only an opening question word followed by a verb counts ("when does your
     # book come out"); "what a video!" and "t'es trop belle" are exclamations.
     is_question = "?" in folded or bool(_OPENING_QUESTION.match(folded))
@@ -88,6 +114,11 @@ def is_factual_question(text: str, lang: str | None = None) -> bool:
         return False
     asks = bool(_Q_WORD.search(folded)) or bool(_YES_NO.match(folded))
     return asks and bool(_ABOUT_CREATOR.search(folded))
+
+
+def is_yes_no_question(text: str) -> bool:
+    """ "tu fais un live ce soir ?", "are you coming to Lyon?": the posts' own words confirm."""
+    return bool(_YES_NO.match(fold(text)))
 
 
 def _stem(word: str) -> str:

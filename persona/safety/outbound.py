@@ -184,7 +184,7 @@ def _check(reply: str, ctx: OutboundContext) -> OutboundDecision:
                 Act.REPLACE_WITH_NO_ANSWER,
                 Cat.UNGROUNDED,
                 "factual question without support in the creator's posts (strict mode)",
-                _label(b.no_answer_message, ctx),
+                _label(b.no_answer_for(ctx.lang), ctx),
                 False,
                 (),
                 meta,

@@ -1,16 +1,22 @@
-"""Ready replies (disclosure, self-harm support, deflections) and the AI disclosure label.
+"""Ready replies (disclosure, self-harm support, deflections, no-answer) and the AI label.
 
 Short, honest, never jokes where it matters. Each has a few variants per register (warm,
 playful, formal) picked from the creator's `style_hint`; the choice is a hash of the creator
-and `seed`, so the same fan gets the same wording and tests are reproducible.
+and `seed`, so the same fan gets the same wording and tests are reproducible. Every ready
+reply exists in each of `SUPPORTED_LANGS` and follows the fan's language; `no_answer_text` is
+the one place that picks the no-answer message (the creator's text for that language, or
+ours).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from persona.safety.decisions import ReplyTemplate
+from persona.safety.language import guess_lang
 
 SUPPORTED_LANGS = ("en", "fr", "es", "de", "it", "pt")
 
@@ -148,6 +154,30 @@ _DEFLECT: dict[str, dict[str, tuple[str, ...]]] = {
             "disponible pour échanger.",
         ),
     },
+    "es": {
+        "warm": (
+            "No puedo cambiar cómo funciono ni enseñar lo que hay entre bastidores, ¡pero me "
+            "encanta seguir charlando! ¿De qué te apetece hablar?",
+        ),
+    },
+    "de": {
+        "warm": (
+            "Ich kann nicht ändern, wie ich funktioniere, und zeige auch nicht, was hinter den "
+            "Kulissen steckt, aber ich plaudere gern weiter! Worüber möchtest du reden?",
+        ),
+    },
+    "it": {
+        "warm": (
+            "Non posso cambiare il mio modo di funzionare né mostrare il dietro le quinte, ma "
+            "chiacchiero volentieri! Di cosa ti va di parlare?",
+        ),
+    },
+    "pt": {
+        "warm": (
+            "Não posso mudar a forma como funciono nem mostrar os bastidores, mas gosto muito de "
+            "continuar a conversa! Sobre o que queres falar?",
+        ),
+    },
 }
 _FORBIDDEN_TOPIC: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
@@ -170,6 +200,41 @@ _FORBIDDEN_TOPIC: dict[str, dict[str, tuple[str, ...]]] = {
             "{name} préfère ne pas aborder ce sujet ici. Avec plaisir pour parler d'autre chose.",
         ),
     },
+    "es": {
+        "warm": (
+            "Es un tema que {name} prefiere dejar fuera de este chat, así que paso. ¿Hablamos de "
+            "otra cosa?",
+        ),
+    },
+    "de": {
+        "warm": (
+            "Über dieses Thema spricht {name} hier lieber nicht, deshalb lasse ich es aus. Worüber "
+            "möchtest du sonst reden?",
+        ),
+    },
+    "it": {
+        "warm": (
+            "È un argomento che {name} preferisce tenere fuori da questa chat, quindi passo. "
+            "Parliamo d'altro?",
+        ),
+    },
+    "pt": {
+        "warm": (
+            "É um tema que {name} prefere deixar fora desta conversa, por isso passo. Falamos de "
+            "outra coisa?",
+        ),
+    },
+}
+
+# What fans get instead of an answer the double must not or cannot give, when the creator has
+# not written their own for the fan's language (`no_answer_text`).
+_NO_ANSWER: dict[str, str] = {
+    "en": "I'll have to pass on that one here, sorry! Anything else you'd like to ask me?",
+    "fr": "Celle-là, je préfère ne pas y répondre ici, désolé·e ! Tu as une autre question ?",
+    "es": "Prefiero no responder a eso por aquí, ¡lo siento! ¿Quieres preguntarme otra cosa?",
+    "de": "Darauf antworte ich hier lieber nicht, tut mir leid! Möchtest du etwas anderes wissen?",
+    "it": "Preferisco non rispondere a questa domanda qui, scusami! Vuoi chiedermi altro?",
+    "pt": "Prefiro não responder a isso por aqui, desculpa! Queres perguntar-me outra coisa?",
 }
 
 
@@ -191,8 +256,12 @@ _LABELS = {
 }
 
 
+def _base(lang: str | None) -> str:
+    return (lang or "").strip().split("-")[0].split("_")[0].casefold()
+
+
 def _lang(lang: str | None) -> str:
-    base = (lang or "en").split("-")[0].split("_")[0].casefold()
+    base = _base(lang)
     return base if base in SUPPORTED_LANGS else "en"
 
 
@@ -268,6 +337,31 @@ def template_reply(
     code = _lang(lang)
     variants = _variants(table, code, style_hint)
     return _pick(variants, template.value, code, name, style_hint, seed).format(name=name)
+
+
+def no_answer_text(settings: Mapping[str, Any], lang: str | None) -> str:
+    """The no-answer message for a fan writing in `lang`, from a creator's `settings`.
+
+    In order: the creator's text for that language (`settings["no_answer_messages"]`, e.g.
+    `{"en": "...", "fr": "..."}`); their older single `no_answer_message`, only when it is in
+    the fan's language (or the fan's language is unknown: it is the creator's own choice
+    then); else our default for that language, English for a language we do not know.
+    """
+    code = _lang(lang)
+    texts = settings.get("no_answer_messages")
+    own = {
+        _base(key): value.strip()
+        for key, value in (texts.items() if isinstance(texts, Mapping) else ())
+        if isinstance(key, str) and isinstance(value, str) and value.strip()
+    }
+    if code in own:
+        return own[code]
+    legacy = settings.get("no_answer_message")
+    if isinstance(legacy, str) and legacy.strip():
+        fan_known = _base(lang) in SUPPORTED_LANGS
+        if not fan_known or guess_lang(legacy) in (code, "und"):
+            return legacy.strip()
+    return _NO_ANSWER[code]
 
 
 def ai_label(
