@@ -206,3 +206,14 @@ def test_no_answer_follows_the_fans_language(services):
     assert french.action == english.action == ReplyAction.NO_ANSWER
     assert french.text != english.text
     assert "désolé" in french.text.casefold() or "préfère" in french.text.casefold()
+
+
+def test_the_models_own_refusal_of_an_ordinary_message_is_not_sent(services):
+    ScriptedBackend.script = [
+        "désolé, je ne peux pas vous aider avec ça.",
+        "beurre bien froid, on travaille vite et au frigo 30 minutes 🍋",
+    ]
+    result = reply(services, "une astuce pour la pâte brisée ?", candidates=2, record=False)
+    assert result.action == ReplyAction.SEND
+    assert result.text.startswith("beurre bien froid")
+    assert "refuses an ordinary message" in [c["rejected"] for c in result.candidates]

@@ -28,7 +28,12 @@ from sqlalchemy import select
 from persona.engine.copyguard import CopyGuard, EchoGuard
 from persona.engine.guard import Guard, GuardContext, InboundOutcome
 from persona.engine.memory import ConversationStore, FanState
-from persona.engine.postprocess import clean_completion, fit_length, sounds_like_assistant
+from persona.engine.postprocess import (
+    clean_completion,
+    fit_length,
+    sounds_like_assistant,
+    sounds_like_refusal,
+)
 from persona.engine.prompt import (
     build_messages,
     choose_examples,
@@ -465,6 +470,10 @@ class ReplyEngine:
             return text, "repeats the fan's message or the thread"
         if sounds_like_assistant(text):
             return text, "assistant voice"
+        if not prepared.inbound.hint and sounds_like_refusal(text):
+            # No safety layer flagged the message (no hint), so the model's own refusal is
+            # a failure to answer, not caution: try another draft.
+            return text, "refuses an ordinary message"
         return text, ""
 
     def _select(self, prepared: _Prepared, raws: list[str]) -> ReplyResult:

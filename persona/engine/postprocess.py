@@ -16,6 +16,20 @@ ASSISTANT_PHRASES = re.compile(
     r"(under|at most|moins de) \d+ (words|mots)|keep it (short|under)",
     re.IGNORECASE,
 )
+# The model declining on its own ("désolé, je ne peux pas vous aider avec ça"): a refusal is
+# for the safety layers to decide; when none flagged the message, the draft is rejected and
+# another is tried (the issue's canned refusals to ordinary questions came from here too).
+REFUSAL_PHRASES = re.compile(
+    r"\b(?:i(?:'d| would) rather not (?:answer|say|talk|share|get into)|"
+    r"i (?:can't|cannot|can not|won't|am unable to|'m unable to|'m not able to|am not able to) "
+    r"(?:help|answer|assist|share|discuss|talk about|provide|respond)(?! but)|"
+    r"(?:sorry|apologi[sz]e),? (?:but )?i (?:can't|cannot|won't|don't)|"
+    r"i don't have (?:an answer|any information|that information)|"
+    r"je ne (?:peux|pourrai) pas (?:t'|vous |te )?(?:aider|repondre|répondre|dire|partager)|"
+    r"je pr[eé]f[eè]re ne pas (?:r[eé]pondre|en parler|parler)|"
+    r"d[eé]sol[eé]e?,? (?:mais )?je ne (?:peux|sais|pourrai))",
+    re.IGNORECASE,
+)
 _TURN_BREAK = re.compile(r"\n\s*(fan|user|assistant|you)\s*(\([^)]*\))?\s*:", re.IGNORECASE)
 _RUNAWAY = re.compile(r"(\S)\1{9,}")  # 10+ in a row: a model stuck in a loop
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)|[\U0001F300-\U0001FAFF](?=\s|$)")
@@ -50,3 +64,7 @@ def fit_length(text: str, max_chars: int) -> str:
 
 def sounds_like_assistant(text: str) -> bool:
     return bool(ASSISTANT_PHRASES.search(text))
+
+
+def sounds_like_refusal(text: str) -> bool:
+    return bool(REFUSAL_PHRASES.search(text))
