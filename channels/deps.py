@@ -7,8 +7,9 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from channels.services import Services
 from persona.store import Creator
@@ -24,8 +25,10 @@ RowIdPath = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 OffsetQuery = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
 
 
-def get_services(request: Request) -> Services:
-    return request.app.state.services
+# HTTPConnection, not Request: these dependencies serve websocket routes too (a `Request`
+# parameter cannot be filled on a websocket, and the route would fail for everyone).
+def get_services(connection: HTTPConnection) -> Services:
+    return connection.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -51,11 +54,11 @@ def authenticated_creator(
     services: ServicesDep,
     creator_id: Annotated[str, Path(pattern=CREATOR_ID_PATTERN)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    request: Request,
+    connection: HTTPConnection,
 ) -> str:
     """The creator named in the path, if the caller proves to be them: a Bearer API token, or
     the console's signed-in session (set by the console's middleware in request.state)."""
-    session_creator = getattr(request.state, "creator_id", None)
+    session_creator = getattr(connection.state, "creator_id", None)
     if session_creator is not None:
         if session_creator != creator_id:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "this is another creator's data")
