@@ -24,10 +24,28 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     a transaction-level advisory lock first, so one migrates and the others, once it has
     committed, find nothing left to do (SQLite is one process's file: no lock needed)."""
     config = alembic_config()
-    with engine.begin() as connection:
-        _lock_migrations(connection)
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table (copy, drop, rename); with foreign keys
+            # on, the drop would cascade to every row that references the table (an inbox
+            # event's replies). Off for the migration only: SQLite ignores this pragma inside
+            # a transaction, so it is set before, and the keys are checked before committing.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                _lock_migrations(connection)
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def _lock_migrations(connection: Connection) -> None:

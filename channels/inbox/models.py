@@ -1,4 +1,5 @@
-"""Tables of the platform inbox and outbox (schema changes: channels/migrations, 0003_inbox).
+"""Tables of the platform inbox and outbox (schema changes: channels/migrations, 0003_inbox,
+0006_inbox_creator_key).
 
 Every accepted webhook is one `InboxEvent` row, committed before we answer 202. Every reply
 is one `OutboxReply` row, unique per inbound event: that uniqueness is what makes a reply
@@ -47,7 +48,11 @@ class ReplyStatus(StrEnum):
 class InboxEvent(Base):
     __tablename__ = "inbox_events"
     __table_args__ = (
-        UniqueConstraint("platform", "message_id", name="uq_inbox_platform_message"),
+        # Message ids are unique per creator's integration, not across creators: one creator's
+        # id must never make another creator's message a "duplicate".
+        UniqueConstraint(
+            "creator_id", "platform", "message_id", name="uq_inbox_creator_platform_message"
+        ),
         Index("ix_inbox_due", "status", "not_before"),
         Index("ix_inbox_thread", "creator_id", "channel", "thread_key", "id"),
     )

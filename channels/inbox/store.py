@@ -53,8 +53,8 @@ def accept_event(
     now: datetime,
     not_before: datetime | None = None,
 ) -> Accepted:
-    """Persist one inbound event; a second delivery of the same (platform, message id) gives
-    back the first one's id. Returns only after the row is committed.
+    """Persist one inbound event; a second delivery of the same (creator, platform, message id)
+    gives back the first one's id. Returns only after the row is committed.
 
     The hot path is one INSERT: the unique key catches duplicates and the foreign key an
     unknown creator, and only then do we look at why it failed."""
@@ -82,7 +82,7 @@ def accept_event(
             result = connection.execute(insert(InboxEvent).values(**values))
             event_id = int(result.inserted_primary_key[0])
     except IntegrityError:
-        existing = _find(db, platform, event.message_id)
+        existing = _find(db, event.creator_id, platform, event.message_id)
         if existing is not None:
             return existing
         with db.session() as session:
@@ -92,11 +92,13 @@ def accept_event(
     return Accepted(event_id, EventStatus.PENDING, False)
 
 
-def _find(db: Database, platform: str, message_id: str) -> Accepted | None:
+def _find(db: Database, creator_id: str, platform: str, message_id: str) -> Accepted | None:
     with db.session() as session:
         row = session.execute(
             select(InboxEvent.id, InboxEvent.status).where(
-                InboxEvent.platform == platform, InboxEvent.message_id == message_id
+                InboxEvent.creator_id == creator_id,
+                InboxEvent.platform == platform,
+                InboxEvent.message_id == message_id,
             )
         ).first()
     return Accepted(row[0], row[1], True) if row else None
