@@ -208,8 +208,9 @@ def reply(
     sources: Annotated[bool, typer.Option("--sources", help="Show retrieved posts")] = False,
 ) -> None:
     """Answer one fan message as the creator's AI double."""
-    from persona.engine import Channel, ReplyRequest
+    from persona.engine import Channel, ReplyRequest, fan_key
     from persona.engine.engine import CreatorNotFound
+    from persona.engine.types import CLI_FANS
 
     with _services() as services:
         try:
@@ -219,7 +220,7 @@ def reply(
                 creator,
                 message,
                 Channel(channel),
-                fan_handle=fan,
+                fan_handle=fan_key(CLI_FANS, fan) if fan else None,
                 candidates=candidates,
                 record=fan is not None,
             )

@@ -278,7 +278,7 @@ def test_policy_and_requests_for_the_engine() -> None:
     assert work is not None
     request = EngineAnswerer(None, "camille", "s1", 4.0).request(work)
     assert request.channel is Channel.LIVE and request.thread_id == "s1"
-    assert request.message == "where do you live?" and request.fan_handle == "u1"
+    assert request.message == "where do you live?" and request.fan_handle == "live:u1"
     assert "2 viewers" in (request.context_note or "")
 
     assert welcome_line(["Anna"], 1) == "Welcome Anna!"

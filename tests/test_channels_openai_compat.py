@@ -184,7 +184,7 @@ def test_earlier_messages_become_context_and_user_is_the_fan(
     system = services.engine.chat_model.calls[-1][0].content
     assert "pirate" not in system and "pirate" not in prompt
     with services.db.session() as session:
-        fan = session.scalars(select(Fan).where(Fan.handle == "fan.marie")).one()
+        fan = session.scalars(select(Fan).where(Fan.handle == "api:fan.marie")).one()
         conversation = session.scalars(
             select(Conversation).where(Conversation.fan_id == fan.id)
         ).one()

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from channels.api.protocol import CreatorSummary, KillSwitchOut, Page, ReplyIn, ReplyOut
 from channels.deps import CreatorDep, OffsetQuery, ServicesDep
-from persona.engine import ReplyRequest
+from persona.engine import ReplyRequest, fan_key
 from persona.engine.engine import CreatorNotFound
+from persona.engine.types import API_FANS
 from persona.store import Creator, Post
 
 router = APIRouter(prefix="/api/creators", tags=["creators"])
@@ -52,7 +53,8 @@ async def try_reply(creator_id: CreatorDep, body: ReplyIn, services: ServicesDep
         creator_id,
         body.message,
         body.channel,
-        fan_handle=body.fan_handle,
+        # The caller's fan handle names an API fan: never another channel's fan (their memory).
+        fan_handle=fan_key(API_FANS, body.fan_handle) if body.fan_handle else None,
         fan_name=body.fan_name,
         candidates=body.candidates,
         record=body.record,

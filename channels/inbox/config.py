@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from persona.engine.types import FAN_SOURCE, RESERVED_FAN_SOURCES
+
 
 class InboxConfig(BaseModel):
     # platform name -> shared secret for webhook signatures (both ways).
@@ -47,6 +49,25 @@ class InboxConfig(BaseModel):
                     "print(secrets.token_hex(32))')"
                 )
         return secrets
+
+    @field_validator("webhook_secrets", "webhook_callback_urls")
+    @classmethod
+    def _platform_names(cls, by_platform: dict[str, str]) -> dict[str, str]:
+        # A platform name is the source half of its fans' keys (persona.engine.fan_key): it
+        # must be a valid source, and not one of the platform's own surfaces, whose fans it
+        # would otherwise share keys with.
+        for platform in by_platform:
+            if not FAN_SOURCE.match(platform):
+                raise ValueError(
+                    f"platform name {platform!r}: 1-32 of a-z, 0-9, '_' or '-', starting "
+                    "with a letter or digit"
+                )
+            if platform in RESERVED_FAN_SOURCES:
+                raise ValueError(
+                    f"platform name {platform!r} is reserved for the platform's own fans "
+                    f"({', '.join(sorted(RESERVED_FAN_SOURCES))}): name the platform otherwise"
+                )
+        return by_platform
 
     @classmethod
     def from_settings(cls, settings: Any) -> InboxConfig:

@@ -13,13 +13,14 @@ PLATFORM = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
 
 class FanRef(BaseModel):
-    id: str = Field(min_length=1, max_length=200, description="The platform's id of the fan.")
+    id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The platform's immutable id of the fan: who they are (their memory).",
+    )
+    # Display only: a handle can change hands, and anyone may pick one equal to another id.
     handle: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
-
-    @property
-    def key(self) -> str:
-        return self.handle or self.id
 
 
 class _Event(BaseModel):

@@ -41,7 +41,14 @@ from channels.inbox.policy import (
     review_reason,
 )
 from channels.inbox.ratelimit import Bucket, RateLimiter, build_rate_limiter
-from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult, Turn
+from persona.engine.types import (
+    Channel,
+    ReplyAction,
+    ReplyRequest,
+    ReplyResult,
+    Turn,
+    fan_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +246,9 @@ class InboxWorker:
 
     # -- requests per channel ----------------------------------------------------------------
 
-    def _fan_handle(self, event: InboxEvent) -> str:
-        return f"{event.platform}:{event.fan_handle or event.fan_id}"
+    def _fan_key(self, event: InboxEvent) -> str:
+        # The platform's immutable id, never the handle (a display name anyone can copy).
+        return fan_key(event.platform, event.fan_id)
 
     def _dm_request(self, event: InboxEvent, policy: ChannelPolicy) -> ReplyRequest:
         self._rate_limit(event, policy)
@@ -248,7 +256,7 @@ class InboxWorker:
             event.creator_id,
             event.text,
             Channel.DM,
-            fan_handle=self._fan_handle(event),
+            fan_handle=self._fan_key(event),
             fan_name=event.fan_name,
             thread_id=f"{event.platform}:dm:{event.thread_key}",
             max_chars=policy.max_chars,
@@ -289,7 +297,7 @@ class InboxWorker:
             event.creator_id,
             event.text,
             Channel.GROUP,
-            fan_handle=self._fan_handle(event),
+            fan_handle=self._fan_key(event),
             fan_name=event.fan_name or event.fan_handle,
             thread_id=f"{event.platform}:group:{event.thread_key}",
             context=[Turn(speaker, text) for speaker, text, _ in window.turns],
@@ -360,7 +368,7 @@ class InboxWorker:
                 event.creator_id,
                 event.text,
                 Channel.COMMENT,
-                fan_handle=self._fan_handle(event),
+                fan_handle=self._fan_key(event),
                 fan_name=event.fan_name or event.fan_handle,
                 thread_id=f"{event.platform}:post:{event.thread_key}:{event.fan_id}",
                 context_note=note,

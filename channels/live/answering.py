@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from channels.live.protocol import AnswerEvent
 from channels.live.queue import Work
-from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
+from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
+from persona.engine.types import LIVE_FANS
 from persona.store import Creator
 
 # What becomes of a message whose reply the engine did not clear for the live chat.
@@ -101,7 +102,7 @@ class EngineAnswerer:
             return ReplyRequest(
                 self.creator_id,
                 cluster.text,
-                fan_handle=cluster.user,
+                fan_handle=fan_key(LIVE_FANS, cluster.user),
                 fan_name=cluster.name,
                 context_note=note,
                 **base,
@@ -124,7 +125,7 @@ class EngineAnswerer:
             return ReplyRequest(
                 self.creator_id,
                 message,
-                fan_handle=item.user,
+                fan_handle=fan_key(LIVE_FANS, item.user),
                 fan_name=item.name,
                 context_note=note,
                 **base,

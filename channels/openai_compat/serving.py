@@ -58,10 +58,10 @@ from channels.openai_compat.protocol import (
 )
 from channels.services import Services
 from channels.space.creator_info import default_label
-from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
+from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
 from persona.engine.engine import CreatorNotFound
 from persona.engine.streaming import counting_usage
-from persona.engine.types import Turn
+from persona.engine.types import API_FANS, Turn
 from persona.store import Creator
 
 log = logging.getLogger(__name__)
@@ -231,10 +231,10 @@ class PersonaServing:
             persona.creator_id,
             message,
             Channel.API,
-            fan_handle=chat.user,
+            fan_handle=fan_key(API_FANS, chat.user) if chat.user else None,
             context=self._context(chat.messages[:-1], persona.display_name),
             # Without a fan handle there is no thread to remember: answer without recording.
-            record=chat.user is not None,
+            record=bool(chat.user),
         )
 
     def _context(self, messages: list[ChatMessage], name: str) -> list[Turn]:

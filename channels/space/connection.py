@@ -50,8 +50,9 @@ from channels.space.protocol import (
     held_event,
     notice_event,
 )
-from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
+from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
 from persona.engine.engine import CreatorNotFound
+from persona.engine.types import SPACE_FANS
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,8 @@ class SpaceConnection:
         self._send_lock = asyncio.Lock()
 
     @property
-    def fan_handle(self) -> str:
-        return "space:" + self.visitor_id
+    def fan_identity(self) -> str:
+        return fan_key(SPACE_FANS, self.visitor_id)
 
     async def run(self) -> None:
         """Until the fan disconnects; any reply still being written is cancelled then."""
@@ -239,7 +240,7 @@ class SpaceConnection:
                 self.creator.id,
                 text,
                 Channel.SPACE,
-                fan_handle=self.fan_handle,
+                fan_handle=self.fan_identity,
                 record=True,
                 max_chars=policy.max_chars,
             )

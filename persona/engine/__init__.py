@@ -1,5 +1,12 @@
 """The reply engine: check -> retrieve -> prompt -> generate -> check -> record."""
 
-from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult, SourceRef
+from persona.engine.types import (
+    Channel,
+    ReplyAction,
+    ReplyRequest,
+    ReplyResult,
+    SourceRef,
+    fan_key,
+)
 
-__all__ = ["Channel", "ReplyAction", "ReplyRequest", "ReplyResult", "SourceRef"]
+__all__ = ["Channel", "ReplyAction", "ReplyRequest", "ReplyResult", "SourceRef", "fan_key"]

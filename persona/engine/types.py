@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,30 @@ CHANNEL_MAX_CHARS: dict[Channel, int] = {
 }
 
 
+# Fan sources that are the platform's own surfaces, not an outside platform's webhooks: no
+# webhook platform may take these names (channels.inbox.config refuses them).
+SPACE_FANS = "space"  # visitors of the interactive space (the id their browser keeps)
+LIVE_FANS = "live"  # live-stream viewers (the user id the stream's feed gives)
+API_FANS = "api"  # the `user` of API callers (OpenAI-compatible API, the reply playground)
+CLI_FANS = "cli"  # `persona reply --fan`
+RESERVED_FAN_SOURCES = frozenset({SPACE_FANS, LIVE_FANS, API_FANS, CLI_FANS})
+
+FAN_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def fan_key(source: str, fan_id: str) -> str:
+    """THE identity of a fan, wherever they write from: their source (a webhook platform, or
+    one of the platform's own surfaces above) and the id that source gives them, which never
+    changes. Handles and names are display only: anyone can pick a handle equal to another
+    fan's id, so a key built from a handle would open that fan's memory to them. The source
+    has no ':', so two different (source, id) pairs never make the same key."""
+    if not FAN_SOURCE.match(source):
+        raise ValueError(f"a fan source is 1-32 of a-z, 0-9, '_' or '-', not {source!r}")
+    if not fan_id:
+        raise ValueError("a fan key needs the fan's id")
+    return f"{source}:{fan_id}"
+
+
 class ReplyAction(StrEnum):
     SEND = "send"  # a generated reply, checked, ready to deliver
     HOLD = "hold"  # generated, but waits for the creator's approval
@@ -47,6 +72,7 @@ class ReplyRequest:
     creator_id: str
     message: str
     channel: Channel = Channel.DM
+    # The fan's identity: always `fan_key(source, id)`, never a handle (the memory's key).
     fan_handle: str | None = None
     fan_name: str | None = None
     # Thread key on the channel (DM thread, post id, group id, stream id). Defaults per fan.

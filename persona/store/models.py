@@ -72,7 +72,8 @@ class Fan(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     creator_id: Mapped[str] = mapped_column(ForeignKey("creators.id", ondelete="CASCADE"))
-    handle: Mapped[str] = mapped_column(String(200))
+    # The fan's identity, persona.engine.fan_key(source, id): never their (display) handle.
+    handle: Mapped[str] = mapped_column(String(300))
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Rolling summary of what the fan told us, refreshed off the hot path.
     summary: Mapped[str] = mapped_column(Text, default="")
