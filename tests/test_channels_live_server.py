@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from channels.deps import new_api_token
+from channels.inbox.policy import LivePolicy, store_policy
 from channels.live.testserver import ServerProcess, start_server
 from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
@@ -37,7 +38,9 @@ def prepare(data_dir: Path) -> str:
         with services.db.session() as session:
             creator = session.get(Creator, DEMO_CREATOR_ID)
             assert creator is not None
-            creator.settings = {**(creator.settings or {}), "live": {"cadence_s": 0.2}}
+            creator.settings = store_policy(
+                creator.settings or {}, "live", LivePolicy(cadence_s=0.2)
+            )
     finally:
         services.close()
     return token

@@ -267,10 +267,14 @@ async def test_manager_opens_reaps_idle_streams_and_keeps_final_stats() -> None:
 
 
 def test_policy_and_requests_for_the_engine() -> None:
-    policy = LivePolicy.from_settings({"live": {"cadence_s": 0.001}}, 4.0)
-    assert policy.cadence_s == 0.1 and not policy.paused
-    assert LivePolicy.from_settings({"paused": True}, 4.0).paused
-    assert LivePolicy.from_settings({"live": {"cadence_s": "x"}}, 4.0).cadence_s == 4.0
+    live = {"channels": {"live": {"cadence_s": 0.5}}}
+    policy = LivePolicy.from_settings(live, 4.0)
+    assert policy.cadence_s == 0.5 and not policy.paused
+    assert LivePolicy.from_settings({}, 4.0).cadence_s == 4.0
+    # The one policy every channel reads: the kill switch, the channel off or paused.
+    assert LivePolicy.from_settings({**live, "paused": True}, 4.0).paused
+    for switch in ({"paused": True}, {"enabled": False}):
+        assert LivePolicy.from_settings({"channels": {"live": switch}}, 4.0).paused
 
     stream = new_stream(RecordingAnswerer(), Hub())
     stream.intake_frame(json.dumps([chat(1, "where do you live?"), chat(2, "where do u live")]))

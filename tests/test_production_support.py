@@ -537,6 +537,7 @@ class Deployment:
 
 
 def set_live_cadence(database_url: str, cadence_s: float) -> None:
+    from channels.inbox.policy import load_policy, store_policy
     from persona.store import Creator, Database, DatabaseConfig
 
     db = Database(DatabaseConfig(database_url))
@@ -545,8 +546,8 @@ def set_live_cadence(database_url: str, cadence_s: float) -> None:
             creator = session.get(Creator, CREATOR)
             assert creator is not None
             settings = dict(creator.settings or {})
-            settings["live"] = {**settings.get("live", {}), "cadence_s": cadence_s}
-            creator.settings = settings
+            live = load_policy(settings, "live").model_copy(update={"cadence_s": cadence_s})
+            creator.settings = store_policy(settings, "live", live)
     finally:
         db.dispose()
 

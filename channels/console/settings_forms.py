@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from channels.inbox.policy import (
     POLICY_MODELS,
     ChannelPolicy,
+    LivePolicy,
     PolicyChannel,
     load_policy,
     store_policy,
@@ -196,8 +197,9 @@ def policies(settings: dict[str, Any]) -> dict[str, ChannelPolicy]:
 
 
 def live_cadence(settings: dict[str, Any]) -> float | None:
-    value = (settings.get("live") or {}).get("cadence_s")
-    return float(value) if isinstance(value, int | float) else None
+    policy = load_policy(settings, PolicyChannel.LIVE)
+    assert isinstance(policy, LivePolicy)
+    return policy.cadence_s
 
 
 def _number(form: dict[str, str], name: str, errors: dict[str, str], kind: type = int) -> Any:
@@ -296,15 +298,10 @@ def _pydantic_errors(exc: ValidationError) -> dict[str, str]:
 def apply_policy(
     settings: dict[str, Any], channel: str, policy: ChannelPolicy, cadence_s: float | None
 ) -> dict[str, Any]:
-    updated = store_policy(settings, channel, policy)
-    if channel == "live":
-        # The live channel reads its own `live` settings (cadence, pause): keep them in step
-        # with the policy, so that switching Live off or pausing it here stops the stream.
-        live = {**(updated.get("live") or {}), "paused": policy.paused or not policy.enabled}
-        if cadence_s is not None:
-            live["cadence_s"] = cadence_s
-        updated["live"] = live
-    return updated
+    # The live cadence is part of the live policy: the stream reads nothing else.
+    if isinstance(policy, LivePolicy) and cadence_s is not None:
+        policy = policy.model_copy(update={"cadence_s": cadence_s})
+    return store_policy(settings, channel, policy)
 
 
 def parse_cadence(form: dict[str, str]) -> float | None:

@@ -20,7 +20,7 @@ import httpx
 from channels.inbox import store
 from channels.inbox.config import InboxConfig
 from channels.inbox.models import OutboxReply, ReplyStatus
-from channels.inbox.policy import load_policy
+from channels.inbox.policy import GLOBAL_PAUSE, halted, load_policy
 from channels.inbox.protocol import ReplyOut
 from channels.inbox.signing import IDEMPOTENCY_HEADER, signed_headers
 from persona.store import Database
@@ -205,12 +205,10 @@ class Deliverer:
         if snapshot is None:
             return "the creator was deleted"
         _, settings = snapshot
-        if settings.get("paused"):
+        stopped = halted(load_policy(settings, reply.channel), settings)
+        if stopped == GLOBAL_PAUSE:
             return "the creator's kill switch is on"
-        policy = load_policy(settings, reply.channel)
-        if policy.paused or not policy.enabled:
-            return f"the {reply.channel} channel is paused"
-        return ""
+        return f"the {reply.channel} channel is paused" if stopped else ""
 
     def _sent(self, reply: OutboxReply) -> None:
         store.update_reply(

@@ -3,6 +3,12 @@
 A policy lives in `Creator.settings["channels"][channel]`; what is not stored takes the
 defaults below. The gate (`gate`) turns a policy and the moment into a decision for one
 inbound message: go on, wait until a time, or skip with a reason.
+
+Every channel (DMs, comments, groups, live, the space), every writer (the JSON API, the
+console's forms) and the outbox read a channel's switches through this module only: the
+stored policy (`load_policy`) and `halted` (the creator's kill switch, the channel's
+`enabled` and `paused`). A second key that only some of them read is how a pause through
+the API once left the live channel answering.
 """
 
 from __future__ import annotations
@@ -168,6 +174,8 @@ class GroupPolicy(ChannelPolicy):
 class LivePolicy(ChannelPolicy):
     max_chars: int = Field(default=CHANNEL_MAX_CHARS[Channel.LIVE], ge=20, le=4000)
     reply_delay: ReplyDelay = ReplyDelay(min_s=0, max_s=0)
+    # One answer per this many seconds; None: the server's LiveConfig.cadence_s.
+    cadence_s: float | None = Field(default=None, ge=0.1, le=600)
 
 
 class SpacePolicy(ChannelPolicy):
@@ -260,6 +268,23 @@ PRESENCE_RECHECK_S = 60.0
 WAITING_FOR_OFFLINE = "the creator is online"
 
 
+GLOBAL_PAUSE = "paused: the creator's kill switch is on"
+CHANNEL_DISABLED = "channel disabled by the creator"
+CHANNEL_PAUSED = "paused: the channel's kill switch is on"
+
+
+def halted(policy: ChannelPolicy, creator_settings: dict[str, Any]) -> str | None:
+    """Why nothing may be answered or sent on this channel now, or None: the creator's kill
+    switch (`Creator.settings["paused"]`), then the channel switched off, then paused."""
+    if (creator_settings or {}).get("paused"):
+        return GLOBAL_PAUSE
+    if not policy.enabled:
+        return CHANNEL_DISABLED
+    if policy.paused:
+        return CHANNEL_PAUSED
+    return None
+
+
 def gate(
     policy: ChannelPolicy,
     creator_settings: dict[str, Any],
@@ -268,12 +293,9 @@ def gate(
 ) -> Decision:
     """The time-and-switch part of a policy (kill switches, hours, presence, staleness).
     Selection (comments, groups) and rate limits come after it, in the worker."""
-    if (creator_settings or {}).get("paused"):
-        return Decision.skip("paused: the creator's kill switch is on")
-    if not policy.enabled:
-        return Decision.skip("channel disabled by the creator")
-    if policy.paused:
-        return Decision.skip("paused: the channel's kill switch is on")
+    stopped = halted(policy, creator_settings)
+    if stopped is not None:
+        return Decision.skip(stopped)
     if (now - received_at).total_seconds() > policy.max_wait_s:
         return Decision.skip(f"stale: not answered within {policy.max_wait_s} s")
     if policy.active_hours is not None and not policy.active_hours.is_active(now):

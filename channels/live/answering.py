@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from channels.inbox.policy import LivePolicy as ChannelLivePolicy
+from channels.inbox.policy import PolicyChannel, Verdict, gate, load_policy
 from channels.live.protocol import AnswerEvent
 from channels.live.queue import Work
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
@@ -28,20 +31,27 @@ MAX_CADENCE_S = 600.0
 
 @dataclass(frozen=True, slots=True)
 class LivePolicy:
-    """The creator's live-channel settings (`Creator.settings["live"]`), read while streaming."""
+    """What a running stream needs of the creator's live channel policy, re-read while it
+    streams: the one every channel uses (channels.inbox.policy, `channels.live` in the
+    settings), so a pause through the API, the console or the kill switch stops it."""
 
     cadence_s: float
     paused: bool = False
+    reason: str = ""
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], default_cadence_s: float) -> LivePolicy:
-        live = settings.get("live") or {}
-        try:
-            cadence = float(live.get("cadence_s", default_cadence_s))
-        except (TypeError, ValueError):
-            cadence = default_cadence_s
+    def from_settings(
+        cls, settings: dict[str, Any], default_cadence_s: float, now: datetime | None = None
+    ) -> LivePolicy:
+        policy = load_policy(settings or {}, PolicyChannel.LIVE)
+        assert isinstance(policy, ChannelLivePolicy)
+        cadence = policy.cadence_s if policy.cadence_s is not None else default_cadence_s
         cadence = min(MAX_CADENCE_S, max(MIN_CADENCE_S, cadence))
-        return cls(cadence_s=cadence, paused=bool(settings.get("paused") or live.get("paused")))
+        moment = now or datetime.now(UTC)
+        # The same gate as the inbox's (switches, hours, presence) for a question asked now.
+        decision = gate(policy, settings or {}, moment, moment)
+        go = decision.verdict == Verdict.GO
+        return cls(cadence_s=cadence, paused=not go, reason="" if go else decision.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +152,14 @@ class EngineAnswerer:
         )
 
     async def answer(self, work: Work) -> AnswerOutcome:
+        # The stream re-reads the policy every few seconds; a pause is effective at once:
+        # checked before the model writes, and again before the answer goes out.
+        if (await self.policy()).paused:
+            return AnswerOutcome(None, "paused")
         engine = await asyncio.to_thread(lambda: self.services.engine)
         result: ReplyResult = await engine.reply(self.request(work))
+        if (await self.policy()).paused:
+            return AnswerOutcome(None, "paused")
         reason = _DROP_REASONS.get(result.action)
         if reason is not None or not result.text.strip():
             return AnswerOutcome(None, reason or "empty_reply")

@@ -28,10 +28,12 @@ from starlette.websockets import WebSocketState
 from channels.inbox import store
 from channels.inbox.outbox import approvals_topic, replies_topic
 from channels.inbox.policy import (
+    CHANNEL_DISABLED,
     ChannelPolicy,
     PolicyChannel,
     Verdict,
     gate,
+    halted,
     is_crisis_support,
     load_policy,
     review_reason,
@@ -270,7 +272,7 @@ class SpaceConnection:
         name = self.creator.display_name
         if verdict == Verdict.WAIT:  # outside its hours, or the creator is online
             notice = f"{name}'s AI double is not answering right now. Please come back later."
-        elif not settings.get("paused") and not policy.enabled:
+        elif halted(policy, settings) == CHANNEL_DISABLED:
             notice = f"{name}'s AI double is not available here."
         else:
             notice = f"{name} has paused their AI double for now. Please come back later."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from channels.inbox.policy import PolicyChannel, halted, load_policy
 from channels.services import Services
 from persona.store import Creator
 
@@ -50,5 +51,7 @@ def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | No
             label=label.strip()
             if isinstance(label, str) and label.strip()
             else default_label(name),
-            paused=bool(settings.get("paused")),
+            # The same switches the socket's answers pass (the kill switch, the space off or
+            # paused): the page says so before the fan types.
+            paused=halted(load_policy(settings, PolicyChannel.SPACE), settings) is not None,
         )
