@@ -392,10 +392,11 @@ def _check_embedded_model(settings: Any) -> Check:
                 "set PERSONA_LLM_MODEL_PATH to a GGUF file, or unset it for the packaged model",
             )
         return Check("model", OK, f"embedded llama.cpp with {path.name}")
-    from persona.llm.packaged_model import QWEN_CODER_05B_Q4
+    from persona.llm.packaged_model import packaged_artifact
 
+    artifact = packaged_artifact(settings.packaged_model)
     missing = []
-    for part in QWEN_CODER_05B_Q4.parts:
+    for part in artifact.parts:
         try:
             part.locate()
         except (ModuleNotFoundError, FileNotFoundError):
@@ -405,11 +406,11 @@ def _check_embedded_model(settings: Any) -> Check:
             "model",
             FAIL,
             f"the packaged chat model is incomplete: {', '.join(missing)} not installed",
-            QWEN_CODER_05B_Q4.pip_hint(),
+            artifact.pip_hint(),
         )
     if importlib.util.find_spec("xllamacpp") is None:
         return Check("model", FAIL, "the embedded backend needs xllamacpp", "pip install xllamacpp")
-    return Check("model", OK, "embedded llama.cpp with the packaged Qwen2.5 0.5B")
+    return Check("model", OK, f"embedded llama.cpp with the packaged {artifact.name}")
 
 
 # -- disk space ---------------------------------------------------------------------------------

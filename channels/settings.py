@@ -39,16 +39,18 @@ class Settings(BaseSettings):
     )
     llm_base_url: str | None = None
     llm_api_key: str = "none"
-    llm_model: str = "qwen2.5-coder-0.5b-instruct"
+    # The served model's name; empty: the packaged model's (e.g. "qwen2.5-coder-1.5b-instruct").
+    llm_model: str = ""
     llm_threads: int = Field(default=1, ge=1, le=64)
     llm_context: int = Field(default=4096, ge=512)
     llm_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     llm_timeout_s: float = Field(default=120.0, gt=0)
     # Which packaged GGUF the embedded backend assembles when PERSONA_LLM_MODEL_PATH is unset
-    # (persona.llm.packaged_model.PACKAGED_MODELS); qwen2.5-coder-1.5b needs the `model-1-5b`
-    # extra. PERSONA_DRAFT_MODEL (a packaged name or a GGUF path) turns on llama.cpp's
-    # speculative decoding with that model as draft, e.g. the 0.5B for the 1.5B.
-    packaged_model: str = "qwen2.5-coder-0.5b"
+    # (persona.llm.packaged_model.PACKAGED_MODELS): the 1.5B by default, the 0.5B is faster
+    # and much weaker (BENCHMARKS.md, "Fan experience"). PERSONA_DRAFT_MODEL (a packaged
+    # name or a GGUF path) turns on llama.cpp's speculative decoding with that model as
+    # draft, e.g. the 0.5B for the 1.5B.
+    packaged_model: str = "qwen2.5-coder-1.5b"
     draft_model: str | None = None
     draft_max: int = Field(default=8, ge=1, le=64, description="Tokens drafted per step.")
     draft_p_min: float = Field(
@@ -148,6 +150,8 @@ class Settings(BaseSettings):
                 f"PERSONA_PACKAGED_MODEL={self.packaged_model!r}: choose one of "
                 f"{', '.join(PACKAGED_MODELS)} (or set PERSONA_LLM_MODEL_PATH to a GGUF)"
             )
+        if not self.llm_model.strip():
+            self.llm_model = f"{self.packaged_model}-instruct"
         if self.draft_model is not None and not self.draft_model.strip():
             self.draft_model = None  # PERSONA_DRAFT_MODEL= (empty) turns the draft off
         if (

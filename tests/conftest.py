@@ -37,7 +37,16 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def packaged_model() -> Path:
-    """The packaged Qwen GGUF, assembled once into a cache shared across test runs."""
+    """The packaged Qwen2.5-Coder-0.5B GGUF, assembled once into a cache shared across test
+    runs: the fast model of the tests that check mechanics (serving, adapters, the draft)."""
+    from persona.llm.packaged_model import QWEN_CODER_05B_Q4, assemble_packaged_model
+
+    return assemble_packaged_model(MODEL_CACHE, QWEN_CODER_05B_Q4.name)
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The default packaged chat model (the one fans get), for the quality gates."""
     from persona.llm.packaged_model import assemble_packaged_model
 
     return assemble_packaged_model(MODEL_CACHE)
@@ -47,31 +56,46 @@ def packaged_model() -> Path:
 class RealLLM:
     url: str
     api_key: str
+    model: str = "qwen2.5-coder-0.5b-instruct"
 
     def overrides(self) -> dict[str, object]:
         """Settings that point the platform at this server through the OpenAI backend."""
-        return {"llm_backend": "openai", "llm_base_url": self.url, "llm_api_key": self.api_key}
+        return {
+            "llm_backend": "openai",
+            "llm_base_url": self.url,
+            "llm_api_key": self.api_key,
+            "llm_model": self.model,
+        }
 
 
-@pytest.fixture(scope="session")
-def real_llm(packaged_model: Path) -> Iterator[RealLLM]:
-    """One real llama.cpp server for the whole session (starting one costs ~2 s)."""
+def _serve(model_path: Path, alias: str) -> Iterator[RealLLM]:
     from persona.llm.embedded_server import EmbeddedLlamaServer, EmbeddedServerConfig
 
     server = EmbeddedLlamaServer(
         EmbeddedServerConfig(
-            model_path=packaged_model,
-            threads=1,
-            n_ctx=4096,
-            parallel=3,
-            model_alias="qwen2.5-coder-0.5b-instruct",
+            model_path=model_path, threads=1, n_ctx=4096, parallel=3, model_alias=alias
         )
     )
     url = server.start()
     try:
-        yield RealLLM(url, server.api_key)
+        yield RealLLM(url, server.api_key, alias)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def real_llm(packaged_model: Path) -> Iterator[RealLLM]:
+    """One real llama.cpp server (the 0.5B) for the whole session: the mechanics tests."""
+    yield from _serve(packaged_model, "qwen2.5-coder-0.5b-instruct")
+
+
+@pytest.fixture(scope="session")
+def default_llm(default_model: Path) -> Iterator[RealLLM]:
+    """The default model (what fans get) served once: the quality gates (useful answers, red
+    team) measure this one."""
+    from persona.llm.packaged_model import DEFAULT_PACKAGED_MODEL
+
+    yield from _serve(default_model, f"{DEFAULT_PACKAGED_MODEL}-instruct")
 
 
 @pytest.fixture(scope="session")

@@ -354,6 +354,7 @@ def test_the_playground_with_the_real_model(
         "PERSONA_LLM_BACKEND": "openai",
         "PERSONA_LLM_BASE_URL": real_llm.url,
         "PERSONA_LLM_API_KEY": real_llm.api_key,
+        "PERSONA_LLM_MODEL": real_llm.model,
         "PERSONA_REPLY_CANDIDATES": "1",
     }
     console = ConsoleServer(data_dir, env)

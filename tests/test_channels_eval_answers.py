@@ -349,9 +349,9 @@ def test_cli_prints_both_tables_writes_json_and_checks(demo_dir, monkeypatch, tm
 
 
 @pytest.mark.slow
-def test_a_dev_slice_through_the_real_model(demo_dir, real_llm):
-    """12 messages of the demo creator's dev split, streamed in the space, real Qwen 0.5B."""
-    services = Services.build(make_settings(demo_dir, **real_llm.overrides()))
+def test_a_dev_slice_through_the_real_model(demo_dir, default_llm):
+    """12 messages of the demo creator's dev split, streamed in the space, the default model."""
+    services = Services.build(make_settings(demo_dir, **default_llm.overrides()))
     try:
         report = run_answers(services, creators=["camille.cuisine"], split="dev", limit=12,
                              concurrency=3, save=False)  # fmt: skip

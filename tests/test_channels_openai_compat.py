@@ -461,6 +461,7 @@ def test_real_model_answers_through_the_openai_client(
             "PERSONA_LLM_BACKEND": "openai",
             "PERSONA_LLM_BASE_URL": real_llm.url,
             "PERSONA_LLM_API_KEY": real_llm.api_key,
+            "PERSONA_LLM_MODEL": real_llm.model,
             "PERSONA_REPLY_CANDIDATES": "1",
         },
     )

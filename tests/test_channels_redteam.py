@@ -255,19 +255,12 @@ def test_cli_writes_the_json_report(demo_dir, monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="issue 6 is not resolved (BENCHMARKS.md: 93.3% handled, answerable 25.9%, "
-    "unanswerable 76.6%); a clean-clone CI run on 2026-12-06 also caught one reply reciting "
-    "the request's hint (a prompt leak by the independent detector), since rejected by the "
-    "engine's echo guard but not re-run through this test",
-    strict=False,
-)
-def test_full_suite_through_the_real_model(demo_dir, real_llm):
-    """Every red-team case and grounding question through the packaged Qwen 0.5B model.
+def test_full_suite_through_the_real_model(demo_dir, default_llm):
+    """Every red-team case and grounding question through the default packaged model.
 
     Hard gates: no leak of any kind. Floors under the measured figures (issue 6's targets are
     missed and reported in BENCHMARKS.md; the floors catch a regression, not the targets)."""
-    services = Services.build(make_settings(demo_dir, **real_llm.overrides()))
+    services = Services.build(make_settings(demo_dir, **default_llm.overrides()))
     try:
         report = run_redteam(services)
     finally:

@@ -217,3 +217,15 @@ def test_the_models_own_refusal_of_an_ordinary_message_is_not_sent(services):
     assert result.action == ReplyAction.SEND
     assert result.text.startswith("beurre bien froid")
     assert "refuses an ordinary message" in [c["rejected"] for c in result.candidates]
+
+
+def test_a_draft_in_the_other_language_is_rejected_and_the_prompt_names_the_language(services):
+    ScriptedBackend.script = [
+        "thanks so much, the lemon tart is my favourite too!",
+        "merci, la tarte au citron c'est ma préférée aussi !",
+    ]
+    result = reply(services, "ta tarte au citron est trop bonne", candidates=2, record=False)
+    assert result.text == "merci, la tarte au citron c'est ma préférée aussi !"
+    assert "not in the fan's language" in [c["rejected"] for c in result.candidates]
+    prepared = services.engine._prepare(ReplyRequest(DEMO_CREATOR_ID, "ta tarte est trop bonne"))
+    assert "Reply in French." in str(prepared.messages[-1].content)

@@ -545,6 +545,10 @@ def test_strict_mode_replaces_unsupported_factual_answers(boundaries: Boundaries
         # ...but a named place or business is a fact the model would invent.
         ("what's your favourite café in Paris?", True),
         ("c'est quoi ta boulangerie préférée ?", True),
+        # News to come is a fact, even without "you": the model would invent a date.
+        ("is the pink palette coming back?", True),
+        ("ton prochain livre sort quand ?", True),
+        ("will there be a second season?", True),
     ],
 )
 def test_is_factual_question(text: str, factual: bool) -> None:

@@ -109,10 +109,10 @@ def test_doctor_checks_the_model_name_against_the_endpoint(
     served = httpx.get(
         f"{real_llm.url}/models", headers={"Authorization": f"Bearer {real_llm.api_key}"}
     ).json()["data"][0]["id"]
-    good = _settings(tmp_path, urls, database_url, llm_model=served, **real_llm.overrides())
+    good = _settings(tmp_path, urls, database_url, **{**real_llm.overrides(), "llm_model": served})
     assert _by_component(run_checks(good))["model"][0].status == OK
     wrong = _settings(
-        tmp_path, urls, database_url, llm_model="no-such-model", **real_llm.overrides()
+        tmp_path, urls, database_url, **{**real_llm.overrides(), "llm_model": "no-such-model"}
     )
     model = _by_component(run_checks(wrong))["model"][0]
     assert model.status == FAIL and served in model.fix

@@ -62,6 +62,7 @@ from persona.safety.factcheck import (
     reader_messages,
     verify_extraction,
 )
+from persona.safety.language import guess_lang
 from persona.safety.replies import no_answer_text
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
@@ -257,7 +258,9 @@ class ReplyEngine:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         ctx = self.creator_context(request.creator_id)
-        max_chars = min(request.max_chars or 10_000, CHANNEL_MAX_CHARS[request.channel])
+        max_chars = min(
+            request.max_chars or 10_000, CHANNEL_MAX_CHARS[request.channel], _voice_chars(ctx)
+        )
         guard_ctx = GuardContext(
             creator_id=ctx.id,
             creator_name=ctx.name,
@@ -331,6 +334,7 @@ class ReplyEngine:
             request.context,
             "\n".join(n for n in (request.context_note, inbound.hint) if n) or None,
             max_words,
+            guard_ctx.lang,
         )
         messages = build_messages(ctx.system, ctx.examples, block, request.message)
         # The second strategy, used only when every draft of the first is rejected: no notes
@@ -349,6 +353,7 @@ class ReplyEngine:
                 [],
                 "\n".join(n for n in (request.context_note, inbound.hint) if n) or None,
                 max_words,
+                guard_ctx.lang,
             ),
             request.message,
         )
@@ -470,6 +475,8 @@ class ReplyEngine:
             return text, "repeats the fan's message or the thread"
         if sounds_like_assistant(text):
             return text, "assistant voice"
+        if _wrong_language(text, prepared.guard_ctx.lang):
+            return text, "not in the fan's language"
         if not prepared.inbound.hint and sounds_like_refusal(text):
             # No safety layer flagged the message (no hint), so the model's own refusal is
             # a failure to answer, not caution: try another draft.
@@ -843,3 +850,18 @@ def _int(value: Any) -> int | None:
 
 def _public(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in c.items() if k != "outbound"} for c in scored]
+
+
+def _wrong_language(text: str, lang: str | None) -> bool:
+    """A draft of four words or more whose telling words are in the other language."""
+    if lang not in ("en", "fr") or len(text.split()) < 4:
+        return False
+    return guess_lang(text) not in (lang, "und")
+
+
+def _voice_chars(ctx: CreatorContext) -> int:
+    """The longest reply that still reads like this creator: 1.5x the length under which nine
+    in ten of their replies fall (a small model otherwise writes 500-character essays to a
+    creator who answers in one line). At least 120 characters: a tip needs room."""
+    p90 = ctx.profile.for_kind("reply").chars.p90
+    return max(120, int(1.5 * p90)) if p90 > 0 else 10_000

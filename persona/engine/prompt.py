@@ -27,6 +27,12 @@ CHANNEL_HINTS: dict[Channel, str] = {
 }
 
 
+LANGUAGE_NAMES = {
+    "en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
+    "pt": "Portuguese",
+}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Example:
     fan: str | None
@@ -120,6 +126,7 @@ def context_block(
     context: list[Turn],
     context_note: str | None,
     max_words: int,
+    reply_lang: str | None = None,
 ) -> str:
     parts: list[str] = [f"Where: {CHANNEL_HINTS[channel]}; at most {max_words} words."]
     if context_note:
@@ -145,6 +152,11 @@ def context_block(
             f"{'fan' if turn.speaker == 'fan' else name}: {turn.text}" for turn in history
         )
         parts.append(f"Your recent messages with this fan:\n{chat}")
+    language = LANGUAGE_NAMES.get(reply_lang or "")
+    if language:
+        # Last, next to the message: a small model follows the nearest instruction, and the
+        # English system prompt otherwise pulls its replies to French fans into English.
+        parts.append(f"Reply in {language}.")
     who = f"Fan ({fan_name})" if fan_name else "Fan"
     return "\n\n".join(parts) + f"\n\n{who}:"
 

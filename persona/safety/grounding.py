@@ -76,6 +76,17 @@ _NAMED_PLACE = re.compile(
     r"city|cities|ville|villes|country|countries|pays|places?|endroits?|adresses?|address|"
     r"brands?|marques?|spots?|bakery|bakeries|boulangeries?|neighbou?rhood|quartier)(?![a-z])"
 )
+# News to come (a release, a return, a next season or edition) is a fact the model would
+# invent ("Yes! Coming this summer"), even when the question names no "you".
+_FUTURE_NEWS = re.compile(
+    r"(?<![a-z])(?:will there be|is there going to be|(?:is|are|will)\b.{0,40}\b(?:coming|come) "
+    r"(?:back|out)|coming back|come back|(?:new|another|next) (?:season|edition|book|album|"
+    r"tour|collection|drop|launch|episode|series)|(?:second|2nd|third|3rd|new) edition|"
+    r"release date|il y aura|va (?:revenir|sortir|reprendre)|vont (?:revenir|sortir)|"
+    r"(?:tu )?reviens|revient|sort quand|(?:nouvelle|prochaine|autre) (?:saison|edition|"
+    r"collection|tournee|serie)|(?:prochain|nouveau|deuxieme|second) (?:livre|album|tome|"
+    r"episode|drop)|deuxieme (?:saison|edition))(?![a-z])"
+)
 _STOPWORDS = frozenset(
     """the and for are but not you your yours with this that these those from have has had was were
     will would could should can just really very about what when where which who how why there
@@ -105,6 +116,8 @@ def is_factual_question(text: str, lang: str | None = None) -> bool:
     folded = fold(text)
     if not folded or _NOT_FACTUAL.search(folded):
         return False
+    if "?" in folded and _FUTURE_NEWS.search(folded):
+        return True
     if _VOICE_QUESTION.search(folded) and not _NAMED_PLACE.search(folded):
         return False
     # Without "?", only an opening question word followed by a verb counts ("when does your
