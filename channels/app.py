@@ -17,7 +17,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
+from channels.api.bodylimit import BodyLimitMiddleware, RouteLimit, creator_gate, multipart_budget
 from channels.api.storable import StorableTextMiddleware
+from channels.avatar_api import PREFIX as AVATAR_PREFIX
 from channels.avatar_api import build_avatar_router
 from channels.console import mount_console
 from channels.deps import authenticated_creator
@@ -40,6 +42,25 @@ from channels.settings import Settings
 from channels.space.router import router as space_router
 
 log = logging.getLogger(__name__)
+
+
+def body_limits(settings: Settings, services: Services) -> list[RouteLimit]:
+    """The routes whose bodies may be larger than `settings.max_body_bytes`: the uploads,
+    sized from their own per-file limits, and the webhooks (their own setting)."""
+    from channels.console.imports import MAX_UPLOAD_BYTES
+
+    photos = services.avatar.config.limits
+    avatar_bytes = settings.max_upload_body_bytes or multipart_budget(
+        photos.max_photos, photos.max_bytes
+    )
+    import_bytes = settings.max_upload_body_bytes or multipart_budget(1, MAX_UPLOAD_BYTES)
+    return [
+        RouteLimit("POST", f"{AVATAR_PREFIX}/checks", avatar_bytes, gate=creator_gate),
+        RouteLimit("POST", f"{AVATAR_PREFIX}/jobs", avatar_bytes, gate=creator_gate),
+        # Its handler checks the console session before it reads the form.
+        RouteLimit("POST", "/console/import", import_bytes),
+        RouteLimit("POST", "/webhooks/{platform}", settings.webhook_max_body_bytes),
+    ]
 
 
 def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
@@ -138,8 +159,15 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         dependencies=[Depends(authenticated_creator)],
     )
     # Middleware: the last added runs first. Text no store can keep is refused up front;
-    # the metrics middleware, outermost, counts every answer (refusals included).
+    # bodies over their route's limit before that, and anonymous uploads before anything
+    # reads them (inside the console's session middleware, which names the signed-in
+    # creator); the metrics middleware, outermost, counts every answer (refusals included).
     app.add_middleware(StorableTextMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_bytes=settings.max_body_bytes,
+        routes=body_limits(settings, services),
+    )
     mount_console(app)
     instrument(app, metrics)  # MetricsMiddleware and /metrics
     return app

@@ -138,6 +138,20 @@ class Settings(BaseSettings):
     avatar_c2pa_cert_chain: Path | None = None
     avatar_c2pa_private_key: Path | None = None
 
+    # Request bodies (channels/api/bodylimit.py): refused with 413 before they are read.
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=16 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body of every route but the uploads (forms, JSON).",
+    )
+    max_upload_body_bytes: int | None = Field(
+        default=None,
+        ge=1024 * 1024,
+        description="Largest body of the upload routes (avatar photos, post imports); "
+        "default: sized from their per-file limits (avatar: max photos x bytes per photo).",
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -2,59 +2,30 @@
 text type rejects them) and lone surrogates (not valid Unicode, so not valid UTF-8).
 
 One ASGI middleware covers every route, present and future: the path, the query string, and
-JSON or form bodies. The answer is a 422 in FastAPI's own validation-error shape, so it
-matches the response every operation with parameters declares. Multipart bodies (photo
-uploads) carry binary files and are left to their handlers.
+form or JSON bodies whatever their declared content type (the webhooks parse `text/plain` or
+untyped bodies as JSON themselves). The answer is a 422 in FastAPI's own validation-error
+shape, so it matches the response every operation with parameters declares. Multipart
+bodies (photo uploads) carry binary files and are left to their handlers.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 
+from channels.api import safejson
+from channels.api.safejson import unstorable
+
 # JSON escapes that may decode to a NUL or a surrogate; without one, a JSON body cannot hold
 # either (raw NUL bytes and raw surrogates are invalid JSON / invalid UTF-8 already).
 _SUSPICIOUS_JSON = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
-# Bodies larger than this are passed on unchecked (the handlers have their own size limits,
-# and the database refusing a value is still answered with a 422, see handle_data_errors).
+# Bodies larger than this are passed on unchecked (the body limit keeps every route but the
+# uploads below it, and the database refusing a value is still a 422: handle_data_errors).
 MAX_CHECKED_BODY = 1 << 20
-
-
-def unstorable(text: str) -> str | None:
-    """Why `text` cannot be stored, or None when it can."""
-    if "\x00" in text:
-        return "text must not contain NUL characters"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "text must be valid Unicode (no lone surrogates)"
-    return None
-
-
-def _walk(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(value, str):
-        problem = unstorable(value)
-        if problem:
-            yield loc, problem
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            problem = unstorable(key)
-            if problem:
-                yield (*loc, _printable(key)), "a key: " + problem
-            yield from _walk(item, (*loc, _printable(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _walk(item, (*loc, index))
-
-
-def _printable(key: str) -> str:
-    # The error names the field; a name that is itself unstorable is shown escaped.
-    return key if unstorable(key) is None else key.encode("utf-8", "backslashreplace").decode()
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def problems_in_url(scope: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
@@ -79,15 +50,13 @@ def problems_in_body(content_type: str, body: bytes) -> list[tuple[tuple[str | i
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/x-www-form-urlencoded":
         return [(("body",), _NUL)] if b"%00" in body or b"\x00" in body else []
-    if not (media == "application/json" or media.endswith("+json")):
-        return []
     if not _SUSPICIOUS_JSON.search(body):
         return []
     try:
-        value = json.loads(body)
-    except ValueError:
-        return []  # the handler answers malformed JSON itself
-    return list(_walk(value, ("body",)))
+        value = safejson.loads(body, storable=False)
+    except safejson.JSONInputError:
+        return []  # not JSON we read: the handler answers that itself
+    return list(safejson.unstorable_strings(value, ("body",)))
 
 
 def validation_error(problems: list[tuple[tuple[str | int, ...], str]]) -> JSONResponse:
@@ -115,7 +84,7 @@ class StorableTextMiddleware:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
                 break
-        if not content_type or content_type.lower().startswith("multipart/"):
+        if content_type.lower().startswith("multipart/") or scope.get("method") in _NO_BODY:
             await self.app(scope, receive, send)
             return
         # Read the body (up to the limit), check it, then hand the same messages on.

@@ -64,6 +64,22 @@ class ConsoleUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ConsoleLoginFailure(Base):
+    """Failed sign-ins to one account from one client address (an IPv6 /64): the lock after
+    too many applies to that address only, so a stranger cannot lock the creator out."""
+
+    __tablename__ = "console_login_failures"
+
+    creator_id: Mapped[str] = mapped_column(
+        ForeignKey("creators.id", ondelete="CASCADE"), primary_key=True
+    )
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Attempts since the last success, counted before the password is checked.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsoleSession(Base):
     """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
     copy of the database does not let anyone sign in."""

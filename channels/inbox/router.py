@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from fastapi import (
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from channels.api import safejson
 from channels.api.protocol import Page
 from channels.deps import (
     CREATOR_ID_PATTERN,
@@ -116,8 +116,8 @@ def _token_ok(services: Any, creator_id: str, token: str) -> bool:
 async def _first_message_token(websocket: WebSocket) -> str | None:
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), WS_AUTH_TIMEOUT_S)
-        message = json.loads(raw)
-    except (TimeoutError, json.JSONDecodeError, WebSocketDisconnect, KeyError):
+        message = safejson.loads(raw, what="the message")
+    except (TimeoutError, safejson.JSONInputError, WebSocketDisconnect, KeyError):
         return None
     if isinstance(message, dict) and message.get("type") == "auth":
         token = message.get("token")
@@ -153,8 +153,8 @@ async def replies_socket(
             # Reads until the client leaves; answers pings so clients can check liveness.
             while True:
                 raw = await websocket.receive_text()
-                with contextlib.suppress(json.JSONDecodeError):
-                    if json.loads(raw) == {"type": "ping"}:
+                with contextlib.suppress(safejson.JSONInputError):
+                    if safejson.loads(raw, what="the message") == {"type": "ping"}:
                         await websocket.send_json({"type": "pong"})
 
         tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]

@@ -4,7 +4,6 @@ committed to the inbox before we answer 202. A second delivery of the same messa
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from fastapi import HTTPException, Request, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from channels.api import safejson
 from channels.inbox import store
 from channels.inbox.config import InboxConfig
 from channels.inbox.protocol import WebhookAck, inbound_event
@@ -37,6 +37,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
 def _validation_detail(exc: ValidationError) -> list[dict[str, object]]:
     # Name the field and the problem; do not echo the input back.
     return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+def _unstorable_detail(exc: safejson.JSONInputError) -> list[dict[str, object]]:
+    # The shape of the other 422s (FastAPI's, and the storable-text middleware's).
+    return [{"loc": ["body", *exc.loc], "msg": str(exc), "type": "string_not_storable"}]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,11 @@ async def receive(services: Any, config: InboxConfig, platform: str, request: Re
         log.warning("webhook refused", extra={"platform": platform, "why": str(exc)})
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     try:
-        event = inbound_event.validate_python(json.loads(body))
-    except json.JSONDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from None
+        # Whatever the content type says: platforms send JSON as text/plain or untyped too.
+        event = inbound_event.validate_python(safejson.loads(body))
+    except safejson.JSONInputError as exc:
+        detail = str(exc) if exc.status_code == 400 else _unstorable_detail(exc)
+        raise HTTPException(exc.status_code, detail) from None
     except ValidationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_detail(exc)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import Counter, deque
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from channels.api import safejson
 from channels.live.answering import Answerer, LivePolicy
 from channels.live.config import LiveConfig
 from channels.live.metrics import StreamMetrics
@@ -86,8 +86,10 @@ class LiveStream:
         metrics.last_frame_at = now
         dropped: Counter[str] = Counter()
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            # Bounded depth and numbers: a hostile frame is dropped, never the socket. Text
+            # no store can keep is refused per message below, not for the whole batch.
+            data = safejson.loads(raw, storable=False, what="the frame")
+        except safejson.JSONInputError as exc:
             metrics.received += 1
             metrics.intake.add(1, now)
             metrics.drop("invalid")
@@ -96,7 +98,8 @@ class LiveStream:
                 received=1,
                 accepted=0,
                 dropped={"invalid": 1},
-                error="the frame is not JSON: send one message object or an array of them",
+                error=f"the frame is not JSON we take ({exc}): send one message object or an "
+                "array of them",
             )
         items = data if isinstance(data, list) else [data]
         metrics.received += len(items)
@@ -117,10 +120,14 @@ class LiveStream:
             try:
                 message = MESSAGE.validate_python(item)
             except ValidationError as exc:
-                reason = "invalid"
+                problem: str | None = _describe(exc)
+            else:
+                problem = _unstorable(item)
+            if problem is not None:
+                reason: str | None = "invalid"
                 if invalid_example is None:
-                    invalid_example = _describe(exc)
-                metrics.drop(reason)
+                    invalid_example = problem
+                metrics.drop("invalid")
             else:
                 reason, was_accepted = self._intake_one(message, now)
                 accepted += was_accepted
@@ -353,6 +360,14 @@ def _item_id(item: Any) -> str | None:
         value = item.get("id")
         if isinstance(value, str | int):
             return str(value)[:128]
+    return None
+
+
+def _unstorable(item: Any) -> str | None:
+    """Text in a message that no store or viewer socket can take (NUL, lone surrogates)."""
+    for loc, why in safejson.unstorable_strings(item):
+        where = ".".join(str(p) for p in loc) or "message"
+        return f"invalid message ({where}: {why})"
     return None
 
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import RowIdPath, ServicesDep
 from channels.inbox import approvals
 from channels.inbox import store as inbox_store
 from channels.inbox.models import InboxEvent, ReplyStatus
@@ -124,7 +124,7 @@ async def approvals_page(request: Request, viewer: ViewerDep, services: Services
 @router.post("/approvals/{reply_id}/approve")
 async def approve(
     request: Request,
-    reply_id: int,
+    reply_id: RowIdPath,
     viewer: FormViewerDep,
     services: ServicesDep,
     text: Annotated[str | None, Form(max_length=4000)] = None,
@@ -147,7 +147,7 @@ async def approve(
 @router.post("/approvals/{reply_id}/reject")
 async def reject(
     request: Request,
-    reply_id: int,
+    reply_id: RowIdPath,
     viewer: FormViewerDep,
     services: ServicesDep,
     reason: Annotated[str, Form(max_length=300)] = "",

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from channels.console import history
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import RowIdPath, ServicesDep
 from channels.services import Services
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -62,7 +62,7 @@ async def conversations_page(
 
 @router.get("/conversations/{conversation_id}")
 async def conversation_page(
-    request: Request, conversation_id: int, viewer: ViewerDep, services: ServicesDep
+    request: Request, conversation_id: RowIdPath, viewer: ViewerDep, services: ServicesDep
 ) -> Response:
     detail = await run_in_threadpool(
         history.get_conversation, services.db, viewer.creator_id, conversation_id
@@ -83,7 +83,7 @@ async def conversation_page(
 
 @router.post("/messages/{message_id}/flag")
 async def flag_reply(
-    message_id: int,
+    message_id: RowIdPath,
     viewer: FormViewerDep,
     services: ServicesDep,
     note: Annotated[str, Form(max_length=history.MAX_NOTE_CHARS)] = "",
@@ -108,7 +108,9 @@ async def flag_reply(
 
 
 @router.post("/messages/{message_id}/unflag")
-async def unflag_reply(message_id: int, viewer: FormViewerDep, services: ServicesDep) -> Response:
+async def unflag_reply(
+    message_id: RowIdPath, viewer: FormViewerDep, services: ServicesDep
+) -> Response:
     removed = await run_in_threadpool(history.unflag, services.db, viewer.creator_id, message_id)
     if not removed:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such flag")

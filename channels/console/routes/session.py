@@ -12,7 +12,14 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from channels.console.auth import SignInRefused, same_token, sign_in, sign_out
+from channels.console.auth import (
+    SignInBusy,
+    SignInRefused,
+    client_key,
+    same_token,
+    sign_in,
+    sign_out,
+)
 from channels.console.middleware import SESSION_COOKIE, cookie_value
 from channels.console.models import ReplyFlag
 from channels.console.web import (
@@ -81,6 +88,10 @@ def _login_page(
     return response
 
 
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + "."
+
+
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
     if session_of(request) is not None:
@@ -106,13 +117,18 @@ async def login(
     if not re.match(CREATOR_ID_PATTERN, creator_id) or not password:
         return _login_page(request, next_path, "Enter your creator id and password.", creator_id)
     config = request.app.state.console_auth
+    client = client_key(request.client.host if request.client else None)
     try:
         signed = await run_in_threadpool(
-            sign_in, services.db, creator_id, password, datetime.now(UTC), config
+            sign_in, services.db, creator_id, password, datetime.now(UTC), config, client
         )
+    except SignInBusy as exc:
+        page = _login_page(request, next_path, _sentence(str(exc)), creator_id)
+        page.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        page.headers["Retry-After"] = str(exc.retry_after_s)
+        return page
     except SignInRefused as exc:
-        message = str(exc)
-        return _login_page(request, next_path, message[:1].upper() + message[1:] + ".", creator_id)
+        return _login_page(request, next_path, _sentence(str(exc)), creator_id)
     response = redirect(next_path)
     response.set_cookie(
         SESSION_COOKIE,
