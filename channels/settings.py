@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     outbox_backoff_max_s: float = Field(default=300.0, gt=0)
     outbox_timeout_s: float = Field(default=10.0, gt=0)
 
+    # Long-lived public sockets, per worker (None keeps the defaults of channels.space
+    # SpaceLimits and channels.live LiveConfig): caps per creator and per client address
+    # (what uvicorn sees, X-Forwarded-For behind a trusted proxy), and idle timeouts.
+    space_max_connections_per_creator: int | None = Field(default=None, ge=1, le=100_000)
+    space_max_connections_per_client: int | None = Field(default=None, ge=1, le=10_000)
+    space_idle_timeout_s: float | None = Field(default=None, gt=0, le=86_400)
+    live_max_streams: int | None = Field(default=None, ge=1, le=10_000)
+    live_max_streams_per_creator: int | None = Field(default=None, ge=1, le=10_000)
+    live_max_viewers_per_creator: int | None = Field(default=None, ge=1, le=1_000_000)
+    live_max_viewers_per_client: int | None = Field(default=None, ge=1, le=10_000)
+    live_viewer_idle_timeout_s: float | None = Field(default=None, gt=0, le=86_400)
+
     # Production mode: setting these switches the same code to shared services.
     redis_url: str | None = Field(
         default=None,

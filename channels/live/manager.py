@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from channels.capacity import SocketSlots
 from channels.live.answering import Answerer, EngineAnswerer
 from channels.live.config import LiveConfig
 from channels.live.moderation import cheap_moderation
@@ -22,7 +23,7 @@ AnswererFactory = Callable[[str, str], Answerer]
 
 
 class LiveCapacityError(RuntimeError):
-    """Too many streams at once in this process."""
+    """Too many streams at once in this process, or for this creator."""
 
 
 class LiveManager:
@@ -33,7 +34,10 @@ class LiveManager:
         answerer_factory: AnswererFactory | None = None,
     ) -> None:
         self.services = services
-        self.config = config or LiveConfig()
+        self.config = config or LiveConfig.from_settings(getattr(services, "settings", None))
+        self.viewers = SocketSlots(
+            self.config.max_viewers_per_creator, self.config.max_viewers_per_client
+        )
         self._answerer_factory = answerer_factory or self._engine_answerer
         self._moderation = cheap_moderation()
         self._streams: dict[tuple[str, str], LiveStream] = {}
@@ -58,6 +62,12 @@ class LiveManager:
                 f"{len(self._streams)} live streams are running, the most this server takes "
                 "(LiveConfig.max_streams): end one or add a worker"
             )
+        mine = sum(1 for c, _ in self._streams if c == creator_id)
+        if mine >= self.config.max_streams_per_creator:
+            raise LiveCapacityError(
+                f"{mine} of your streams are running, the most one creator may run at once "
+                "(PERSONA_LIVE_MAX_STREAMS_PER_CREATOR)"
+            )
         stream = LiveStream(
             creator_id,
             stream_id,
@@ -78,6 +88,9 @@ class LiveManager:
 
     def get(self, creator_id: str, stream_id: str) -> LiveStream | None:
         return self._streams.get((creator_id, stream_id))
+
+    def running(self, creator_id: str, stream_id: str) -> bool:
+        return (creator_id, stream_id) in self._streams
 
     def stats(self, creator_id: str, stream_id: str) -> dict[str, Any] | None:
         """Counters of a running stream, or the final ones of a recently ended stream."""

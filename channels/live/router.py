@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket, status
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from channels.capacity import Refusal, client_address
 from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep, hash_token
 from channels.live.manager import LiveCapacityError, LiveManager, get_live_manager
 from channels.live.metrics import DROP_REASONS
@@ -95,8 +97,15 @@ async def live_in(
         stream.feed_closed()
 
 
+# Close codes of a viewer socket: 1013 (try again later) over a cap, 1001 (going away) when
+# idle on a stream that is not running.
+CLOSE_TRY_LATER = 1013
+CLOSE_IDLE = 1001
+
+
 class _Viewer:
-    """One output connection: forwards hub events, and ends when the client leaves."""
+    """One output connection: forwards hub events, and ends when the client leaves, or when
+    its stream is not running here and nothing was published for the idle timeout."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
@@ -109,32 +118,66 @@ class _Viewer:
 
     async def run(self, manager: LiveManager, creator_id: str, stream_id: str) -> None:
         hub = manager.services.hub
+        idle_s = manager.config.viewer_idle_timeout_s
         async with hub.subscribe(topic(creator_id, stream_id)) as subscription:
             for event in manager.replay(creator_id, stream_id):
                 await self.websocket.send_json(event)
             leaving = asyncio.create_task(self._until_disconnect())
+            getting: asyncio.Task[Any] | None = None
+            last_event = time.monotonic()
             try:
                 while True:
-                    getting = asyncio.create_task(subscription.get())
-                    await asyncio.wait({getting, leaving}, return_when=asyncio.FIRST_COMPLETED)
+                    if getting is None:
+                        getting = asyncio.create_task(subscription.get())
+                    # Woken at least every idle_s / 4 to look whether the stream still runs.
+                    await asyncio.wait(
+                        {getting, leaving},
+                        timeout=idle_s / 4,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                     if leaving.done():
-                        getting.cancel()
                         return
-                    await self.websocket.send_json(getting.result())
+                    if getting.done():
+                        await self.websocket.send_json(getting.result())
+                        getting = None
+                        last_event = time.monotonic()
+                    elif manager.running(creator_id, stream_id):
+                        last_event = time.monotonic()
+                    elif time.monotonic() - last_event >= idle_s:
+                        # Another worker's stream still publishes here (the hub is shared).
+                        await self.websocket.close(
+                            code=CLOSE_IDLE, reason="this stream is not running"
+                        )
+                        return
             finally:
-                leaving.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await leaving
+                for task in (getting, leaving):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                            await task
 
 
 @router.websocket("/ws/live/{creator_id}/{stream_id}/out")
 async def live_out(websocket: WebSocket, creator_id: CreatorId, stream_id: StreamId) -> None:
+    manager = get_live_manager(websocket.app)
+    client = client_address(websocket)
+    # Accept first so that the close frame can say why.
     await websocket.accept()
+    refusal = manager.viewers.take(creator_id, client)
+    if refusal is not None:
+        reason = (
+            "too many viewers on this creator's streams right now; try again later"
+            if refusal is Refusal.CREATOR_FULL
+            else "too many live connections from your network; close one and try again"
+        )
+        await websocket.close(code=CLOSE_TRY_LATER, reason=reason)
+        return
     try:
-        await _Viewer(websocket).run(get_live_manager(websocket.app), creator_id, stream_id)
+        await _Viewer(websocket).run(manager, creator_id, stream_id)
     except WebSocketDisconnect:
         pass
     finally:
+        manager.viewers.give_back(creator_id, client)
         if websocket.client_state is WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError):
                 await websocket.close()

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import re
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from channels.capacity import Refusal, SocketSlots
 from channels.inbox import store
 from channels.inbox.outbox import approvals_topic, replies_topic
 from channels.inbox.policy import (
@@ -64,6 +65,8 @@ VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Close codes: 1008 policy violation (bad request), 1013 try again later (full).
 CLOSE_POLICY = 1008
 CLOSE_TRY_LATER = 1013
+# 1000 (normal): an idle chat closed by the server; the page does not reconnect by itself.
+CLOSE_IDLE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +74,27 @@ class SpaceLimits:
     max_message_chars: int = 1000
     messages_per_minute: int = 12
     max_connections_per_creator: int = 100
+    # Open chats from one client address, all creators together: without it one client's
+    # idle sockets filled a creator's space for every fan.
+    max_connections_per_client: int = 8
+    # A chat the fan has sent nothing on for this long is closed (the page reconnects when
+    # they type again).
+    idle_timeout_s: float = 600.0
     # A frame larger than this is refused before it is parsed.
     max_frame_chars: int = 16_384
+
+    def __post_init__(self) -> None:
+        if self.max_connections_per_creator < 1 or self.max_connections_per_client < 1:
+            raise ValueError("space connection caps must be at least 1")
+        if self.idle_timeout_s <= 0:
+            raise ValueError("the space idle timeout must be positive")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SpaceLimits:
+        """The defaults, with the `space_*` settings that are set (PERSONA_SPACE_...)."""
+        names = ("max_connections_per_creator", "max_connections_per_client", "idle_timeout_s")
+        values = {n: getattr(settings, f"space_{n}", None) for n in names}
+        return cls(**{n: v for n, v in values.items() if v is not None})
 
 
 Clock = Callable[[], float]
@@ -98,34 +120,35 @@ class RateWindow:
 
 
 class SpaceRegistry:
-    """Counts live connections per creator in this process (one registry per app)."""
+    """Counts live connections per creator and per client address in this process (one
+    registry per app)."""
 
     def __init__(self, limits: SpaceLimits | None = None, clock: Clock = time.monotonic) -> None:
         self.limits = limits or SpaceLimits()
         self.clock = clock
-        self._live: dict[str, int] = defaultdict(int)
+        self._slots = SocketSlots(
+            self.limits.max_connections_per_creator, self.limits.max_connections_per_client
+        )
 
-    def try_join(self, creator_id: str) -> bool:
-        if self._live[creator_id] >= self.limits.max_connections_per_creator:
-            return False
-        self._live[creator_id] += 1
-        return True
+    def join(self, creator_id: str, client: str) -> Refusal | None:
+        """A connection slot (None), or why not; `leave` gives it back."""
+        return self._slots.take(creator_id, client)
 
-    def leave(self, creator_id: str) -> None:
-        self._live[creator_id] -= 1
-        if self._live[creator_id] <= 0:
-            del self._live[creator_id]
+    def leave(self, creator_id: str, client: str) -> None:
+        self._slots.give_back(creator_id, client)
 
     def live(self, creator_id: str) -> int:
-        return self._live.get(creator_id, 0)
+        return self._slots.creator(creator_id)
 
 
 def space_registry(app: object) -> SpaceRegistry:
-    """The app's registry, made on first use; set `app.state.space_registry` to change limits."""
+    """The app's registry, made on first use with the settings' limits; set
+    `app.state.space_registry` to change them."""
     state = app.state  # type: ignore[attr-defined]
     registry = getattr(state, "space_registry", None)
     if registry is None:
-        registry = SpaceRegistry()
+        services = getattr(state, "services", None)
+        registry = SpaceRegistry(SpaceLimits.from_settings(getattr(services, "settings", None)))
         state.space_registry = registry
     return registry
 
@@ -168,7 +191,13 @@ class SpaceConnection:
                 )
             )
             while True:
-                message = await self.websocket.receive()
+                try:
+                    message = await asyncio.wait_for(
+                        self.websocket.receive(), self.limits.idle_timeout_s
+                    )
+                except TimeoutError:
+                    await self._close_idle()
+                    break
                 if message["type"] == "websocket.disconnect":
                     break
                 await self._on_frame(message.get("text"))
@@ -176,6 +205,20 @@ class SpaceConnection:
             pass
         finally:
             await self.close()
+
+    async def _close_idle(self) -> None:
+        """A fan who sent nothing for a long time gives their slot back (idle sockets held
+        slots forever and could fill the space); the page reconnects when they type."""
+        if self.busy:
+            # Not while their reply is still being written.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([self._reply_task])  # type: ignore[list-item]
+        minutes = self.limits.idle_timeout_s / 60
+        await self._error(
+            ErrorCode.IDLE, f"closed after {minutes:g} minutes without a message; write to go on"
+        )
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.websocket.close(CLOSE_IDLE)
 
     async def close(self) -> None:
         for task in (self._reply_task, self._review_task):

@@ -82,6 +82,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"  # a reply is still being written on this connection
     FULL = "full"  # too many fans are chatting with this creator right now
+    TOO_MANY_CHATS = "too_many_chats"  # too many open chats from this client address
+    IDLE = "idle"  # closed after a long time without a message; reconnect to go on
     UNKNOWN_CREATOR = "unknown_creator"
     BAD_VISITOR = "bad_visitor"
     UNAVAILABLE = "unavailable"

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, status
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from channels.capacity import Refusal, client_address
 from channels.deps import ServicesDep
 from channels.services import Services
 from channels.space.connection import (
@@ -117,7 +118,9 @@ async def space_socket(websocket: WebSocket, creator_id: str) -> None:
         )
         return
     registry = space_registry(websocket.app)
-    if not registry.try_join(creator.id):
+    client = client_address(websocket)
+    refusal = registry.join(creator.id, client)
+    if refusal is Refusal.CREATOR_FULL:
         await refuse(
             websocket,
             ErrorCode.FULL,
@@ -125,8 +128,16 @@ async def space_socket(websocket: WebSocket, creator_id: str) -> None:
             CLOSE_TRY_LATER,
         )
         return
+    if refusal is Refusal.CLIENT_FULL:
+        await refuse(
+            websocket,
+            ErrorCode.TOO_MANY_CHATS,
+            "too many chats are open from your network; close one and try again",
+            CLOSE_TRY_LATER,
+        )
+        return
     try:
         await websocket.accept()
         await SpaceConnection(websocket, services, creator, visitor_id, registry).run()
     finally:
-        registry.leave(creator.id)
+        registry.leave(creator.id, client)

@@ -26,6 +26,8 @@
   var current = null; // the AI message being streamed: {item, text}
   var retryDelay = 1000;
   var stopped = false;
+  // Closed by the server after a long time without a message: reconnect when the fan types.
+  var idle = false;
 
   function randomId() {
     if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
@@ -57,7 +59,7 @@
 
   function updateControls() {
     var usable = connected && !waiting;
-    input.disabled = !connected;
+    input.disabled = !connected && !idle;
     sendButton.disabled = !usable || input.value.trim().length === 0;
   }
 
@@ -123,6 +125,7 @@
     waiting = false;
     addNotice(event.detail, true);
     if (FATAL[event.code]) stopped = true;
+    if (event.code === "idle") idle = true;
     updateControls();
   }
 
@@ -167,6 +170,11 @@
         setStatus("The chat is closed.", true);
         return;
       }
+      if (idle) {
+        setStatus("Paused after a while without messages. Start typing to go on.", false);
+        updateControls();
+        return;
+      }
       // 1013: the space is full; wait longer before trying again.
       var delay = closeEvent.code === 1013 ? 30000 : retryDelay;
       retryDelay = Math.min(retryDelay * 2, 30000);
@@ -203,7 +211,16 @@
     }
   });
 
+  function wake() {
+    if (!idle) return;
+    idle = false;
+    connect();
+  }
+
+  input.addEventListener("focus", wake);
+
   input.addEventListener("input", function () {
+    wake();
     counter.textContent = input.value.length + "/" + maxChars;
     updateControls();
   });
