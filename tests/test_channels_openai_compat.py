@@ -188,7 +188,8 @@ def test_earlier_messages_become_context_and_user_is_the_fan(
         conversation = session.scalars(
             select(Conversation).where(Conversation.fan_id == fan.id)
         ).one()
-        assert conversation.channel == "api"
+        # The fan's key is "api:" + user; the thread keeps the user, as stored before.
+        assert conversation.channel == "api" and conversation.external_id == "fan.marie"
         texts = session.scalars(
             select(Message.text).where(Message.conversation_id == conversation.id)
         ).all()

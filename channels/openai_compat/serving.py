@@ -232,6 +232,8 @@ class PersonaServing:
             message,
             Channel.API,
             fan_handle=fan_key(API_FANS, chat.user) if chat.user else None,
+            # The API's threads stay keyed by the caller's `user`, as they were stored.
+            thread_id=chat.user or None,
             context=self._context(chat.messages[:-1], persona.display_name),
             # Without a fan handle there is no thread to remember: answer without recording.
             record=bool(chat.user),
