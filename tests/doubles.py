@@ -34,10 +34,16 @@ class ScriptedChatModel(BaseChatModel):
             # opening words, as a faithful extractive reader would.
             first = prompt.removeprefix("Posts:\n- ").split("\n", 1)[0]
             return " ".join(first.split()[:6])
+        # A faithful drafter follows the prompt's "Reply in French." (persona.engine.prompt).
+        french = "Reply in French." in prompt
         fact = re.search(r'Your posts answer this question: "([^"]*)"', prompt)
         if fact:  # a faithful drafter keeps the verified fact in its reply
+            if french:
+                return f"oh j'adore, {fact.group(1)}, merci pour ton message !"
             return f"oh I love that, {fact.group(1)}, thanks for writing!"
         last = str(messages[-1].content).rsplit(":", 1)[-1].strip()
+        if french:
+            return f"oh j'adore, merci pour ton message ({len(last.split())} mots) !"
         return f"oh I love that, thanks for writing ({len(last.split())} words)!"
 
     def _generate(

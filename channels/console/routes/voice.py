@@ -195,7 +195,9 @@ def _notes(policy: ChannelPolicy, settings: dict[str, Any], result: ReplyResult)
         notes.append("This channel is off: on it, fans get no reply at all.")
     elif policy.paused:
         notes.append("This channel is paused: on it, fans get no reply until you resume it.")
-    if policy.mode == "review" and result.action in (ReplyAction.SEND, ReplyAction.HOLD):
+    # Review holds whatever the model did not write as sent too (the no-answer message).
+    waits = (ReplyAction.SEND, ReplyAction.HOLD, ReplyAction.NO_ANSWER)
+    if policy.mode == "review" and result.action in waits:
         notes.append("This channel is in review mode: the reply would wait in your approvals.")
     return notes
 
