@@ -32,6 +32,7 @@ from persona.safety import (
     template_reply,
 )
 from persona.safety.classifier import profanity_probability
+from persona.safety.commitments import find_commitments
 from persona.safety.normalize import TextViews, fold
 from persona.safety.redteam import (
     INBOUND_DECIDED,
@@ -800,3 +801,17 @@ def test_every_ready_reply_exists_in_the_fans_language(
     # Every supported language has its own wording, none falls back to another's.
     assert len(set(texts.values())) == len(SUPPORTED_LANGS)
     assert template_reply(template, "fr-BE", "Camille", style_hint, seed="fan-1") == texts["fr"]
+
+
+def test_a_sum_or_percentage_is_backed_only_by_the_same_money_not_the_same_number() -> None:
+    # Issue 14: "$20 off!" went out because a post said "20 minutes" (a bare number matched).
+    b = Boundaries(
+        published_facts_text="cuisson 20 minutes au four. 90 grammes de beurre. "
+        "mon livre est à 25 € en librairie",
+        allowed_commitments=["code CAMILLE10 : 10% sur la boutique"],
+    )
+    assert find_commitments("Absolutely! $20 off! Shop now", b)
+    assert find_commitments("yes! 90% off today only", b)
+    assert find_commitments("je te fais 25% de réduction", b)
+    assert not find_commitments("le livre est à 25 € !", b)
+    assert not find_commitments("avec le code CAMILLE10 tu as 10% sur la boutique", b)

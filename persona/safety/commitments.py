@@ -127,9 +127,34 @@ def find_commitments(reply: str, boundaries: Boundaries) -> list[CommitmentFindi
     return findings
 
 
+# A sum of money or a percentage: backed only by a source that states the same number as money
+# or as a percentage ("$20 off" is not backed by "20 minutes au four").
+_MONEY = re.compile(
+    r"[$€£]\s?(\d+(?:[.,]\d+)?)|(\d+(?:[.,]\d+)?)\s?(€|\$|£|euros?\b|dollars?\b|bucks\b|%)",
+    re.IGNORECASE,
+)
+
+
+def _money(sentence: str) -> set[tuple[str, bool]]:
+    """(number, is a percentage) for every sum or percentage in `sentence`."""
+    return {(m.group(1) or m.group(2), m.group(3) == "%") for m in _MONEY.finditer(sentence)}
+
+
+def _states_money(folded_source: str, number: str, percent: bool) -> bool:
+    num = re.escape(number)
+    if percent:
+        pattern = rf"(?<![\d.,]){num}\s?%"
+    else:
+        pattern = (
+            rf"[$€£]\s?{num}(?![\d])|(?<![\d.,]){num}\s?(?:€|\$|£|euros?\b|dollars?\b|bucks\b)"
+        )
+    return re.search(pattern, folded_source) is not None
+
+
 def _key_tokens(sentence: str) -> set[str]:
     keys = {c.casefold() for c in _CODE.findall(sentence)}
-    keys |= set(_AMOUNT.findall(sentence))
+    money_numbers = {number for number, _ in _money(sentence)}
+    keys |= set(_AMOUNT.findall(sentence)) - money_numbers
     keys |= {p.casefold() for p in _PROPER.findall(sentence.strip()) if p not in _COMMON_CAPS}
     return {fold(k) for k in keys}
 
@@ -141,6 +166,7 @@ _MEETING_EVENT = re.compile(
 
 def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bool:
     keys = _key_tokens(sentence)
+    money = _money(sentence)
     if kind == "meeting" and not keys:
         return False  # a meeting needs a published event by name: "see you at VidCon"
     words = {w for w in re.findall(r"[a-z]{4,}", fold(phrase))} - {"will", "your", "just", "some"}
@@ -153,10 +179,14 @@ def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bo
         folded = fold(source)
         if not folded:
             continue
-        if keys and all(_contains(folded, k) for k in keys):
+        if money and not all(_states_money(folded, n, pct) for n, pct in money):
+            continue
+        if (keys or money) and all(_contains(folded, k) for k in keys):
             return True
-        if not keys and words and any(_contains(folded, w) for w in words):
+        if not keys and not money and words and any(_contains(folded, w) for w in words):
             return True
+    if money:
+        return False  # sums and percentages are checked against whole sentences only
     if boundaries.is_published is not None and keys:
         if kind == "meeting":  # a place name alone does not make a published meet-up
             return boundaries.is_published(sentence.strip())
