@@ -669,12 +669,13 @@ class ReplyEngine:
         result.model = self._model_for(prepared.ctx.id)
         result.timings_ms = prepared.timings
         await asyncio.to_thread(self._record, prepared, result)
+        rest = gate.remainder(result.text) if result.action == ReplyAction.SEND else None
+        if rest:  # the first token may be this one (a held or rescued reply): before "total"
+            prepared.timings.setdefault("first_token", _ms(started))
         result.timings_ms["total"] = _ms(started)
         result.usage = usage.totals()
         self._after_reply(prepared)
-        rest = gate.remainder(result.text) if result.action == ReplyAction.SEND else None
         if rest:
-            prepared.timings.setdefault("first_token", _ms(started))
             yield rest
         yield result
 
