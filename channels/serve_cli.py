@@ -79,6 +79,20 @@ def multiprocess_metrics() -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every way of serving the app gives uvicorn: our logging, the websocket frame cap,
+    and whose X-Forwarded-Proto / X-Forwarded-For to believe (PERSONA_TRUSTED_PROXIES; None
+    keeps uvicorn's default). The scheme they set decides Secure cookies and HSTS."""
+    options: dict[str, Any] = {
+        "log_config": None,
+        "ws_max_size": WS_MAX_SIZE,
+        "proxy_headers": True,
+    }
+    if settings.trusted_proxies is not None:
+        options["forwarded_allow_ips"] = settings.trusted_proxies
+    return options
+
+
 def run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve until interrupted: the app in this process, or `workers` worker processes."""
     import uvicorn
@@ -87,9 +101,7 @@ def run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers <= 1:
         from channels.app import create_app
 
-        uvicorn.run(
-            create_app(settings), host=host, port=port, log_config=None, ws_max_size=WS_MAX_SIZE
-        )
+        uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
         return
     # Migrate once here; workers starting together also serialize on a database lock.
     from channels.migrate import upgrade
@@ -110,6 +122,5 @@ def run_server(settings: Settings, host: str, port: int, workers: int) -> None:
             workers=workers,
             host=host,
             port=port,
-            log_config=None,
-            ws_max_size=WS_MAX_SIZE,
+            **uvicorn_options(settings),
         )

@@ -31,6 +31,7 @@ def main() -> None:
         importlib.import_module(module)
 
     from channels.app import create_app
+    from channels.serve_cli import uvicorn_options
 
     settings = Settings()
     app = create_app(settings, warm_up=False)
@@ -38,7 +39,13 @@ def main() -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        # The trusted proxies of `persona serve` (None: uvicorn's default).
+        forwarded_allow_ips=uvicorn_options(settings).get("forwarded_allow_ips"),
+    )
     server = uvicorn.Server(config)
     tmp = args.port_file.with_suffix(".tmp")
     tmp.write_text(str(port))

@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     webhook_window_s: float = Field(default=300.0, gt=0, le=3600)
     webhook_max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
     webhook_callback_urls: dict[str, str] = Field(default_factory=dict)
+    # Where callbacks may go (channels/outbound.py): never to loopback, private, link-local,
+    # multicast or reserved addresses unless PERSONA_CALLBACK_ALLOW_PRIVATE (tests, a
+    # development machine); optionally only to a platform's own hosts.
+    callback_allowed_hosts: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='platform -> hosts its callbacks may reach: "hooks.example.com", '
+        '"*.example.com", "hooks.example.com:8443"',
+    )
+    callback_allow_private: bool = Field(
+        default=False,
+        description="Deliver callbacks to loopback and private addresses too (tests and "
+        "development only: it lets a callback reach this machine's services).",
+    )
     inbox_concurrency: int = Field(default=4, ge=1, le=64)
     inbox_lease_s: float = Field(default=30.0, gt=0)
     inbox_poll_s: float = Field(default=1.0, gt=0)
@@ -149,6 +162,12 @@ class Settings(BaseSettings):
     avatar_diffusers_steps: int | None = Field(default=None, ge=1, le=100)
     avatar_c2pa_cert_chain: Path | None = None
     avatar_c2pa_private_key: Path | None = None
+    avatar_max_pixels: int | None = Field(
+        default=None,
+        ge=1_000_000,
+        le=200_000_000,
+        description="Largest photo (width x height) the avatar studio decodes; default 40 MP.",
+    )
 
     # Request bodies (channels/api/bodylimit.py): refused with 413 before they are read.
     max_body_bytes: int = Field(
@@ -166,6 +185,19 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Behind a TLS-terminating proxy (channels/api/https.py).
+    public_url: str | None = Field(
+        default=None,
+        description="The address people use, e.g. https://fans.example.com: with https, the "
+        "console's cookies are Secure and every response sends HSTS, whatever the hop from "
+        "the proxy to this server.",
+    )
+    trusted_proxies: list[str] | None = Field(
+        default=None,
+        description="Addresses (or networks) of the reverse proxies whose X-Forwarded-Proto "
+        "and X-Forwarded-For are believed; default: uvicorn's (FORWARDED_ALLOW_IPS, else "
+        "127.0.0.1 and ::1). Use the proxy's address; '*' trusts every client.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -194,6 +226,13 @@ class Settings(BaseSettings):
                 "PERSONA_LLM_BACKEND=openai needs PERSONA_LLM_BASE_URL "
                 "(for vLLM: http://HOST:8000/v1)"
             )
+        if self.public_url is not None:
+            scheme = self.public_url.split("://", 1)[0].lower() if "://" in self.public_url else ""
+            if scheme not in ("http", "https"):
+                raise ValueError(
+                    f"PERSONA_PUBLIC_URL={self.public_url!r}: an http(s) URL, "
+                    "e.g. https://fans.example.com"
+                )
         if self.rate_limiter is None:
             self.rate_limiter = "redis" if self.redis_url else "memory"
         if self.job_queue is None:

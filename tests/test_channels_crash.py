@@ -93,7 +93,9 @@ def test_kill_9_under_load_loses_nothing_and_answers_once(demo_dir: Path, tmp_pa
     with sink.serving() as url:
         for event in messages:
             event["callback_url"] = url
-        server = ServerProcess(demo_dir, tmp_path / "server.log", inbox_lease_s=2).start()
+        # Callbacks to the loopback sink need callback_allow_private.
+        loopback = {"inbox_lease_s": 2, "callback_allow_private": True}
+        server = ServerProcess(demo_dir, tmp_path / "server.log", **loopback).start()
         current = {"url": server.url}
         # One message first, so the model is warm and replies flow while messages arrive.
         warm = dm("bonjour !", fan="warm-up", callback_url=url)
@@ -111,7 +113,7 @@ def test_kill_9_under_load_loses_nothing_and_answers_once(demo_dir: Path, tmp_pa
         server.kill()
         sender.join()
         at_kill = Counter(e.status for e in events(demo_dir))
-        restarted = ServerProcess(demo_dir, tmp_path / "server2.log", inbox_lease_s=2).start()
+        restarted = ServerProcess(demo_dir, tmp_path / "server2.log", **loopback).start()
         try:
             current["url"] = restarted.url
             failed = [m for m in messages if outcome[m["message_id"]] == "failed"]
@@ -155,7 +157,11 @@ def test_kill_9_during_real_model_replies_on_every_channel(
         ]
         for event in messages:
             event["callback_url"] = url
-        overrides = real_llm.overrides() | {"inbox_lease_s": 2, "llm_timeout_s": 300}
+        overrides = real_llm.overrides() | {
+            "inbox_lease_s": 2,
+            "llm_timeout_s": 300,
+            "callback_allow_private": True,  # the sink is on loopback
+        }
         server = ServerProcess(demo_dir, tmp_path / "real.log", **overrides).start()
         outcome = _send_all(lambda: server.url, messages, 3)
         assert set(outcome.values()) == {"accepted"}

@@ -45,7 +45,10 @@ def real_server(
     log = data_dir.parent / "server.log"
     with (
         sink.serving() as url,
-        running_server(data_dir, log, **real_llm.overrides()) as server,
+        # The sink is on loopback: callbacks may reach it only with this setting.
+        running_server(
+            data_dir, log, callback_allow_private=True, **real_llm.overrides()
+        ) as server,
     ):
         yield server, data_dir, sink, url
 

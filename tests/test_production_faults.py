@@ -172,7 +172,11 @@ def _statuses(database_url: str) -> Counter[str]:
 
 def test_kill_9_a_worker_under_live_stream_load(tmp_path: Path) -> None:
     sink = CallbackSink()
-    with sink.serving() as callback, deploy(tmp_path, inbox_lease_s=2.0) as deployment:
+    with (
+        sink.serving() as callback,
+        # The sink is on loopback: callbacks may reach it only with this setting.
+        deploy(tmp_path, inbox_lease_s=2.0, callback_allow_private=True) as deployment,
+    ):
         workers: Workers = deployment.workers
         feed_url, out_url = live_urls(workers, "fault-kill", deployment.token)
         feeder = Feeder(feed_url).start()
@@ -239,7 +243,10 @@ def test_redis_restart_keeps_fans_answered_and_reconnects(tmp_path: Path) -> Non
     redis = RedisProcess(tmp_path / "redis").start()
     sink = CallbackSink()
     try:
-        with sink.serving() as callback, deploy(tmp_path, redis_url=redis.url) as deployment:
+        with (
+            sink.serving() as callback,
+            deploy(tmp_path, redis_url=redis.url, callback_allow_private=True) as deployment,
+        ):
             workers = deployment.workers
             feed_url, out_url = live_urls(workers, "fault-redis", deployment.token)
             redis.kill()
@@ -307,6 +314,7 @@ def test_chroma_restart_retries_and_answers_once(tmp_path: Path) -> None:
                 chroma=("127.0.0.1", chroma.port),
                 inbox_retry_base_s=1.0,
                 inbox_max_attempts=10,
+                callback_allow_private=True,  # the sink is on loopback
             ) as deployment,
         ):
             workers = deployment.workers

@@ -31,7 +31,8 @@ from tests.test_production_support import (
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    with deploy(tmp_path_factory.mktemp("two-workers")) as running:
+    # The callback sinks are on loopback: callbacks may reach them only with this setting.
+    with deploy(tmp_path_factory.mktemp("two-workers"), callback_allow_private=True) as running:
         yield running
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from channels.outbound import CallbackPolicy, CallbackRefused, parse_host_entry
 from persona.engine.types import FAN_SOURCE, RESERVED_FAN_SOURCES
 
 
@@ -21,6 +22,11 @@ class InboxConfig(BaseModel):
     webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     # platform name -> callback URL used when an event carries none.
     webhook_callback_urls: dict[str, str] = Field(default_factory=dict)
+    # Callbacks (channels/outbound.py): platform -> the hosts its callbacks may go to
+    # (host, host:port, *.domain); a platform without a list may use any public host.
+    callback_allowed_hosts: dict[str, list[str]] = Field(default_factory=dict)
+    # Loopback and private addresses too: tests and a development machine only.
+    callback_allow_private: bool = False
 
     # Worker: how many events are processed at once, and how long a claim lasts without a
     # heartbeat (a crashed worker's events are taken over after this).
@@ -50,9 +56,28 @@ class InboxConfig(BaseModel):
                 )
         return secrets
 
-    @field_validator("webhook_secrets", "webhook_callback_urls")
+    @field_validator("callback_allowed_hosts")
     @classmethod
-    def _platform_names(cls, by_platform: dict[str, str]) -> dict[str, str]:
+    def _host_entries(cls, by_platform: dict[str, list[str]]) -> dict[str, list[str]]:
+        for entries in by_platform.values():
+            for entry in entries:
+                parse_host_entry(entry)
+        return by_platform
+
+    @model_validator(mode="after")
+    def _callback_urls_allowed(self) -> InboxConfig:
+        # The platforms' default callback URLs obey the same policy as the events' own.
+        policy = self.callback_policy()
+        for platform, url in self.webhook_callback_urls.items():
+            try:
+                policy.check_url(url, platform)
+            except CallbackRefused as exc:
+                raise ValueError(f"the callback URL of {platform!r} is refused: {exc}") from None
+        return self
+
+    @field_validator("webhook_secrets", "webhook_callback_urls", "callback_allowed_hosts")
+    @classmethod
+    def _platform_names(cls, by_platform: dict[str, Any]) -> dict[str, Any]:
         # A platform name is the source half of its fans' keys (persona.engine.fan_key): it
         # must be a valid source, and not one of the platform's own surfaces, whose fans it
         # would otherwise share keys with.
@@ -81,3 +106,6 @@ class InboxConfig(BaseModel):
 
     def callback_for(self, platform: str, event_url: str | None) -> str | None:
         return event_url or self.webhook_callback_urls.get(platform)
+
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy.of(self.callback_allow_private, self.callback_allowed_hosts)

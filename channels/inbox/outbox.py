@@ -3,7 +3,12 @@ is POSTed, signed, to its callback URL, with retries, exponential backoff and ji
 the last attempt it is dead-lettered with the reason.
 
 Delivery is at least once: a crash between the POST and the status update sends it again,
-with the same `Idempotency-Key`, so the platform can drop the second copy."""
+with the same `Idempotency-Key`, so the platform can drop the second copy.
+
+Callbacks go through `channels.outbound` (checked addresses, no redirects); a failed one is
+`callback failed` in `last_error`, whatever the reason, which goes to the log only: the
+creator API shows `last_error`, and "connection refused" against "HTTP 302" would tell a
+token holder which internal ports are open."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from channels.inbox.models import OutboxReply, ReplyStatus
 from channels.inbox.policy import GLOBAL_PAUSE, halted, load_policy
 from channels.inbox.protocol import ReplyOut
 from channels.inbox.signing import IDEMPOTENCY_HEADER, signed_headers
+from channels.outbound import CALLBACK_FAILED, CallbackRefused
 from persona.store import Database
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,8 @@ RETRYABLE = {408, 409, 425, 429}
 DELIVERY_LEASE_MARGIN_S = 5.0
 # Never poll the outbox more often than this, whatever the due times say.
 MIN_WAIT_S = 0.01
+# Marks an error that no retry can fix (dead-lettered at once); not part of `last_error`.
+PERMANENT = "permanent: "
 
 
 def replies_topic(creator_id: str) -> str:
@@ -108,6 +116,7 @@ class Deliverer:
         self.config = config
         self.clock = clock
         self.client = client
+        self.policy = config.callback_policy()
         self._slots = asyncio.Semaphore(config.outbox_concurrency)
         self._in_flight: set[int] = set()
 
@@ -170,15 +179,16 @@ class Deliverer:
         error = await self._post(reply)
         if error is None:
             await asyncio.to_thread(self._sent, reply)
-        elif error.startswith("permanent"):
-            await asyncio.to_thread(self._dead, reply, error)
+        elif error.startswith(PERMANENT):
+            await asyncio.to_thread(self._dead, reply, error.removeprefix(PERMANENT))
         else:
             await asyncio.to_thread(self._retry_or_dead, reply, error)
 
     async def _post(self, reply: OutboxReply) -> str | None:
         secret = self.config.secret_for(reply.platform)
         if secret is None:
-            return f"permanent: no webhook secret for platform {reply.platform!r} to sign with"
+            return f"{PERMANENT}no webhook secret for platform {reply.platform!r} to sign with"
+        url = reply.callback_url or ""
         body = json.dumps(callback_body(reply), ensure_ascii=False).encode()
         headers = {
             **signed_headers(secret, body),
@@ -186,19 +196,36 @@ class Deliverer:
             "Content-Type": "application/json",
         }
         try:
+            # Again at delivery: the policy may have changed since the event came in.
+            self.policy.check_url(url, reply.platform)
+        except CallbackRefused as exc:
+            return self._failed(reply, f"refused: {exc}", permanent=True)
+        try:
             response = await self.client.post(
-                reply.callback_url or "",
-                content=body,
-                headers=headers,
-                timeout=self.config.outbox_timeout_s,
+                url, content=body, headers=headers, timeout=self.config.outbox_timeout_s
             )
+        except CallbackRefused as exc:
+            # An address the name resolved to: retried like a name that does not resolve,
+            # so the attempts do not tell internal names apart either.
+            return self._failed(reply, f"refused: {exc}")
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__} calling the callback URL"
+            return self._failed(reply, f"{type(exc).__name__}: {exc}")
         if response.is_success:
             return None
-        if 400 <= response.status_code < 500 and response.status_code not in RETRYABLE:
-            return f"permanent: the callback answered HTTP {response.status_code}"
-        return f"the callback answered HTTP {response.status_code}"
+        status = response.status_code
+        if 300 <= status < 400:
+            # Never followed: a redirect is how a public URL points back inside.
+            return self._failed(reply, f"redirected (HTTP {status}), not followed", permanent=True)
+        permanent = 400 <= status < 500 and status not in RETRYABLE
+        return self._failed(reply, f"HTTP {status}", permanent)
+
+    @staticmethod
+    def _failed(reply: OutboxReply, why: str, permanent: bool = False) -> str:
+        log.warning(
+            "callback failed",
+            extra={"reply_id": reply.id, "platform": reply.platform, "why": why},
+        )
+        return PERMANENT + CALLBACK_FAILED if permanent else CALLBACK_FAILED
 
     def _paused(self, reply: OutboxReply) -> str:
         snapshot = store.creator_snapshot(self.db, reply.creator_id)

@@ -18,6 +18,7 @@ from channels.inbox import store
 from channels.inbox.config import InboxConfig
 from channels.inbox.protocol import WebhookAck, inbound_event
 from channels.inbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from channels.outbound import CallbackRefused
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,23 @@ async def receive(services: Any, config: InboxConfig, platform: str, request: Re
             status.HTTP_422_UNPROCESSABLE_CONTENT, _validation_detail(exc)
         ) from None
     callback = str(event.callback_url) if event.callback_url else None
+    if callback is not None:
+        try:
+            # What the URL alone says (no DNS here): the outbox checks the addresses.
+            config.callback_policy().check_url(callback, platform)
+        except CallbackRefused as exc:
+            log.warning("callback URL refused", extra={"platform": platform, "why": str(exc)})
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                [
+                    {
+                        # The shape of the schema's own errors (the event type first).
+                        "loc": [event.type, "callback_url"],
+                        "msg": f"callback URL refused: {exc}",
+                        "type": "callback_url_refused",
+                    }
+                ],
+            ) from None
     try:
         accepted = await run_in_threadpool(
             store.accept_event,

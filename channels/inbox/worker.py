@@ -41,6 +41,7 @@ from channels.inbox.policy import (
     review_reason,
 )
 from channels.inbox.ratelimit import Bucket, RateLimiter, build_rate_limiter
+from channels.outbound import callback_client
 from persona.engine.types import (
     Channel,
     ReplyAction,
@@ -568,7 +569,8 @@ def start_worker(
         redis_url = getattr(services.settings, "redis_url", None)
         limiter = build_rate_limiter(redis_url, config.rate_limiter)
     worker = InboxWorker(services, config, limiter, clock)
-    client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+    # Every callback goes through the outbound policy (checked addresses, no redirects).
+    client = callback_client(config.callback_policy(), transport)
     deliverer = Deliverer(services.db, services.hub, config, clock, client)
     handle = WorkerHandle(worker, deliverer, client)
     handle._start(services.hub)
