@@ -8,14 +8,19 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from channels.hub import Hub
 from channels.settings import Settings
 from persona.engine.engine import EngineConfig, ReplyEngine
 from persona.retrieval.embeddings import EmbeddingsConfig, create_embeddings
 from persona.retrieval.index import PostIndex, VectorStoreConfig
-from persona.store import Database, DatabaseConfig
+from persona.store import Creator, Database, DatabaseConfig
 
 log = logging.getLogger(__name__)
+
+# Creators whose reply path is built at start (their context, prompt and the shared models).
+WARM_CREATORS = 50
 
 
 def llm_config(settings: Settings, adapters: tuple[Any, ...] = ()) -> Any:
@@ -158,9 +163,16 @@ class Services:
 
         def run() -> None:
             try:
-                _ = self.engine
+                engine = self.engine
             except Exception:  # noqa: BLE001 - readiness reports it; requests retry
                 log.exception("model backend failed to start")
+                return
+            try:
+                with self.db.session() as session:
+                    ids = list(session.scalars(select(Creator.id).limit(WARM_CREATORS)))
+                engine.warm_up(ids)
+            except Exception:  # noqa: BLE001 - a cold first reply is slow, not wrong
+                log.exception("reply path warm-up failed")
 
         threading.Thread(target=run, name="llm-warmup", daemon=True).start()
 

@@ -229,3 +229,10 @@ def test_a_draft_in_the_other_language_is_rejected_and_the_prompt_names_the_lang
     assert "not in the fan's language" in [c["rejected"] for c in result.candidates]
     prepared = services.engine._prepare(ReplyRequest(DEMO_CREATOR_ID, "ta tarte est trop bonne"))
     assert "Reply in French." in str(prepared.messages[-1].content)
+
+
+def test_warm_up_builds_the_reply_path_before_the_first_fan(services):
+    engine = services.engine
+    engine.warm_up([DEMO_CREATOR_ID, "nobody-here"])  # an unknown creator is skipped
+    assert DEMO_CREATOR_ID in engine._creators
+    assert engine._ranker is not None
