@@ -16,8 +16,9 @@ class IntakeLimits:
     min_photos: int = 3
     max_photos: int = 10
     max_bytes: int = 20 * 1024 * 1024
-    # 50 megapixels: above any phone camera, far below a decompression bomb.
-    max_pixels: int = 50_000_000
+    # 40 megapixels: above a phone's usual photo (12-24 MP), and a bound on the work: a
+    # 49 MP PNG of a few kilobytes costs ~150 MB and seconds to decode (issue 14).
+    max_pixels: int = 40_000_000
     min_side: int = 128
     # Selfies are scaled down to this longer side on intake; avatars never need more.
     keep_side: int = 2048

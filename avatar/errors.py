@@ -13,6 +13,11 @@ class IntakeError(AvatarError):
     """The upload as a whole cannot be used (wrong number of photos, bad style choice...)."""
 
 
+class TooManyPixelsError(IntakeError):
+    """A photo declares more pixels than the limit: the upload is refused before any photo
+    of it is decoded."""
+
+
 class StyleError(AvatarError):
     """Unknown style or wrong number of styles."""
 

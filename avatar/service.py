@@ -44,7 +44,7 @@ from avatar.errors import (
 )
 from avatar.faces import FaceModels, to_bgr
 from avatar.files import FileLayout, remove_tree, write_atomic
-from avatar.intake import Upload, encode_jpeg
+from avatar.intake import Upload, apply_pixel_limit, check_pixels, encode_jpeg
 from avatar.jobbook import JobBook
 from avatar.labels import Labeler, add_visible_mark
 from avatar.moderation import NudityChecker, NudityModel
@@ -90,6 +90,7 @@ class AvatarService:
         self.config = config
         self.engine = engine
         self.clock = clock
+        apply_pixel_limit(config.limits.max_pixels)
         self.files = FileLayout(config.root)
         self.book = JobBook(engine, self.files, clock)
         self._backend = backend
@@ -221,6 +222,7 @@ class AvatarService:
     def check_photos(self, uploads: Sequence[Upload]) -> Submission:
         """Run the checks only (no job, nothing stored): what the UI shows before starting."""
         self._check_upload_count(uploads)
+        check_pixels(uploads, self.config.limits)
         self._require_available()
         result = self.checker.check(uploads)
         return Submission(None, result.verdicts, self._intake_message(len(result.accepted)))
@@ -237,6 +239,7 @@ class AvatarService:
         creator_id = self._check_creator(creator_id)
         styles = self._check_styles(styles)
         self._check_upload_count(uploads)
+        check_pixels(uploads, self.config.limits)
         self._enforce_daily_limit(creator_id)
         self._require_available()
         result = self.checker.check(uploads)

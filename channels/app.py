@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from channels.api import creators, health
 from channels.api.bodylimit import BodyLimitMiddleware, RouteLimit, creator_gate, multipart_budget
+from channels.api.https import HSTSMiddleware, public_https
 from channels.api.storable import StorableTextMiddleware
 from channels.avatar_api import PREFIX as AVATAR_PREFIX
 from channels.avatar_api import build_avatar_router
@@ -169,5 +170,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         routes=body_limits(settings, services),
     )
     mount_console(app)
+    # Outside the console's middleware: its redirects and refusals carry HSTS too.
+    app.add_middleware(HSTSMiddleware, always=public_https(settings))
     instrument(app, metrics)  # MetricsMiddleware and /metrics
     return app

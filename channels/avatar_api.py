@@ -34,6 +34,7 @@ from avatar.errors import (
     DailyLimitError,
     JobStateError,
     NotFoundError,
+    TooManyPixelsError,
 )
 from avatar.intake import Upload
 
@@ -226,6 +227,9 @@ def _http_error(exc: AvatarError) -> HTTPException:
         return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
     if isinstance(exc, JobStateError):
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+    if isinstance(exc, TooManyPixelsError):
+        # More than the server will decode: the photo, not the request, is too large.
+        return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc))
     # IntakeError, StyleError: the request itself is wrong (photo count, style choice).
     return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
 

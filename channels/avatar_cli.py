@@ -48,9 +48,9 @@ avatar_app = typer.Typer(
 
 def avatar_config(settings: Settings) -> AvatarConfig:
     """The avatar settings; `avatar_*` fields of Settings override the library defaults."""
-    from avatar import AvatarConfig
+    from avatar import AvatarConfig, IntakeLimits
 
-    overrides = {
+    overrides: dict[str, object] = {
         name: getattr(settings, f"avatar_{name}")
         for name in (
             "backend",
@@ -69,6 +69,8 @@ def avatar_config(settings: Settings) -> AvatarConfig:
         )
         if getattr(settings, f"avatar_{name}", None) is not None
     }
+    if settings.avatar_max_pixels is not None:
+        overrides["limits"] = IntakeLimits(max_pixels=settings.avatar_max_pixels)
     return AvatarConfig(data_dir=settings.data_dir, **overrides)
 
 

@@ -4,10 +4,47 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+# A credential in a URL's query (`?token=`, `access_token`, `api_key`, ...): websocket
+# clients that cannot send headers put the API token there, and uvicorn logs the path with
+# its query on every request and websocket handshake.
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:[\w.-]*token|[\w.-]*key|password|secret|signature)=)[^&;#\s\"']*"
+)
+REDACTED = "[redacted]"
+# uvicorn's loggers: its access lines, and the websocket handshakes it logs as errors' logger.
+_UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+def redact(text: str) -> str:
+    return _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites the record itself (its message, arguments and extras), so that every
+    handler after it, ours or another's, sees the redacted text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redacted(v) for k, v in record.args.items()}
+        for key, value in list(record.__dict__.items()):
+            if key not in _RESERVED and isinstance(value, str):
+                setattr(record, key, redact(value))
+        return True
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,6 +75,13 @@ class ConsoleFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.addFilter(RedactSecrets())
+    # On uvicorn's loggers too: a handler's filter does not run for other handlers (uvicorn's
+    # own, when it configures logging itself), a logger's filter runs before all of them.
+    for name in _UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

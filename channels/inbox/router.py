@@ -131,9 +131,10 @@ async def replies_socket(
     creator_id: Annotated[str, Path(pattern=CREATOR_ID_PATTERN)],
     token: str | None = None,
 ) -> None:
-    """Replies of one creator as they go out. Authenticate with `?token=` or with a first
-    message `{"type": "auth", "token": "..."}` (keeps the token out of access logs). The
-    server answers `{"type": "ready"}`, then sends `{"type": "reply", ...}` events."""
+    """Replies of one creator as they go out. Authenticate with a first message
+    `{"type": "auth", "token": "..."}` (keeps the token out of access logs; `?token=` works
+    too, redacted from our logs but not from a proxy's). The server answers
+    `{"type": "ready"}`, then sends `{"type": "reply", ...}` events."""
     services = websocket.app.state.services
     await websocket.accept()
     session_creator = getattr(websocket.state, "creator_id", None)

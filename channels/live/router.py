@@ -1,7 +1,8 @@
 """Live-stream transport (thin): the chat feed in, the answers and top questions out, stats.
 
 - `WS /ws/live/{creator_id}/{stream_id}/in`: the platform's chat feed, authenticated with the
-  creator's API token (`?token=` or `Authorization: Bearer`); each frame is one message or an
+  creator's API token (`Authorization: Bearer`; `?token=` for clients that cannot send
+  headers, redacted from our logs but not from a proxy's); each frame is one message or an
   array of them, each acknowledged with `{"ack": last_id, "accepted": n, ...}`.
 - `WS /ws/live/{creator_id}/{stream_id}/out`: public, for the stream's viewers: answers and the
   running top-questions view (display names only).
@@ -35,18 +36,19 @@ StreamId = Annotated[str, Path(pattern=STREAM_ID_PATTERN)]
 
 
 def _token(websocket: WebSocket, query_token: str | None) -> str | None:
-    if query_token:
-        return query_token
+    # The header first: a query string ends up in access logs.
     header = websocket.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return query_token or None
 
 
 def _token_problem(services: Any, creator_id: str, token: str | None) -> str | None:
     """None when the token is the creator's; otherwise what is wrong and how to fix it."""
     if not token:
         return (
-            "missing API token: pass ?token=... or 'Authorization: Bearer <token>' "
+            "missing API token: send 'Authorization: Bearer <token>' (or ?token=...) "
             "(create one with `persona token CREATOR`)"
         )
     with services.db.session() as session:

@@ -6,7 +6,10 @@ read and validated here rather than by FastAPI (whose errors have another shape)
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -24,6 +27,11 @@ from channels.openai_compat.serving import (
 )
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# How often a non-streamed completion checks that its client is still there.
+DISCONNECT_POLL_S = 0.25
 
 
 def serving_of(request: Request, services: ServicesDep) -> PersonaServing:
@@ -81,10 +89,38 @@ async def chat_completions(request: Request, services: ServicesDep) -> Response:
                 media_type="text/event-stream",
                 headers={**AI_HEADERS, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        completion = await serving.complete(reply, persona)
+        completion = await unless_disconnected(request, serving.complete(reply, persona))
     except OpenAIError as exc:
         return exc.response()
+    except ClientLeft:
+        # Nobody reads an answer now; the status is for the access log (nginx's 499).
+        return Response(status_code=499)
     return JSONResponse(completion.model_dump(mode="json"), headers=AI_HEADERS)
+
+
+class ClientLeft(Exception):
+    """The client closed the connection before the answer was ready."""
+
+
+async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """Runs `work`, and cancels it when the client disconnects: Starlette does not cancel a
+    handler whose client left, and a completion is several model calls. Cancelling closes
+    the model server connections, which stops their generation too."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                log.info("client left; completion cancelled", extra={"path": request.url.path})
+                raise ClientLeft
+    finally:
+        if not task.done():
+            task.cancel()
+            # Whatever the cancelled work raises on its way out, the client is gone.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 @router.get("/models", response_model=ModelList)

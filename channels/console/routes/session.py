@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from channels.api.https import served_over_https
 from channels.console.auth import (
     SignInBusy,
     SignInRefused,
@@ -62,7 +63,8 @@ def console_static(name: str) -> FileResponse:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    # https at the client, not on the last hop: PERSONA_PUBLIC_URL or a trusted proxy's word.
+    return served_over_https(request)
 
 
 def _login_page(
