@@ -42,9 +42,10 @@ from persona.evaluation.answers import (
 from tests.conftest import make_settings
 from tests.doubles import ScriptedBackend
 
-# The useful-answer rate the real packaged model must reach on the smoke slice below.
-# TODO(issue 13): 0.0 is a placeholder; the lead sets the floor under the measured figure.
-USEFUL_FLOOR_SMOKE = 0.0
+# The useful-answer rate the default model must reach on the smoke slice below: a floor under
+# the measured figures (2026-12-07, Qwen2.5-Coder-1.5B: the demo creator 3/4 on dev, 8/8 on
+# holdout; all creators 71% on both), low enough for sampling noise on 12 messages.
+USEFUL_FLOOR_SMOKE = 0.5
 
 EN = FanMessage("e1", DEMO_CREATOR_ID, "en", "topic_question", "dev",
                 "What's your favourite easy dinner for a weeknight?")  # fmt: skip
