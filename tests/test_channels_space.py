@@ -231,6 +231,10 @@ def test_bad_frames_get_errors_and_the_connection_stays_usable(client: TestClien
         assert ws.receive_json()["code"] == "bad_message"
         ws.send_bytes(b"\x00\x01")
         assert ws.receive_json()["code"] == "bad_message"
+        # NUL cannot be stored (PostgreSQL refuses it): refused like any HTTP body with it.
+        ws.send_json({"type": "message", "text": "hi\u0000there"})
+        error = ws.receive_json()
+        assert error["code"] == "bad_message" and "NUL" in error["detail"]
         ws.send_json({"type": "message", "text": "still there?"})
         _, final = until_final(ws)
     assert final["type"] == "final"

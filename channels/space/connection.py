@@ -25,6 +25,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from channels.api.safejson import unstorable
 from channels.capacity import Refusal, SocketSlots
 from channels.inbox import store
 from channels.inbox.outbox import approvals_topic, replies_topic
@@ -252,6 +253,9 @@ class SpaceConnection:
             return
         if len(text) > self.limits.max_message_chars:
             await self._error(ErrorCode.TOO_LONG, self._too_long())
+            return
+        if problem := unstorable(text):  # the same rule as every HTTP body (safejson)
+            await self._error(ErrorCode.BAD_MESSAGE, problem)
             return
         if not self.rate.allow():
             await self._error(
