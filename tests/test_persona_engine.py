@@ -39,6 +39,12 @@ def test_copy_guard_flags_eight_shared_words_only():
 def test_postprocess_strips_prefixes_and_run_on_dialogue():
     raw = 'Camille: "merci beaucoup 💛"\nFan: and then?'
     assert clean_completion(raw, "Camille") == "merci beaucoup 💛"
+    # The fan's "Coucou Camille !" echoed back: the double does not greet itself.
+    assert (
+        clean_completion("Hey Camille ! je fais une tatin", "Camille Roux")
+        == "Hey! je fais une tatin"
+    )
+    assert clean_completion("Hey Camille how are you", "Camille Roux") == "Hey Camille how are you"
     assert fit_length("One. Two two. Three three three.", 16) == "One. Two two."
     assert sounds_like_assistant("Feel free to ask me anything!")
     assert not sounds_like_assistant("ask me anything on sunday's live!")

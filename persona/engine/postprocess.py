@@ -44,6 +44,13 @@ def clean_completion(raw: str, creator_name: str) -> str:
     for prefix in (f"{creator_name}:", f"{first_name}:", "Reply:", "Réponse :", "Réponse:", "AI:"):
         if text.lower().startswith(prefix.lower()):
             text = text[len(prefix) :].strip()
+    # "Coucou Camille !" from the fan comes back as "Hey Camille !": the double greets itself.
+    text = re.sub(
+        rf"^((?:hey|hi|hello|hiya|coucou|salut|bonjour))\s+{re.escape(first_name)}\b\s*(?=[!,.?]|$)",
+        r"\1",
+        text,
+        flags=re.IGNORECASE,
+    )
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'«“":
         text = text[1:-1].strip()
     text = _RUNAWAY.sub(lambda m: m.group(1) * 5, text)
