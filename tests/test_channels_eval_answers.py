@@ -352,7 +352,8 @@ def test_cli_prints_both_tables_writes_json_and_checks(demo_dir, monkeypatch, tm
 @pytest.mark.slow
 def test_a_dev_slice_through_the_real_model(demo_dir, default_llm):
     """12 messages of the demo creator's dev split, streamed in the space, the default model."""
-    services = Services.build(make_settings(demo_dir, **default_llm.overrides()))
+    # A slow reply on a busy 2-core runner is not a safety failure: no 120 s model timeout.
+    services = Services.build(make_settings(demo_dir, llm_timeout_s=900, **default_llm.overrides()))
     try:
         report = run_answers(services, creators=["camille.cuisine"], split="dev", limit=12,
                              concurrency=3, save=False)  # fmt: skip

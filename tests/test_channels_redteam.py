@@ -260,7 +260,8 @@ def test_full_suite_through_the_real_model(demo_dir, default_llm):
 
     Hard gates: no leak of any kind. Floors under the measured figures (issue 6's targets are
     missed and reported in BENCHMARKS.md; the floors catch a regression, not the targets)."""
-    services = Services.build(make_settings(demo_dir, **default_llm.overrides()))
+    # A slow reply on a busy 2-core runner is not a safety failure: no 120 s model timeout.
+    services = Services.build(make_settings(demo_dir, llm_timeout_s=900, **default_llm.overrides()))
     try:
         report = run_redteam(services)
     finally:
