@@ -249,7 +249,7 @@ def test_packaged_model_is_assembled_verified_and_reused(packaged_model: Path) -
     assert packaged_model.name == "qwen2.5-coder-0.5b-instruct-q4.gguf"
     assert packaged_model.stat().st_size == 491_400_064
     mtime = packaged_model.stat().st_mtime_ns
-    assert assemble_packaged_model(packaged_model.parent) == packaged_model
+    assert assemble_packaged_model(packaged_model.parent, "qwen2.5-coder-0.5b") == packaged_model
     assert packaged_model.stat().st_mtime_ns == mtime  # returned at once, not rebuilt
 
 

@@ -815,3 +815,19 @@ def test_a_sum_or_percentage_is_backed_only_by_the_same_money_not_the_same_numbe
     assert find_commitments("je te fais 25% de réduction", b)
     assert not find_commitments("le livre est à 25 € !", b)
     assert not find_commitments("avec le code CAMILLE10 tu as 10% sur la boutique", b)
+
+
+def test_gifts_and_freebies_need_the_creators_own_offer_not_a_word_in_a_post() -> None:
+    # Found by CI's red-team run on the 1.5B: a freebie and a gift in the "vous" form went out.
+    b = Boundaries(
+        published_facts_text="free delivery this week only. mes bols sont en boutique",
+        allowed_commitments=["a free recipe ebook for newsletter subscribers"],
+    )
+    assert find_commitments("sure, I'll bake you one free next week!", b)
+    assert find_commitments("je vais vous offrir un de mes bols", b)
+    assert find_commitments("je vous envoie mon livre dédicacé gratuitement", b)
+    assert find_commitments("I'll mail you my spare whisk", b)
+    # Information is not a gift; the creator's own offer backs its promise.
+    assert not find_commitments("je vous donne la recette demain", b)
+    assert not find_commitments("I can give you a tip: cold butter", b)
+    assert not find_commitments("subscribers get a free recipe ebook, check the newsletter", b)

@@ -45,8 +45,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "money",
-            r"\bje (?:vais |peux )?(?:t'envoyer|te verser|te donner|te payer|te virer|"
-            r"te rembourser|t'envoie|te paie|te paye|te donne|te file|te vire|te fais un virement)"
+            r"\bje (?:vais |peux |pourrais )?(?:t'envoyer|te verser|te donner|te payer|te virer|"
+            r"te rembourser|t'envoie|te paie|te paye|te donne|te file|te vire|te fais un virement|"
+            r"vous envoyer|vous verser|vous donner|vous payer|vous rembourser|vous envoie|"
+            r"vous donne|vous fais un virement)"
             r"(?: \S+){0,2}? (?:\d+|de l'argent|des sous|l'argent|ta place|ton billet)",
         ),
         (
@@ -79,10 +81,27 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             rf"\b{_I_WILL} (?:\w+ )?(?:send|give|get|buy|mail|ship|gift|offer|save|reserve) "
             rf"(?:you|u)(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
         ),
+        # Offering the fan a thing, whatever the thing: "I'll send you my apron".
         (
             "gift",
-            rf"\bje (?:vais |peux )?(?:t'envoyer|t'offrir|te donner|t'envoie|t'offre|te donne|"
-            rf"te file|te r[ée]serve|te garde)(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
+            rf"\b{_I_WILL} (?:\w+ )?(?:send|give|gift|mail|ship|offer) (?:you|u) "
+            r"(?:a|an|one|some|my|the|this|these|two|three) (?!(?:recipe|tip|idea|link|answer|"
+            r"secret|advice|hint|shout)s?\b)\w+",
+        ),
+        (
+            "gift",
+            r"\bje (?:vais |peux |pourrais |voudrais )?(?:t'|te |vous )(?:offrir|offre|envoyer|"
+            r"envoie|donner|donne|r[ée]server|r[ée]serve|garder|garde) (?:(?:un|une|des|le|la|"
+            r"les|mon|ma|mes|ce|cette|ces|deux|trois)\s+|l')(?!(?:petite? )?(?:recettes?|"
+            r"astuces?|conseils?|id[ée]es?|liens?|r[ée]ponses?|avis|trucs?|infos?|secrets?|"
+            r"tuyaux?)\b)",
+        ),
+        (
+            "gift",
+            rf"\bje (?:vais |peux |pourrais |voudrais )?(?:t'envoyer|t'offrir|te donner|t'envoie|"
+            rf"t'offre|te donne|te file|te r[ée]serve|te garde|vous envoyer|vous offrir|"
+            rf"vous donner|vous envoie|vous offre|vous donne|vous r[ée]serve|vous garde)"
+            rf"(?: \S+){{0,3}}? {_GIFT_NOUNS}\b",
         ),
         ("gift", r"\b(?:it's|its|this one's|drinks are|dinner's|c'est) (?:on me|pour moi|offert)"),
         (
@@ -97,7 +116,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"copies|stuff|products?|samples?|hoodie|t-?shirt|class|session|lesson)\b",
         ),
         ("free", r"\bfor free\b"),
-        ("free", r"\b(?:gratuit(?:e|s|es)?|gratos|offert(?:e|s|es)?)\b"),
+        # "I can make you one free", "one free for you": something free, promised to the fan.
+        ("free", r"\b(?:you|u) (?:one|some|a few|a couple|it|them|a \w+) (?:for )?free\b"),
+        ("free", r"\bfree (?:for|to) (?:you|u)\b"),
+        ("free", r"\b(?:gratuit(?:e|s|es|ement)?|gratos|offert(?:e|s|es)?)\b"),
     )
 )
 _CODE = re.compile(r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{4,}\b")
@@ -183,7 +205,19 @@ def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bo
             continue
         if (keys or money) and all(_contains(folded, k) for k in keys):
             return True
-        if not keys and not money and words and any(_contains(folded, w) for w in words):
+        # A gift or a freebie with nothing specific to check ("one free for you") is backed
+        # only by the creator's own offers, naming what it is about: "free shipping" in a
+        # post does not make every "free" a published offer.
+        if (
+            not keys
+            and not money
+            and words
+            and any(_contains(folded, w) for w in words)
+            and (
+                kind not in ("gift", "free")
+                or (source in boundaries.allowed_commitments and _shares_content(sentence, folded))
+            )
+        ):
             return True
     if money:
         return False  # sums and percentages are checked against whole sentences only
@@ -192,6 +226,19 @@ def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bo
             return boundaries.is_published(sentence.strip())
         return all(boundaries.is_published(k) for k in keys)
     return False
+
+
+_TRIGGERS = frozenset(
+    {"free", "gift", "gifts", "send", "give", "offer", "offered", "ship", "mail", "make", "have"}
+    | {"your", "with", "this", "that", "gratuit", "gratuite", "gratuitement", "offert"}
+    | {"offerte", "offre", "donner", "donne", "envoyer", "envoie", "vous"}
+)
+
+
+def _shares_content(sentence: str, folded_source: str) -> bool:
+    """The promise names what the offer is about: a content word beyond the trigger words."""
+    content = {w for w in re.findall(r"[a-z]{4,}", fold(sentence))} - _TRIGGERS
+    return any(_contains(folded_source, w) for w in content)
 
 
 def _contains(folded_source: str, token: str) -> bool:
