@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from channels.api import creators, health
 from channels.api.bodylimit import BodyLimitMiddleware, RouteLimit, creator_gate, multipart_budget
@@ -24,6 +25,7 @@ from channels.avatar_api import PREFIX as AVATAR_PREFIX
 from channels.avatar_api import build_avatar_router
 from channels.console import mount_console
 from channels.deps import authenticated_creator
+from channels.home.router import router as home_router
 from channels.inbox import start_worker
 from channels.inbox.router import router as inbox_router
 from channels.live import LiveManager
@@ -125,7 +127,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
             services.close()
             log.info("platform stopped")
 
-    app = FastAPI(
+    # /docs and /redoc from assets packaged in fastapi-offline: FastAPI's defaults load them
+    # from a CDN, a blank page offline.
+    app = FastAPIOffline(
         title="Persona platform",
         version="0.1.0",
         description="A creator's AI double for fans, and an avatar studio. Every reply the AI "
@@ -143,6 +147,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     # A value PostgreSQL refuses (SQLite would take it) is the request's fault: 422, not 500.
     handle_data_errors(app)
 
+    app.include_router(home_router)
     app.include_router(health.router)
     app.include_router(creators.router)
     app.include_router(space_router)
