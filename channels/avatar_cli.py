@@ -176,7 +176,8 @@ def run(
         console.print(status.message)
     if status.outputs_expire_at:
         console.print(
-            f"Your photos are deleted. The studio's copies are deleted on "
+            "The studio has deleted its copies of your photos (your own files are untouched); "
+            f"its copies of these avatars are deleted on "
             f"{status.outputs_expire_at:%Y-%m-%d %H:%M} UTC unless you keep them."
         )
 

@@ -573,13 +573,33 @@ def answer_demo_messages(services, creator_id: str, messages: list[str]) -> None
     asyncio.run(answer_all())
 
 
+def where_next(base: str, creator_id: str, name: str, *, serving: bool) -> str:
+    """What a newcomer does after the demo: the pages to open and how to get a console
+    account (an admin command; nobody signs up on the web)."""
+    rows = [] if serving else [("start the platform", "persona serve")]
+    rows += [
+        ("landing page", f"{base}/"),
+        ("chat with the double", f"{base}/space/{creator_id}"),
+        ("API docs", f"{base}/docs"),
+        ("creator console", f"{base}/console (sign-in; make the account first with"),
+        ("", f'persona admin create-creator {creator_id} --name "{name}")'),
+    ]
+    lines = [f"  {label + ':' if label else '':22} {value}" for label, value in rows]
+    return "\nWhere to go next:\n" + "\n".join(lines)
+
+
 @app.command()
 def demo(
     message: Annotated[list[str] | None, typer.Argument(help="Fan messages to answer")] = None,
 ) -> None:
     """Load the demo creator and show their AI double answering a few fan messages."""
+    from ingest.demo import DEMO_DISPLAY_NAME
+
     with _services() as services:
-        answer_demo_messages(services, ensure_demo(services), message or DEMO_MESSAGES)
+        creator_id = ensure_demo(services)
+        answer_demo_messages(services, creator_id, message or DEMO_MESSAGES)
+        base = f"http://{services.settings.host}:{services.settings.port}"
+    err.print(where_next(base, creator_id, DEMO_DISPLAY_NAME, serving=False), highlight=False)
 
 
 @app.command()
@@ -625,11 +645,10 @@ def serve(
             services.close()
     bind_host, bind_port = host or settings.host, port or settings.port
     base = f"http://{bind_host}:{bind_port}"
-    err.print(
-        f"\nserving on {base} ({count} worker{'s' if count > 1 else ''})\n"
-        f"  API docs:          {base}/docs\n"
-        f"  interactive space: {base}/space/camille.cuisine\n  console:           {base}/console"
-    )
+    from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME
+
+    err.print(f"\nserving on {base} ({count} worker{'s' if count > 1 else ''})", highlight=False)
+    err.print(where_next(base, DEMO_CREATOR_ID, DEMO_DISPLAY_NAME, serving=True), highlight=False)
     run_server(settings, bind_host, bind_port, count)
 
 

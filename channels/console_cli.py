@@ -33,7 +33,11 @@ def _creator_id(value: str) -> str:
     return value
 
 
-def _password(from_stdin: bool) -> str:
+def _has_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _password(from_stdin: bool, command: str) -> str:
     if from_stdin:
         # One line: what `printf '%s\n' "$PW" |` or a secrets manager pipes in.
         password = sys.stdin.readline().rstrip("\r\n")
@@ -41,6 +45,16 @@ def _password(from_stdin: bool) -> str:
             err.print("[red]no password on standard input[/red]")
             raise typer.Exit(2)
         return password
+    if not _has_terminal():
+        # getpass would warn that it cannot hide the echo, then read nothing ("Aborted.").
+        err.print(
+            "[red]no terminal to type the password in.[/red] Run it in a terminal, or pipe "
+            "the password in:\n"
+            f"  printf '%s\\n' \"$PASSWORD\" | persona admin {command} --password-stdin",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
@@ -63,7 +77,7 @@ def create_creator(
     """Create a creator's console account (and the creator, if new)."""
     from channels.console.auth import AccountExistsError, PasswordPolicyError, create_account
 
-    password = _password(password_stdin)
+    password = _password(password_stdin, f'create-creator {creator_id} --name "{name}"')
     with _services() as services:
         try:
             created = create_account(
@@ -73,7 +87,12 @@ def create_creator(
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
     what = "creator and console account" if created else "console account"
-    console.print(f"created the {what} for {creator_id}; they sign in at /console")
+    console.print(
+        f"created the {what} for {creator_id}: sign in at http://HOST:PORT/console/login "
+        f"(e.g. http://127.0.0.1:8000/console/login) with the id {creator_id} and this password",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @admin_app.command("set-password")
@@ -87,7 +106,7 @@ def set_password(
     from channels.console.auth import PasswordPolicyError, UnknownAccountError
     from channels.console.auth import set_password as change
 
-    password = _password(password_stdin)
+    password = _password(password_stdin, f"set-password {creator_id}")
     with _services() as services:
         try:
             ended = change(services.db, creator_id, password, datetime.now(UTC))

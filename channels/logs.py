@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn's copy of its message with terminal colour codes: noise in a log file.
+_NOT_SHOWN = _RESERVED | {"color_message"}
 
 # A credential in a URL's query (`?token=`, `access_token`, `api_key`, ...): websocket
 # clients that cannot send headers put the API token there, and uvicorn logs the path with
@@ -55,15 +57,36 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        payload.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        payload.update({k: v for k, v in record.__dict__.items() if k not in _NOT_SHOWN})
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
+def _fields(key: str, value: Any) -> list[str]:
+    """`key=value` for people: a nested dict becomes dotted keys (`safety.kind=...`), not a
+    Python repr; a value with spaces or quotes is quoted."""
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _fields(f"{key}.{k}", v)]
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list | tuple | set):
+        text = ",".join(str(v) for v in value)
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    if not text or any(c.isspace() or c in "\"'=" for c in text):
+        text = json.dumps(text, ensure_ascii=False)
+    return [f"{key}={text}"]
+
+
 class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _RESERVED)
+        extras = " ".join(
+            field
+            for key, value in record.__dict__.items()
+            if key not in _NOT_SHOWN
+            for field in _fields(key, value)
+        )
         line = f"{record.levelname.lower():7} {record.name}: {record.getMessage()}"
         line = f"{line} {extras}".rstrip()
         # Keep the traceback: a failure without its stack cannot be diagnosed from the logs.

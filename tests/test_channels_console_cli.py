@@ -74,7 +74,10 @@ def test_bad_ids_and_weak_passwords_are_refused(env: dict[str, str]) -> None:
     assert empty.exit_code == 2 and "no password" in empty.output
 
 
-def test_set_password_replaces_the_old_one(env: dict[str, str]) -> None:
+def test_set_password_replaces_the_old_one(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("channels.console_cli._has_terminal", lambda: True)  # typed in
     assert (
         run(
             env, "create-creator", "cy", "--name", "Cy", "--password-stdin", stdin=PASSWORD
@@ -96,3 +99,10 @@ def test_set_password_replaces_the_old_one(env: dict[str, str]) -> None:
         db.dispose()
     unknown = run(env, "set-password", "nobody", "--password-stdin", stdin=PASSWORD)
     assert unknown.exit_code == 1 and "has no console account" in unknown.output
+
+
+def test_without_a_terminal_it_says_how_to_pipe_the_password(env: dict[str, str]) -> None:
+    result = run(env, "create-creator", "ana", "--name", "Ana")
+    assert result.exit_code == 2
+    assert "no terminal to type the password in" in result.output
+    assert "--password-stdin" in result.output and "Aborted" not in result.output

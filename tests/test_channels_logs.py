@@ -31,3 +31,27 @@ def test_json_line_keeps_extras_and_traceback() -> None:
     payload = json.loads(JsonFormatter().format(_failed_record()))
     assert payload["event"] == "reply failed" and payload["fan"] == "f1"
     assert payload["exc"].endswith("ValueError: bad input")
+
+
+def test_console_line_has_no_colour_codes_and_no_python_dicts() -> None:
+    record = logging.getLogger("uvicorn.error").makeRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        "Started server process [%d]",
+        (42,),
+        None,
+        extra={
+            "color_message": "Started server process [\x1b[36m%d\x1b[0m]",
+            "safety": {"kind": "injection", "score": 0.9},
+            "note": "two words",
+        },
+    )
+    line = ConsoleFormatter().format(record)
+    assert "\x1b" not in line and "color_message" not in line
+    assert line == (
+        "info    uvicorn.error: Started server process [42] safety.kind=injection "
+        'safety.score=0.9 note="two words"'
+    )
+    assert "color_message" not in JsonFormatter().format(record)
