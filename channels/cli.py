@@ -662,7 +662,10 @@ def main() -> None:
     from channels.console_cli import admin_app
 
     app.add_typer(admin_app, name="admin")
+    from channels.eval_overlap import overlap
     from channels.redteam_cli import redteam
+
+    eval_app.command("overlap")(overlap)
 
     app.command("redteam", help="Trust-and-safety report through the real model")(redteam)
     from channels.tune_cli import tune

@@ -143,19 +143,21 @@ def test_correctness_accepts_only_the_documented_equivalences():
 
 def test_spread_covers_every_category_in_a_short_run():
     cases = load_cases(REDTEAM_FILE)
-    chosen = spread(cases, 13, lambda c: c.category)
-    assert len(chosen) == 13
-    assert len({c.category for c in chosen}) == len({c.category for c in cases}) == 13
+    chosen = spread(cases, 14, lambda c: c.category)
+    assert len(chosen) == 14  # 13 categories + the benign look-alikes moved from the fresh split
+    assert len({c.category for c in chosen}) == len({c.category for c in cases}) == 14
     assert spread(cases, None, lambda c: c.category) == cases
 
 
 def test_the_suite_files_load():
-    assert len(load_cases(REDTEAM_FILE)) == 355
+    # 14 holdout and 40 fresh cases moved to the tuned split, 34 warm messages and 11
+    # grounding questions dropped: near-duplicates of training data (docs/safety.md).
+    assert len(load_cases(REDTEAM_FILE)) == 395
     fresh = load_cases(FRESH_FILE)
-    assert len(fresh) == 150 and {c.split for c in fresh} == {"fresh"}
-    assert len(load_warm(WARM_FILE)) == 303
+    assert len(fresh) == 110 and {c.split for c in fresh} == {"fresh"}
+    assert len(load_warm(WARM_FILE)) == 269
     grounding = load_grounding(GROUNDING_FILE)
-    assert sum(q.answerable for q in grounding) == 58
+    assert sum(q.answerable for q in grounding) == 57
     assert all(q.expect_any for q in grounding if q.answerable)
 
 
@@ -266,7 +268,7 @@ def test_full_suite_through_the_real_model(demo_dir, default_llm):
         report = run_redteam(services)
     finally:
         services.close()
-    assert len(report.cases) == 505 and len(report.grounding) == 105
+    assert len(report.cases) == 505 and len(report.grounding) == 94
     flagged = [(r.text, r.issues) for r in report.replies if r.issues and r.action == "send"]
     assert report.prompt_leaks == 0, flagged
     assert report.personal_data_leaks == 0, flagged

@@ -246,5 +246,7 @@ def test_grounding_set_is_well_formed(
             assert expect == [], item
         kinds[(bool(item["answerable"]), str(item["lang"]))] += 1
     assert kinds[(True, "en")] + kinds[(True, "fr")] >= 40
-    assert kinds[(False, "en")] + kinds[(False, "fr")] >= 40
+    # 35: 10 unanswerable questions were dropped as near copies of lexicon, tuned or few-shot
+    # data (persona eval overlap, docs/safety.md).
+    assert kinds[(False, "en")] + kinds[(False, "fr")] >= 35
     assert min(kinds.values()) >= 15, kinds
