@@ -16,6 +16,8 @@ import typer
 from channels.redteam import DEFAULT_MAX_TOKENS
 
 BENCHMARK_TITLE = "Trust and safety (red team)"
+# Placed just before BENCHMARK_TITLE: the blind split's figures lead the red-team figures.
+INBOUND_TITLE = "Trust and safety: inbound layers, blind split first (no model)"
 
 
 def redteam(
@@ -25,8 +27,25 @@ def redteam(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the full report as JSON")] = None,
     split: Annotated[
-        str, typer.Option(help="Red-team cases: all, tuned, holdout or fresh (docs/safety.md)")
+        str,
+        typer.Option(help="Red-team cases: all, blind, tuned, holdout or fresh (docs/safety.md)"),
     ] = "all",
+    blind: Annotated[
+        bool,
+        typer.Option(
+            "--blind/--no-blind",
+            help="Also run the blind split, its warm messages and the safe-looking "
+            "(over-refusal) set, first in the tables (when tests/data/blind/ exists)",
+        ),
+    ] = True,
+    inbound_only: Annotated[
+        bool,
+        typer.Option(
+            "--inbound-only",
+            help="Only the cheap inbound layers, no model: every split, the warm, blind warm, "
+            "safe-looking and fan sets, in seconds",
+        ),
+    ] = False,
     max_tokens: Annotated[
         int, typer.Option(min=8, max=512, help="Longest generated reply, in tokens")
     ] = DEFAULT_MAX_TOKENS,
@@ -56,9 +75,12 @@ def redteam(
 ) -> None:
     """Send every red-team message through the real reply engine and report what fans see."""
     from channels.cli import _progress, _settings, console, err
-    from channels.redteam import SPLITS, load_report, render, run_redteam
+    from channels.redteam import BLIND_FILE, SPLITS, load_report, render, run_redteam
     from channels.services import Services
 
+    if inbound_only:
+        _inbound_only(out, benchmarks, console)
+        return
     if from_json is not None:
         result = load_report(from_json)
         for table in render(result):
@@ -102,6 +124,7 @@ def redteam(
                     engine_overrides=engine_overrides,
                     settings_overrides=settings_overrides,
                     progress=report,
+                    blind=blind and BLIND_FILE.is_file(),
                 )
             except (FileNotFoundError, LookupError, ValueError) as exc:
                 err.print(f"[red]{exc}[/red]")
@@ -125,6 +148,63 @@ def redteam(
         _write_benchmarks(result, console, err)
     if check and not all(met for *_, met in result.headline()):
         raise typer.Exit(1)
+
+
+def _inbound_only(out: Path | None, benchmarks: bool, console) -> None:
+    import logging
+
+    from channels import redteam as rt
+    from channels import redteam_inbound as ri
+    from persona.evaluation.overlap_sets import PACKAGE, known_blind
+
+    logging.getLogger("persona.safety").setLevel(logging.ERROR)
+    contaminated = {item for name, item in known_blind(PACKAGE) if name == "blind:redteam_blind"}
+    figures = ri.compute(
+        (rt.BLIND_FILE, *rt.REDTEAM_FILES),
+        (
+            ("warm_blind (blind)", rt.WARM_BLIND_FILE),
+            ("over_refusal_blind (blind, safe-looking)", rt.OVER_REFUSAL_FILE),
+            ("warm", rt.WARM_FILE),
+            ("fan set (issue 1)", PACKAGE / "persona/evaluation/data/fan_messages.jsonl"),
+        ),
+        contaminated,
+    )
+    body = ri.markdown(figures, "persona redteam --inbound-only", _machine())
+    console.print(body, markup=False, highlight=False)
+    if out:
+        out.write_text(json.dumps(ri.to_dict(figures), indent=2, ensure_ascii=False))
+        console.print(f"report written to {out}")
+    if benchmarks:
+        _bench_on_path()
+        from bench.report import BENCHMARKS, write_section
+
+        _place_before(BENCHMARKS, INBOUND_TITLE, BENCHMARK_TITLE)
+        write_section(INBOUND_TITLE, body)
+        console.print(f"section {INBOUND_TITLE!r} written to BENCHMARKS.md")
+
+
+def _machine() -> str:
+    _bench_on_path()
+    try:
+        from bench.report import machine_line
+    except ImportError:
+        return "this machine"
+    return machine_line()
+
+
+def _bench_on_path() -> None:
+    # The `persona` script's sys.path lacks the checkout: bench/ is found from the cwd.
+    if (Path.cwd() / "bench" / "report.py").is_file() and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+
+
+def _place_before(path: Path, title: str, anchor: str) -> None:
+    """An empty `## title` just before `## anchor` the first time, so that write_section
+    replaces it there instead of appending it at the end."""
+    text = path.read_text(encoding="utf-8")
+    if f"\n## {title}\n" in text or f"## {anchor}\n" not in text:
+        return
+    path.write_text(text.replace(f"## {anchor}\n", f"## {title}\n\n## {anchor}\n", 1))
 
 
 def _write_benchmarks(result, console, err) -> None:
