@@ -10,6 +10,7 @@ from persona.safety import (
     InboundAction,
     InboundCategory,
     LabelSetting,
+    LlmJudge,
     OutboundAction,
     OutboundContext,
     ai_metadata,
@@ -32,9 +33,11 @@ def _label_setting(ctx: GuardContext) -> str:
 
 
 class SafetyGuard:
+    judge: LlmJudge | None = None  # a second opinion where the cheap layers are unsure
+
     def inbound(self, message: str, ctx: GuardContext) -> InboundOutcome:
         ctx.lang = ctx.lang or guess_lang(message)
-        decision = moderate_inbound(message, _boundaries(ctx), lang=ctx.lang)
+        decision = moderate_inbound(message, _boundaries(ctx), lang=ctx.lang, judge=self.judge)
         category = str(decision.category)
         if decision.action is InboundAction.ALLOW:
             return InboundOutcome(

@@ -601,6 +601,10 @@ def _consult(judge: LlmJudge, text: str, first: InboundDecision) -> InboundDecis
     if not isinstance(verdict, InboundDecision):
         logger.warning("LLM judge returned %r, not an InboundDecision; ignored", type(verdict))
         return first
+    if verdict.action is A.ALLOW and first.action is A.ALLOW:
+        # The judge confirms a pass: the first layers' category and hint still guide the
+        # engine (a personal-data request is answered from the posts only).
+        verdict = replace(verdict, category=first.category, hint=first.hint or verdict.hint)
     return replace(
         verdict,
         layer="llm_judge",
