@@ -668,6 +668,9 @@ def main() -> None:
     eval_app.command("overlap")(overlap)
 
     app.command("redteam", help="Trust-and-safety report through the real model")(redteam)
+    from channels.selection_cli import selection
+
+    eval_app.command("selection")(selection)
     from channels.tune_cli import tune
 
     app.command("tune", help="Train a creator's voice adapter (LoRA) on their posts")(tune)

@@ -1,5 +1,10 @@
 """Which comments under a post deserve a reply: questions and warm messages first; spam,
-duplicates and abuse never; the rest only while the hourly cap has room to spare."""
+duplicates and abuse never; the rest only while the hourly cap has room to spare.
+
+What is spam, a scam or abuse is the inbound moderation's call (persona.safety.inbound), the
+same verdict the reply engine acts on: a comment the engine would block never takes a place in
+the ranking, and one the moderation is unsure about is left alone (a comment reply is
+optional). A slot of the cap is taken only by a reply that was actually sent (`CapSlots`)."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from typing import Any
 
 
 class CommentKind(StrEnum):
@@ -19,14 +24,25 @@ class CommentKind(StrEnum):
     SPAM = "spam"
     ABUSE = "abuse"
     DUPLICATE = "duplicate"
+    REFUSED = "refused"  # the moderation refuses it otherwise (steering the AI, unsure...)
+    SUPPORT = "support"  # distress: the caring reply goes out whatever the cap
+    TO_ANOTHER_FAN = "to_another_fan"  # it tags or answers another fan
 
 
 PRIORITY: dict[CommentKind, int] = {
+    CommentKind.SUPPORT: 4,
     CommentKind.QUESTION: 3,
     CommentKind.WARM: 2,
     CommentKind.OTHER: 1,
 }
-NEVER_ANSWERED = {CommentKind.LOW_VALUE, CommentKind.SPAM, CommentKind.ABUSE, CommentKind.DUPLICATE}
+NEVER_ANSWERED = {
+    CommentKind.LOW_VALUE,
+    CommentKind.SPAM,
+    CommentKind.ABUSE,
+    CommentKind.DUPLICATE,
+    CommentKind.REFUSED,
+    CommentKind.TO_ANOTHER_FAN,
+}
 
 
 def normalise(text: str) -> str:
@@ -52,16 +68,12 @@ _WARM = re.compile(
     r"miam+|sublime|canon|top)\b"
 )
 _WARM_EMOJI = set("❤♥😍🥰😘💕💖💗💓💞🔥👏🙌✨🤩😋🤤💯")
-_SPAM = re.compile(
-    r"(https?://|www\.|\.com\b|\.ly/|bit\.ly|t\.me/|wa\.me/|"
-    r"\b(follow (me|back)|follow for follow|f4f|sub4sub|check (out )?my (page|profile|channel|bio)|"
-    r"dm me|dm for|promo ?code|discount code|free followers|crypto|bitcoin|forex|giveaway winner|"
-    r"click (the )?link|earn \$?\d+|onlyfans|whatsapp me|telegram me)\b)"
-)
-# A few insults the English classifier misses (it is English only).
-_ABUSE_WORDS = re.compile(
-    r"\b(connard|connasse|salope|pute|encule|ta gueule|nique|batard|idiote?|nulle?|moche)\b"
-)
+# Moderation categories, by what they make of a comment.
+_SPAM_CATEGORIES = frozenset({"spam", "scam", "link", "contact_info"})
+_ABUSE_CATEGORIES = frozenset({"abuse", "threat", "sexual", "minor_sexual"})
+# Allowed, but flagged as possibly one of these with a judge asked to look: a comment reply is
+# optional, so it is not worth the risk. (Possible distress is never left unanswered.)
+_UNSURE_SKIPPED = _SPAM_CATEGORIES | _ABUSE_CATEGORIES | {"injection", "dictated_statement"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,34 +90,46 @@ class CommentAssessment:
         return self.kind not in NEVER_ANSWERED
 
 
-@lru_cache(maxsize=1)
-def _profanity_model():  # noqa: ANN202 - optional third-party model
-    try:
-        from profanity_check import predict_prob
-    except ImportError:  # the English classifier is optional; the word list still works
-        return None
-    return predict_prob
+def moderation_verdict(text: str, boundaries: Any = None) -> Any:
+    """The inbound moderation's decision on a comment (the one the reply engine will make)."""
+    from persona.safety.inbound import moderate_inbound
+
+    return moderate_inbound(text, boundaries)
 
 
-def abuse_probability(text: str) -> float:
-    model = _profanity_model()
-    return float(model([text])[0]) if model is not None else 0.0
+def _moderated(verdict: Any) -> CommentAssessment | None:
+    """What the moderation's verdict makes of a comment, or None when it leaves it to the
+    text (allowed with no doubt, or an honest answer to "is this a bot?")."""
+    action = str(getattr(verdict.action, "value", verdict.action))
+    category = str(getattr(verdict.category, "value", verdict.category))
+    why = f"moderation: {category}: {verdict.reason}"
+    if action == "escalate" and verdict.reply_template is not None:
+        return CommentAssessment(CommentKind.SUPPORT, f"{why} (a caring reply)")
+    if action in ("block", "escalate"):
+        if category in _SPAM_CATEGORIES:
+            return CommentAssessment(CommentKind.SPAM, f"spam: {why}")
+        if category in _ABUSE_CATEGORIES:
+            return CommentAssessment(CommentKind.ABUSE, f"abuse: {why}")
+        return CommentAssessment(CommentKind.REFUSED, why)
+    if action == "allow" and verdict.needs_llm_judge and category in _UNSURE_SKIPPED:
+        kind = CommentKind.SPAM if category in _SPAM_CATEGORIES else CommentKind.REFUSED
+        return CommentAssessment(kind, f"{why} (unsure: not worth a reply)")
+    return None
 
 
-def assess_comment(text: str, abuse_threshold: float = 0.8) -> CommentAssessment:
-    """Classify one comment by its text alone (duplicates need the stream: `select`)."""
+def assess_comment(text: str, verdict: Any = None) -> CommentAssessment:
+    """Classify one comment by its text and the moderation's verdict on it (computed here
+    when not given); duplicates need the stream: `select`."""
+    moderated = _moderated(verdict if verdict is not None else moderation_verdict(text))
+    if moderated is not None:
+        return moderated
     plain = normalise(text)
     words = plain.split()
-    lowered = text.casefold()
-    if _SPAM.search(lowered):
-        return CommentAssessment(CommentKind.SPAM, "spam: link or self-promotion")
     shouting = sum(c.isupper() for c in text) > 0.7 * sum(c.isalpha() for c in text)
     if len(text) >= 12 and shouting and not _WARM.search(plain):
         return CommentAssessment(CommentKind.SPAM, "spam: shouting")
     if re.search(r"(.)\1{9,}", text):
         return CommentAssessment(CommentKind.SPAM, "spam: repeated characters")
-    if _ABUSE_WORDS.search(plain) or abuse_probability(text) >= abuse_threshold:
-        return CommentAssessment(CommentKind.ABUSE, "abuse: insulting or offensive")
     if words and ("?" in text or _QUESTION_START.match(plain)):
         return CommentAssessment(CommentKind.QUESTION, "a question")
     warm_emoji = any(c in _WARM_EMOJI for c in text)
@@ -122,8 +146,12 @@ class Candidate:
 
     event_id: int
     text: str
-    # The same fan already wrote this under the post, or several fans pasted it.
+    # An earlier comment under the post saying the same (by this fan or another).
     duplicate_of: int | None = None
+    # It tags or answers another fan ("@lou_b we have to make these"), not the creator.
+    to_other_fan: bool = False
+    # The inbound moderation's verdict, when the caller has it (else computed).
+    verdict: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,40 +162,67 @@ class Choice:
     reason: str
 
 
+def assess_candidate(candidate: Candidate) -> CommentAssessment:
+    if candidate.duplicate_of is not None:
+        return CommentAssessment(
+            CommentKind.DUPLICATE, f"duplicate of event {candidate.duplicate_of}"
+        )
+    assessment = assess_comment(candidate.text, candidate.verdict)
+    if candidate.to_other_fan and assessment.answerable and assessment.kind != CommentKind.SUPPORT:
+        return CommentAssessment(
+            CommentKind.TO_ANOTHER_FAN, "for another fan: it tags or answers them"
+        )
+    return assessment
+
+
+def rank(candidates: list[Candidate]) -> list[tuple[Candidate, CommentAssessment]]:
+    """Every comment with its assessment: the answerable ones first, best first (distress,
+    questions, warm comments, the rest; older first within a kind), then the others."""
+    assessed = [(candidate, assess_candidate(candidate)) for candidate in candidates]
+    return sorted(
+        assessed,
+        key=lambda pair: (not pair[1].answerable, -pair[1].priority, pair[0].event_id),
+    )
+
+
+@dataclass(slots=True)
+class CapSlots:
+    """The replies a post may still get this hour. A slot is taken when a reply is SENT
+    (`take`), not when a comment is chosen: a comment the engine blocks costs nothing."""
+
+    cap: int
+    remaining: int
+    reserve: float = 0.0
+
+    def refusal(self, kind: CommentKind) -> str:
+        """Why a comment of this kind gets no reply now ("" when it may have one)."""
+        if kind == CommentKind.SUPPORT:
+            return ""  # help is never held back by a cap
+        if self.remaining <= 0:
+            return f"cap: {self.cap} replies per post per hour reached"
+        if kind == CommentKind.OTHER and self.remaining <= int(round(self.cap * self.reserve)):
+            return "held back: the rest of the cap is kept for questions"
+        return ""
+
+    def take(self) -> None:
+        self.remaining -= 1
+
+
 def select(candidates: list[Candidate], remaining: int, cap: int, reserve: float) -> list[Choice]:
     """Rank a batch of comments of one post and choose those to answer within `remaining`
-    replies this hour. Questions, then warm comments, then the rest (older first); the rest
+    replies this hour, as if every chosen reply were sent (the worker takes a slot only for
+    a reply that is). Questions, then warm comments, then the rest (older first); the rest
     only while more than `reserve` of the cap is left, to keep room for better comments."""
-    assessed: list[tuple[Candidate, CommentAssessment]] = []
-    for candidate in candidates:
-        if candidate.duplicate_of is not None:
-            verdict = CommentAssessment(
-                CommentKind.DUPLICATE, f"duplicate of event {candidate.duplicate_of}"
-            )
-        else:
-            verdict = assess_comment(candidate.text)
-        assessed.append((candidate, verdict))
-    ranked = sorted(
-        (pair for pair in assessed if pair[1].answerable),
-        key=lambda pair: (-pair[1].priority, pair[0].event_id),
-    )
-    reserved = int(round(cap * reserve))
-    chosen: dict[int, str] = {}
-    left = remaining
-    for candidate, verdict in ranked:
-        if left <= 0:
-            chosen[candidate.event_id] = f"cap: {cap} replies per post per hour reached"
-            continue
-        if verdict.kind == CommentKind.OTHER and left <= reserved:
-            chosen[candidate.event_id] = "held back: the rest of the cap is kept for questions"
-            continue
-        chosen[candidate.event_id] = ""
-        left -= 1
+    slots = CapSlots(cap, remaining, reserve)
     choices = []
-    for candidate, verdict in assessed:
-        if not verdict.answerable:
-            choices.append(Choice(candidate.event_id, False, verdict, verdict.reason))
+    for candidate, assessment in rank(candidates):
+        if not assessment.answerable:
+            choices.append(Choice(candidate.event_id, False, assessment, assessment.reason))
             continue
-        reason = chosen[candidate.event_id]
-        choices.append(Choice(candidate.event_id, not reason, verdict, reason or verdict.reason))
-    return choices
+        refusal = slots.refusal(assessment.kind)
+        if not refusal:
+            slots.take()
+        choices.append(
+            Choice(candidate.event_id, not refusal, assessment, refusal or assessment.reason)
+        )
+    return sorted(choices, key=lambda choice: choice.event_id)

@@ -166,6 +166,9 @@ class GroupPolicy(ChannelPolicy):
     # The AI's replies may be at most this share of the group's recent messages.
     max_share: float = Field(default=0.3, ge=0, le=1)
     share_window_messages: int = Field(default=50, ge=5, le=10_000)
+    # A group with fewer messages counts as this many for the share: a share over a message
+    # or two would refuse a new group's first @mention.
+    share_min_messages: int = Field(default=10, ge=1, le=10_000)
     context_messages: int = Field(default=12, ge=0, le=100)
     # Other names the creator is called by in groups (nicknames, first name...).
     aliases: list[str] = Field(default_factory=list, max_length=20)

@@ -4,6 +4,7 @@ workers (or a restarted one) never process the same row at once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.inbox.comments import text_hash
+from channels.inbox.duplicates import near_duplicate
 from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
 from channels.inbox.protocol import EVENT_CHANNEL, CommentEvent, DMEvent, GroupMessageEvent
 from persona.store import Creator, Database
@@ -337,29 +339,54 @@ def replies_since(db: Database, event: InboxEvent, since: datetime) -> int:
         )
 
 
-def earlier_duplicate(db: Database, event: InboxEvent, crowd: int = 2) -> int | None:
-    """An earlier comment under the same post with the same text: by the same fan, or (for
-    longer texts) pasted by `crowd` or more others — what copy-paste spam looks like."""
+def earlier_duplicate(db: Database, event: InboxEvent, scan: int = 200) -> int | None:
+    """An earlier comment under the same post saying the same thing (channels.inbox.duplicates:
+    give or take spelling, case and punctuation), by this fan or another: from the second copy
+    on, the answer to the first covers it. The fan's own comments are looked at first."""
     with db.session() as session:
         rows = session.execute(
-            select(InboxEvent.id, InboxEvent.fan_id)
+            select(InboxEvent.id, InboxEvent.fan_id, InboxEvent.text)
             .where(
                 InboxEvent.creator_id == event.creator_id,
                 InboxEvent.platform == event.platform,
                 InboxEvent.channel == event.channel,
                 InboxEvent.thread_key == event.thread_key,
-                InboxEvent.text_hash == event.text_hash,
                 InboxEvent.id < event.id,
             )
-            .order_by(InboxEvent.id)
-            .limit(50)
+            .order_by(InboxEvent.id.desc())
+            .limit(scan)
         ).all()
-    same_fan = [row_id for row_id, fan in rows if fan == event.fan_id]
-    if same_fan:
-        return same_fan[0]
-    if len(event.text.split()) >= 6 and len(rows) >= crowd:
-        return rows[0][0]
+    rows = sorted(rows, key=lambda row: (row.fan_id != event.fan_id, row.id))
+    for row_id, _, text in rows:
+        if near_duplicate(text, event.text):
+            return row_id
     return None
+
+
+def comment_for_another_fan(db: Database, event: InboxEvent, names: Any) -> bool:
+    """Does a comment tag or answer other fans: @handles none of which is the creator's
+    (`names`: channels.inbox.groups.CreatorNames), a reply under another fan's comment, or
+    words for everyone ("anyone want to...?")?"""
+    from channels.inbox.groups import to_the_crowd
+
+    handles = re.findall(r"@([\w.\-]+)", event.text)
+    if handles:
+        return not any(names.match(handle) for handle in handles)
+    if to_the_crowd(event.text):
+        return True
+    parent = (event.payload or {}).get("parent_comment_id")
+    if not parent:
+        return False
+    with db.session() as session:
+        author = session.scalar(
+            select(InboxEvent.fan_id).where(
+                InboxEvent.creator_id == event.creator_id,
+                InboxEvent.platform == event.platform,
+                InboxEvent.message_id == str(parent),
+            )
+        )
+    # A reply under the creator's own reply is not in the inbox: it is for the creator.
+    return author is not None and author != event.fan_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +394,8 @@ class GroupWindow:
     turns: list[tuple[str, str, bool]]  # (speaker, text, by_creator), oldest first
     fan_messages: int
     ai_messages: int
+    # Names and handles of the fans in the window (to tell a question to one of them).
+    members: tuple[str, ...] = ()
 
 
 def group_window(
@@ -420,7 +449,8 @@ def group_window(
     recent = (
         [(speaker, text, mine) for _, speaker, text, mine in turns][-context:] if context else []
     )
-    return GroupWindow(recent, fan_messages=len(fans), ai_messages=len(ai))
+    members = {name for row in fans for name in (row.fan_name, row.fan_handle) if name}
+    return GroupWindow(recent, len(fans), len(ai), tuple(sorted(members)))
 
 
 # -- outbox ----------------------------------------------------------------------------------

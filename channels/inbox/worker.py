@@ -283,15 +283,18 @@ class InboxWorker:
             speaker, text, mine = window.turns[-1]
             previous = groups.GroupTurn(speaker, text, mine)
         addressed = groups.addressed_to_creator(
-            event.text, mentions, bool(payload.get("reply_to_creator")), names
+            event.text, mentions, bool(payload.get("reply_to_creator")), names, window.members
         )
-        if not addressed and not groups.clearly_for_creator(event.text, mentions, names, previous):
+        if not addressed and not groups.clearly_for_creator(
+            event.text, mentions, names, previous, window.members
+        ):
             raise _Skip("group: not addressed to the creator")
         total = window.fan_messages + window.ai_messages
-        if not groups.share_allows(window.ai_messages, total, policy.max_share):
+        least = groups.share_min_messages(policy.max_share, policy.share_min_messages)
+        if not groups.share_allows(window.ai_messages, total, policy.max_share, least):
             raise _Skip(
-                f"group: the AI already wrote {window.ai_messages} of the last {total} "
-                f"messages (max share {policy.max_share:g})"
+                f"group: the AI already wrote {window.ai_messages} of the last "
+                f"{max(total, least - 1)} messages (max share {policy.max_share:g})"
             )
         self._rate_limit(event, policy)
         return ReplyRequest(
@@ -335,24 +338,29 @@ class InboxWorker:
         used = await asyncio.to_thread(
             store.replies_since, self.db, first, now - timedelta(hours=1)
         )
+        names = groups.CreatorNames.of(first.creator_id, creator.name)
+        boundaries = _boundaries(creator.settings)
         candidates = []
         for item in batch:
             duplicate = await asyncio.to_thread(store.earlier_duplicate, self.db, item)
-            candidates.append(comments.Candidate(item.id, item.text, duplicate))
-        choices = comments.select(
-            candidates,
-            policy.replies_per_post_per_hour - used,
-            policy.replies_per_post_per_hour,
-            policy.reserve_for_priority,
-        )
+            to_fan = await asyncio.to_thread(store.comment_for_another_fan, self.db, item, names)
+            verdict = comments.moderation_verdict(item.text, boundaries)
+            candidates.append(comments.Candidate(item.id, item.text, duplicate, to_fan, verdict))
+        cap = policy.replies_per_post_per_hour
+        slots = comments.CapSlots(cap, cap - used, policy.reserve_for_priority)
         by_id = {item.id: item for item in batch}
-        for choice in sorted(choices, key=lambda c: (not c.answer, c.event_id)):
-            item = by_id[choice.event_id]
-            if not choice.answer:
-                await self._finish(item, EventStatus.SKIPPED, f"comment: {choice.reason}")
+        # Best first; a slot is taken only when a reply is actually sent (one the engine
+        # blocks leaves its slot to the next comment).
+        for candidate, assessment in comments.rank(candidates):
+            item = by_id[candidate.event_id]
+            refusal = assessment.reason if not assessment.answerable else ""
+            refusal = refusal or slots.refusal(assessment.kind)
+            if refusal:
+                await self._finish(item, EventStatus.SKIPPED, f"comment: {refusal}")
                 continue
             try:
-                await self._answer_comment(item, creator, policy, choice.assessment.kind)
+                if await self._answer_comment(item, creator, policy, assessment.kind):
+                    slots.take()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the others of the batch still get answered
@@ -361,7 +369,8 @@ class InboxWorker:
 
     async def _answer_comment(
         self, event: InboxEvent, creator: _Creator, policy: ChannelPolicy, kind: str
-    ) -> None:
+    ) -> bool:
+        """Answer one comment; True when a reply was written (sent or held for review)."""
         note = comment_note(event.payload or {}, kind)
         try:
             self._rate_limit(event, policy)
@@ -375,11 +384,12 @@ class InboxWorker:
                 context_note=note,
                 max_chars=policy.max_chars,
             )
-            await self._reply(event, creator, policy, request)
+            return await self._reply(event, creator, policy, request)
         except _Skip as skip:
             await self._finish(event, EventStatus.SKIPPED, skip.reason)
         except _Wait as wait:
             await self._release(event, wait.until, wait.reason)
+        return False
 
     # -- the engine and the one transaction --------------------------------------------------
 
@@ -388,7 +398,7 @@ class InboxWorker:
 
     async def _reply(
         self, event: InboxEvent, creator: _Creator, policy: ChannelPolicy, request: ReplyRequest
-    ) -> None:
+    ) -> bool:
         from persona.engine.engine import CreatorNotFound
 
         engine = await self._engine()
@@ -396,11 +406,12 @@ class InboxWorker:
             result = await engine.reply(request)
         except CreatorNotFound as exc:
             raise _Skip(str(exc)) from None
-        await self._conclude(event, policy, result)
+        return await self._conclude(event, policy, result)
 
     async def _conclude(
         self, event: InboxEvent, policy: ChannelPolicy, result: ReplyResult
-    ) -> None:
+    ) -> bool:
+        """Write the reply and finish the event; True when this call wrote the reply."""
         if result.action == ReplyAction.PAUSED:
             raise _Skip("paused: the creator's kill switch is on")
         if result.action == ReplyAction.BLOCK or not result.delivered_text.strip():
@@ -440,7 +451,7 @@ class InboxWorker:
         self._leased.discard(event.id)
         if reply_id is None:
             log.warning("event finished elsewhere; reply dropped", extra={"event_id": event.id})
-            return
+            return False
         hub = self.services.hub
         if crisis:
             log.warning(
@@ -458,6 +469,7 @@ class InboxWorker:
             )
         else:
             hub.publish(WAKE_OUTBOX, {"reply_id": reply_id})
+        return True
 
     # -- status changes ----------------------------------------------------------------------
 
@@ -485,6 +497,17 @@ class InboxWorker:
             store.release, self.db, self.owner, event.id, until, reason, counts_as_attempt=True
         )
         self._leased.discard(event.id)
+
+
+def _boundaries(settings: dict[str, Any]) -> Any:
+    """The creator's boundaries for the moderation of comments (as the engine reads them);
+    settings it cannot read leave the defaults (the engine refuses them later)."""
+    from persona.safety.boundaries import Boundaries
+
+    try:
+        return Boundaries.from_settings(settings or {})
+    except ValueError:
+        return Boundaries()
 
 
 def comment_note(payload: dict[str, Any], kind: str) -> str:

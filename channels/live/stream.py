@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from channels.api import safejson
+from channels.inbox.groups import to_the_crowd
 from channels.live.answering import Answerer, LivePolicy
 from channels.live.config import LiveConfig
 from channels.live.metrics import StreamMetrics
@@ -165,7 +166,8 @@ class LiveStream:
             if screen.repeated(viewer, folded, now):
                 return self._drop("repeat"), False
             found = tokens(folded)
-            if is_question(text, found):
+            # A question to the other viewers ("anyone here from Lyon?") is theirs to answer.
+            if is_question(text, found) and not to_the_crowd(text):
                 feats, content = features_of(found)
                 if content:
                     return self._question(message, text, feats, content, now)
