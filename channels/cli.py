@@ -102,8 +102,9 @@ def _print_report(report) -> None:
         table.add_row(creator, str(stats.parsed), str(stats.added), str(stats.duplicates))
     console.print(table)
     console.print(
-        f"{report.added} new posts of {report.parsed} in {report.seconds:.1f} s "
-        f"({len(report.creators)} creators)"
+        f"{report.added} new post{'' if report.added == 1 else 's'} of {report.parsed} in "
+        f"{report.seconds:.1f} s ({len(report.creators)} "
+        f"creator{'' if len(report.creators) == 1 else 's'})"
     )
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from channels.console import naming
 from channels.console.auth import SessionInfo, same_token
 from channels.console.middleware import CSRF_HEADER
 from channels.deps import ServicesDep
@@ -49,6 +50,9 @@ NOTICES: dict[str, str] = {
     "unflagged": "The “not me” mark is removed.",
     "signed_out": "You are signed out.",
     "import_started": "Import started.",
+    "taken_over": "You answer this conversation yourself now: your AI stays quiet in it.",
+    "handed_back": "Your AI answers this conversation again.",
+    "sent_by_hand": "Sent: your reply is on its way to the fan.",
 }
 
 
@@ -63,6 +67,9 @@ def asset_url(name: str) -> str:
 
 
 templates.env.globals["asset"] = asset_url
+templates.env.filters["outcome"] = naming.outcome
+templates.env.globals["person"] = naming.person
+templates.env.globals["plural"] = naming.plural
 
 
 class SignInRequired(Exception):
@@ -156,6 +163,8 @@ def render(
     status_code: int = 200,
 ) -> Response:
     notice_key = request.query_params.get("notice", "")
+    if notice_key == "paused" and viewer is not None and viewer.paused:
+        notice_key = ""  # the paused banner says it: one banner per state
     values = {
         "viewer": viewer,
         "nav": NAV,

@@ -41,6 +41,8 @@ RETRYABLE = {408, 409, 425, 429}
 DELIVERY_LEASE_MARGIN_S = 5.0
 # Never poll the outbox more often than this, whatever the due times say.
 MIN_WAIT_S = 0.01
+# OutboxReply.action of a reply the creator wrote in person (channels.takeover).
+BY_CREATOR = "creator"
 # Marks an error that no retry can fix (dead-lettered at once); not part of `last_error`.
 PERMANENT = "permanent: "
 
@@ -91,7 +93,8 @@ def callback_body(reply: OutboxReply) -> dict[str, Any]:
         "fan_id": reply.fan_id,
         "text": reply.text,
         "label": reply.label,
-        "ai_generated": True,
+        # A reply the creator wrote in person (a conversation taken over) is not AI.
+        "ai_generated": reply.action != BY_CREATOR,
     }
 
 
@@ -228,6 +231,8 @@ class Deliverer:
         return PERMANENT + CALLBACK_FAILED if permanent else CALLBACK_FAILED
 
     def _paused(self, reply: OutboxReply) -> str:
+        if reply.action == BY_CREATOR:
+            return ""  # the kill switch stops the AI, not the creator's own words
         snapshot = store.creator_snapshot(self.db, reply.creator_id)
         if snapshot is None:
             return "the creator was deleted"

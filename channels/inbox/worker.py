@@ -42,6 +42,8 @@ from channels.inbox.policy import (
 )
 from channels.inbox.ratelimit import Bucket, RateLimiter, build_rate_limiter
 from channels.outbound import callback_client
+from channels.takeover_state import is_taken_over
+from persona.engine.memory import ConversationStore
 from persona.engine.types import (
     Channel,
     ReplyAction,
@@ -205,6 +207,7 @@ class InboxWorker:
 
     async def _answer_one(self, event: InboxEvent) -> None:
         try:
+            await self._unless_taken_over(event)
             creator, policy = await self._gate(event)
             if event.channel == Channel.GROUP:
                 request = await self._group_request(event, creator, policy)
@@ -215,6 +218,26 @@ class InboxWorker:
             await self._finish(event, EventStatus.SKIPPED, skip.reason)
         except _Wait as wait:
             await self._release(event, wait.until, wait.reason)
+
+    async def _unless_taken_over(self, event: InboxEvent) -> None:
+        """The creator answers this thread in person (channels.takeover): keep the fan's
+        message in the conversation for them and let the double stay quiet."""
+        channel = Channel(event.channel)
+        thread = f"{event.platform}:{channel}:{event.thread_key}"
+        if not await asyncio.to_thread(
+            is_taken_over, self.db, event.creator_id, str(channel), thread
+        ):
+            return
+
+        def keep() -> None:
+            conversations = ConversationStore(self.db)
+            state = conversations.open(
+                event.creator_id, channel, thread, self._fan_key(event), event.fan_name, 0
+            )
+            conversations.record(state, event.text, None, {})
+
+        await asyncio.to_thread(keep)
+        raise _Skip("taken over: the creator answers this conversation in person")
 
     async def _gate(self, event: InboxEvent) -> tuple[_Creator, ChannelPolicy]:
         snapshot = await asyncio.to_thread(store.creator_snapshot, self.db, event.creator_id)

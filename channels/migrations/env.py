@@ -15,6 +15,7 @@ _TABLE_MODULES = (
     "channels.inbox.models",
     "channels.live.models",
     "channels.console.models",
+    "channels.takeover_state",
     "avatar.store",
 )
 

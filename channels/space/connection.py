@@ -43,19 +43,23 @@ from channels.inbox.policy import (
 from channels.services import Services
 from channels.space import review
 from channels.space.creator_info import SpaceCreator
+from channels.space.history import fan_history
 from channels.space.protocol import (
     ErrorCode,
     ErrorEvent,
     FinalEvent,
     ReadyEvent,
+    SeenMessage,
     TokenEvent,
     client_event_adapter,
     final_event,
     held_event,
     notice_event,
 )
+from channels.takeover_state import is_taken_over
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
 from persona.engine.engine import CreatorNotFound
+from persona.engine.memory import ConversationStore
 from persona.engine.types import SPACE_FANS
 
 log = logging.getLogger(__name__)
@@ -183,14 +187,20 @@ class SpaceConnection:
     async def run(self) -> None:
         """Until the fan disconnects; any reply still being written is cancelled then."""
         try:
+            seen = await asyncio.to_thread(
+                fan_history, self.services.db, self.creator.id, self.visitor_id
+            )
             await self.send(
                 ReadyEvent(
                     creator_id=self.creator.id,
                     display_name=self.creator.display_name,
                     label=self.creator.label,
                     max_message_chars=self.limits.max_message_chars,
+                    history=[SeenMessage(role=m.role, text=m.text) for m in seen],
                 )
             )
+            # Approved replies and the creator's own (a conversation taken over) arrive here.
+            self._watch_reviews()
             while True:
                 try:
                     message = await asyncio.wait_for(
@@ -285,6 +295,11 @@ class SpaceConnection:
             if decision.verdict != Verdict.GO:
                 await self.send(self._closed(policy, settings, decision.verdict))
                 return
+            if await asyncio.to_thread(
+                is_taken_over, self.services.db, self.creator.id, "space", self.fan_identity
+            ):
+                await self._to_the_creator(text)
+                return
             request = ReplyRequest(
                 self.creator.id,
                 text,
@@ -311,6 +326,30 @@ class SpaceConnection:
             await self._error(
                 ErrorCode.UNAVAILABLE, "the AI double could not answer right now; try again soon"
             )
+
+    async def _to_the_creator(self, text: str) -> None:
+        """The creator answers this fan in person: keep the message for them, say so, and let
+        the double stay quiet (their reply arrives through `_deliver_reviewed`)."""
+
+        def record() -> None:
+            conversations = ConversationStore(self.services.db)
+            state = conversations.open(
+                self.creator.id, Channel.SPACE, self.fan_identity, self.fan_identity, None, 0
+            )
+            conversations.record(state, text, None, {})
+
+        await asyncio.to_thread(record)
+        self.services.hub.publish(
+            approvals_topic(self.creator.id), {"type": "fan_message", "channel": "space"}
+        )
+        name = self.creator.display_name
+        await self.send(
+            notice_event(
+                ReplyAction.HOLD,
+                self.creator.label,
+                f"{name} is answering you in person: their reply will appear here.",
+            )
+        )
 
     def _closed(
         self, policy: ChannelPolicy, settings: dict[str, Any], verdict: Verdict
@@ -376,13 +415,19 @@ class SpaceConnection:
                 if writing is not None and not writing.done():
                     # Not in the middle of another reply's tokens.
                     await asyncio.wait([writing])
+                by_creator = event.get("ai_generated") is False
                 await self.send(
                     FinalEvent(
                         text=str(event.get("text") or ""),
                         action=ReplyAction.SEND,
-                        label=str(event.get("label") or self.creator.label),
+                        label=(
+                            f"Written by {self.creator.display_name}"
+                            if by_creator
+                            else str(event.get("label") or self.creator.label)
+                        ),
                         review_id=event.get("reply_id"),
                         reviewed=True,
+                        by_creator=by_creator,
                     )
                 )
 

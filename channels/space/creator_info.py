@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from channels.inbox.policy import PolicyChannel, halted, load_policy
 from channels.services import Services
+from channels.space.starters import greeting, suggested_questions
 from persona.store import Creator
 
 
@@ -32,6 +33,8 @@ class SpaceCreator:
     avatar_url: str | None
     label: str
     paused: bool
+    greeting: str = ""
+    suggestions: list[str] = field(default_factory=list)
 
 
 def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | None:
@@ -54,4 +57,6 @@ def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | No
             # The same switches the socket's answers pass (the kill switch, the space off or
             # paused): the page says so before the fan types.
             paused=halted(load_policy(settings, PolicyChannel.SPACE), settings) is not None,
+            greeting=greeting(name, settings, creator.profile),
+            suggestions=suggested_questions(creator.profile),
         )

@@ -1,11 +1,11 @@
 """Wire schemas of the interactive space's websocket: one tagged class per message type.
 
 Client -> server: `{"type": "message", "text": "..."}`.
-Server -> client: `ready` once after connecting, then for each message `token` deltas and one
-`final` (whose text replaces the streamed one), or an `error`. Tokens are what the engine's
-release gate let through (persona.engine.streaming): never more than the checked final text
-keeps, except in the rare case where a guardrail replaced the draft (the final text then
-replaces it on the page).
+Server -> client: `ready` once after connecting (with the fan's history), then for each
+message `token` deltas and one `final` (whose text replaces the streamed one), or an
+`error`. Tokens are what the engine's release gate let through (persona.engine.streaming):
+never more than the checked final text keeps, except in the rare case where a guardrail
+replaced the draft (the final text then replaces it on the page).
 
 The creator's space policy applies (channels.inbox.policy, as for the inbox channels): when
 the space is disabled, paused or outside its hours, the `final` has no text and a notice; in
@@ -45,14 +45,22 @@ client_event_adapter: TypeAdapter[MessageEvent] = TypeAdapter(ClientEvent)
 # -- server -> client ----------------------------------------------------------------------
 
 
+class SeenMessage(_Event):
+    role: Literal["fan", "ai", "creator"]
+    text: str
+
+
 class ReadyEvent(_Event):
-    """Sent once the connection is accepted: what the page needs to label the chat."""
+    """Sent once the connection is accepted: what the page needs to label the chat, and this
+    fan's earlier messages and the replies they were shown, oldest first (kept by the server,
+    so a reload or another tab shows the same chat)."""
 
     type: Literal["ready"] = "ready"
     creator_id: str
     display_name: str
     label: str
     max_message_chars: int
+    history: list[SeenMessage] = []
 
 
 class TokenEvent(_Event):
@@ -74,6 +82,8 @@ class FinalEvent(_Event):
     review_id: int | None = None
     # A reply the creator approved (maybe edited), delivered after the fact.
     reviewed: bool = False
+    # Written by the creator in person (they took the conversation over): not AI.
+    by_creator: bool = False
 
 
 class ErrorCode(StrEnum):

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from channels.console import naming
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
 from channels.deps import RowIdPath, ServicesDep
@@ -78,7 +79,10 @@ def held_replies(services: Any, creator_id: str, limit: int = 50) -> tuple[list[
     with services.db.session() as session:
         for reply in rows:
             event = session.get(InboxEvent, reply.event_id)
-            fan = (event.fan_name or event.fan_handle or event.fan_id) if event else reply.fan_id
+            handle = event.fan_handle if event else None
+            # A space visitor's id is a random key: name them as the creator would.
+            fan = event.fan_name or (f"@{handle}" if handle else None) if event else None
+            fan = fan or naming.person(f"{reply.platform}:{reply.fan_id}")
             held.append(
                 HeldReply(
                     id=reply.id,

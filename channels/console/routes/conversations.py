@@ -10,10 +10,12 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from channels.console import history
+from channels import takeover
+from channels.console import history, naming
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, ViewerDep, redirect, render
 from channels.deps import RowIdPath, ServicesDep
+from channels.inbox.outbox import WAKE_OUTBOX
 from channels.services import Services
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -69,16 +71,73 @@ async def conversation_page(
     )
     if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such conversation")
+    held = await run_in_threadpool(
+        takeover.taken_over, services.db, viewer.creator_id, conversation_id
+    )
     return render(
         request,
         "conversation.html",
         {
-            "title": "Conversation",
+            "title": f"Conversation with {naming.person(detail.fan_handle, detail.fan_name)}",
             "conversation": detail,
             "channel_name": ALL_CHANNELS.get(detail.channel, detail.channel),
+            "replyable": detail.channel in takeover.REPLYABLE,
+            "taken_over": held,
         },
         viewer,
     )
+
+
+@router.post("/conversations/{conversation_id}/take-over")
+async def take_over(
+    conversation_id: RowIdPath, viewer: FormViewerDep, services: ServicesDep
+) -> Response:
+    done = await run_in_threadpool(
+        takeover.take_over, services.db, viewer.creator_id, conversation_id, datetime.now(UTC)
+    )
+    if not done:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such conversation")
+    return redirect(f"/console/conversations/{conversation_id}", "taken_over")
+
+
+@router.post("/conversations/{conversation_id}/hand-back")
+async def hand_back(
+    conversation_id: RowIdPath, viewer: FormViewerDep, services: ServicesDep
+) -> Response:
+    await run_in_threadpool(takeover.hand_back, services.db, viewer.creator_id, conversation_id)
+    return redirect(f"/console/conversations/{conversation_id}", "handed_back")
+
+
+@router.post("/conversations/{conversation_id}/reply")
+async def reply_in_person(
+    conversation_id: RowIdPath,
+    viewer: FormViewerDep,
+    services: ServicesDep,
+    text: Annotated[str, Form(max_length=takeover.MAX_REPLY_CHARS)],
+) -> Response:
+    """The creator's own reply, through the outbox like an approved one. Only in a
+    conversation taken over: the AI must not answer the same fan at the same time."""
+    db, creator_id = services.db, viewer.creator_id
+    if not await run_in_threadpool(takeover.taken_over, db, creator_id, conversation_id):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "take this conversation over before you write in it"
+        )
+    try:
+        await run_in_threadpool(
+            takeover.reply_by_hand,
+            db,
+            creator_id,
+            conversation_id,
+            text,
+            datetime.now(UTC),
+            services.settings.webhook_callback_urls,
+        )
+    except LookupError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such conversation") from None
+    except takeover.CannotReply as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    services.hub.publish(WAKE_OUTBOX, {"conversation_id": conversation_id})
+    return redirect(f"/console/conversations/{conversation_id}", "sent_by_hand")
 
 
 @router.post("/messages/{message_id}/flag")

@@ -17,6 +17,20 @@
     if (status !== undefined) $("progress-status").textContent = status;
   }
 
+  async function refreshList() {
+    // The finished import joins "Recent imports" without reloading (which would hide the
+    // progress card and its next steps).
+    var list = $("recent-imports");
+    if (!list) return;
+    try {
+      var response = await fetch(window.location.pathname, { credentials: "same-origin" });
+      if (!response.ok) return;
+      var page = new DOMParser().parseFromString(await response.text(), "text/html");
+      var fresh = page.getElementById("recent-imports");
+      if (fresh) list.replaceWith(fresh);
+    } catch (e) { /* the list stays as it was; a reload shows it */ }
+  }
+
   function follow(url) {
     var timer = null;
     async function poll() {
@@ -34,10 +48,13 @@
       var job = await response.json();
       if (job.state === "done") {
         var r = job.report || {};
-        show(100, "Finished", "Done: " + (r.added || 0) + " new posts (" + (r.duplicates || 0) +
-          " already known, " + (r.parsed || 0) + " read). " + (job.message || ""));
+        var added = r.added || 0;
+        show(100, "Finished", "Done: " + added + " new post" + (added === 1 ? "" : "s") + " (" +
+          (r.duplicates || 0) + " already known, " + (r.parsed || 0) + " read). " +
+          (job.message || ""));
         var next = $("progress-next");
         if (next) next.hidden = false;
+        refreshList();
         return;
       }
       if (job.state === "failed") {

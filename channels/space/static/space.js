@@ -15,6 +15,9 @@
   var input = document.getElementById("message");
   var sendButton = document.getElementById("send");
   var counter = document.getElementById("counter");
+  var suggestions = document.getElementById("suggestions");
+  var AI_WHO = creatorName + "'s AI double (AI-generated)";
+  var CREATOR_WHO = creatorName + " (in person, not AI)";
 
   // Errors after which reconnecting cannot help.
   var FATAL = { unknown_creator: true, bad_visitor: true };
@@ -61,6 +64,25 @@
     var usable = connected && !waiting;
     input.disabled = !connected && !idle;
     sendButton.disabled = !usable || input.value.trim().length === 0;
+    if (suggestions) {
+      suggestions.querySelectorAll("button").forEach(function (b) { b.disabled = !usable; });
+    }
+  }
+
+  function hideSuggestions() {
+    if (suggestions) suggestions.hidden = true;
+  }
+
+  function onHistory(messages) {
+    // The server's copy of this fan's chat: replaces whatever the page shows.
+    if (current) return;
+    transcript.textContent = "";
+    messages.forEach(function (m) {
+      if (m.role === "fan") addMessage("fan", "You", m.text);
+      else if (m.role === "creator") addMessage("creator", CREATOR_WHO, m.text);
+      else addMessage("ai", AI_WHO, m.text);
+    });
+    if (messages.length) hideSuggestions();
   }
 
   function addMessage(kind, who, text) {
@@ -85,7 +107,7 @@
   }
 
   function startReply() {
-    var item = addMessage("ai", creatorName + "'s AI double (AI-generated)", "");
+    var item = addMessage("ai", AI_WHO, "");
     // Screen readers wait for the finished reply instead of reading every token.
     item.setAttribute("aria-busy", "true");
     current = { item: item, text: "" };
@@ -99,6 +121,12 @@
   }
 
   function onFinal(event) {
+    if (event.by_creator) {
+      // Written by the creator in person: never dressed as the AI's reply.
+      var own = addMessage("creator", CREATOR_WHO, event.text);
+      if (event.label) own.title = event.label;
+      return;
+    }
     if (!current) startReply();
     var item = current.item;
     if (event.text) {
@@ -147,6 +175,7 @@
         retryDelay = 1000;
         if (event.max_message_chars) maxChars = event.max_message_chars;
         input.maxLength = maxChars;
+        onHistory(event.history || []);
         setStatus("Connected.", false);
         updateControls();
       } else if (event.type === "token") {
@@ -191,12 +220,22 @@
       return;
     }
     addMessage("fan", "You", text);
+    hideSuggestions();
     socket.send(JSON.stringify({ type: "message", text: text }));
     input.value = "";
     counter.textContent = "0/" + maxChars;
     waiting = true;
     setStatus(creatorName + "'s AI double is writing…", false);
     updateControls();
+  }
+
+  if (suggestions) {
+    suggestions.addEventListener("click", function (event) {
+      var button = event.target.closest("button.suggestion");
+      if (!button || button.disabled) return;
+      input.value = button.textContent.trim();
+      send();
+    });
   }
 
   form.addEventListener("submit", function (event) {

@@ -1,0 +1,108 @@
+"""The fan's space remembers them (server-side history on every connection), greets them,
+suggests first questions from the creator's topics, and goes quiet when the creator takes the
+conversation over; the creator's own reply reaches the fan marked as theirs, not AI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from channels.app import create_app
+from channels.inbox.outbox import WAKE_OUTBOX
+from channels.space.starters import greeting, suggested_questions
+from channels.takeover import hand_back, reply_by_hand, take_over
+from ingest.demo import DEMO_CREATOR_ID
+from persona.store import Conversation
+from tests.conftest import make_settings
+from tests.doubles import ScriptedBackend
+
+VISITOR = "visitor-history-0001"
+REPLY = "oh that's so sweet, the lemon tart is still my favourite this week"
+
+
+@pytest.fixture
+def client(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setattr(ScriptedBackend, "script", [REPLY])
+    with TestClient(create_app(make_settings(demo_dir), warm_up=False)) as test_client:
+        yield test_client
+
+
+def chat(client: TestClient, text: str, visitor: str = VISITOR) -> dict[str, Any]:
+    with client.websocket_connect(f"/ws/space/{DEMO_CREATOR_ID}?visitor={visitor}") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_json({"type": "message", "text": text})
+        while (event := ws.receive_json())["type"] not in ("final", "error"):
+            pass
+        return event
+
+
+def ready(client: TestClient, visitor: str = VISITOR) -> dict[str, Any]:
+    with client.websocket_connect(f"/ws/space/{DEMO_CREATOR_ID}?visitor={visitor}") as ws:
+        return ws.receive_json()
+
+
+def test_a_returning_fan_gets_their_history_and_only_theirs(client: TestClient) -> None:
+    assert ready(client)["history"] == []
+    final = chat(client, "I baked your lemon tart this weekend!")
+    assert final["text"]
+    history = ready(client)["history"]
+    assert [m["role"] for m in history] == ["fan", "ai"]
+    assert history[0]["text"] == "I baked your lemon tart this weekend!"
+    assert history[1]["text"] == final["text"]
+    assert ready(client, "someone-else-0002")["history"] == []
+
+
+def test_the_page_greets_and_suggests_questions_from_the_topics(client: TestClient) -> None:
+    html = client.get(f"/space/{DEMO_CREATOR_ID}").text
+    assert 'id="greeting"' in html and "AI double" in html
+    assert html.count('class="suggestion"') == 3
+    profile = {"topics": [["merci", 9.0], ["sunday", 8.0], ["brioche", 7.0], ["lemon", 6.0]]}
+    assert suggested_questions(profile) == [
+        "Any tips on brioche?",
+        "What do you love about lemon?",
+    ]
+    assert greeting("Mia", {"greeting": "Hey it's Mia's AI!"}, profile) == "Hey it's Mia's AI!"
+
+
+def test_a_conversation_taken_over_gets_the_creators_reply_not_the_ais(
+    client: TestClient,
+) -> None:
+    services = client.app.state.services
+    chat(client, "first message")
+    with services.db.session() as session:
+        conversation_id = session.scalar(
+            select(Conversation.id).where(Conversation.external_id == f"space:{VISITOR}")
+        )
+    assert take_over(services.db, DEMO_CREATOR_ID, conversation_id, datetime.now(UTC))
+    assert not take_over(services.db, "someone-else", conversation_id, datetime.now(UTC))
+    final = chat(client, "are you there in person?")
+    assert final["text"] == "" and "in person" in final["notice"]
+    with client.websocket_connect(f"/ws/space/{DEMO_CREATOR_ID}?visitor={VISITOR}") as ws:
+        history = ws.receive_json()["history"]
+        assert history[-1] == {"role": "fan", "text": "are you there in person?"}
+        reply_by_hand(services.db, DEMO_CREATOR_ID, conversation_id, "yes, it's me!", _now())
+        # What the console does after writing the reply: wake the outbox deliverer.
+        client.portal.call(_wake, services.hub)
+        event = ws.receive_json()
+        assert event["type"] == "final" and event["text"] == "yes, it's me!"
+        assert event["by_creator"] is True and "Camille" in event["label"]
+    history = ready(client)["history"]
+    assert history[-1] == {"role": "creator", "text": "yes, it's me!"}
+    assert hand_back(services.db, DEMO_CREATOR_ID, conversation_id)
+    assert chat(client, "and now?")["text"]  # the double answers again
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _wake(hub: Any) -> None:
+    hub.publish(WAKE_OUTBOX, {})
+    await asyncio.sleep(0)
