@@ -533,15 +533,17 @@ def run_selection(
     path: Path | None = None,
     channels: Iterable[str] = CHANNELS,
     progress: Callable[[str], None] | None = None,
+    engine: StubEngine | None = None,
 ) -> SelectionReport:
-    """Run every thread of the set through the real selection; figures per channel."""
+    """Run every thread of the set through the real selection; figures per channel.
+    `engine`: another stand-in for the reply engine (a test's, say)."""
     import time
 
     started = time.perf_counter()
     data = load_threads(path)
     wanted = set(channels)
     data = data | {"threads": [t for t in data["threads"] if t["thread"]["channel"] in wanted]}
-    engine = StubEngine({cid: c["name"] for cid, c in data["creators"].items()})
+    engine = engine or StubEngine({cid: c["name"] for cid, c in data["creators"].items()})
     safety = logging.getLogger("persona.safety")
     level = safety.level
     safety.setLevel(logging.ERROR)  # every blocked spam line would be a warning otherwise

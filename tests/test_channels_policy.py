@@ -159,8 +159,7 @@ def test_token_buckets_are_all_or_nothing_and_refill() -> None:
         ("trop bon 😍", CommentKind.WARM),
         ("check my profile for free followers!!", CommentKind.SPAM),
         ("visit https://cheap-pills.example now", CommentKind.SPAM),
-        # The moderation is unsure (hostile wording): an optional comment reply is not sent.
-        ("THIS IS THE WORST THING EVER POSTED", CommentKind.REFUSED),
+        ("THIS IS THE WORST THING EVER POSTED", CommentKind.SPAM),
         ("you are a stupid ugly idiot", CommentKind.ABUSE),
         ("t'es qu'une connasse", CommentKind.ABUSE),
         ("🙂", CommentKind.LOW_VALUE),

@@ -111,7 +111,10 @@ def _moderated(verdict: Any) -> CommentAssessment | None:
         if category in _ABUSE_CATEGORIES:
             return CommentAssessment(CommentKind.ABUSE, f"abuse: {why}")
         return CommentAssessment(CommentKind.REFUSED, why)
-    if action == "allow" and verdict.needs_llm_judge and category in _UNSURE_SKIPPED:
+    # Unsure after a layer matched (a soft lexicon hit, the classifier, the intent model);
+    # a lone risky word ("body", "hot", "worst": the weak-signal layer) proves nothing.
+    unsure = verdict.needs_llm_judge and getattr(verdict, "layer", "") != "weak_signal"
+    if action == "allow" and unsure and category in _UNSURE_SKIPPED:
         kind = CommentKind.SPAM if category in _SPAM_CATEGORIES else CommentKind.REFUSED
         return CommentAssessment(kind, f"{why} (unsure: not worth a reply)")
     return None
