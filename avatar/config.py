@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from avatar.diversity import NEAR_DUPLICATE_BITS
 
 # The formats a selfie may come in; Pillow's names for them (HEIF comes from pillow-heif).
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "HEIF", "AVIF")
@@ -75,6 +78,13 @@ class AvatarConfig:
     max_styles: int = 5
     # Side of the square avatars, in pixels.
     output_size: int = 512
+    # "scene": the person cut out and set in a scene matching the style, a different framing
+    # and light per take (avatar.compose). "photo": the selfie's own portrait crop and
+    # background, styled (the studio before issue 20; kept for comparison).
+    composition: Literal["scene", "photo"] = "scene"
+    # An avatar within this many bits (of 64) of a kept one's perceptual hash is dropped as a
+    # near-duplicate and another take is made; 0 keeps near-duplicates.
+    near_duplicate_bits: int = NEAR_DUPLICATE_BITS
     # Thread count inside every model (onnxruntime, OpenCV, torch); 1 is fastest on shared
     # cores (measured: 2 threads were 2x slower than 1 on a busy 2-core machine).
     threads: int = 1

@@ -39,6 +39,8 @@ class JobStatus:
     # When the avatars the creator did not choose will be deleted (known once the job ends).
     outputs_expire_at: datetime | None
     verdicts: list[dict] = field(default_factory=list)
+    # Likeness and diversity of the avatars once the job is done (avatar.diversity.JobReport).
+    report: dict | None = None
 
     @property
     def finished(self) -> bool:
@@ -68,6 +70,7 @@ class JobStatus:
             uploads_deleted=job.uploads_deleted_at is not None,
             outputs_expire_at=expires,
             verdicts=list(job.verdicts or []),
+            report=dict(job.report) if job.report else None,
         )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from avatar import jobbook
 from avatar.backends import StyleBackend, style_backends
 from avatar.checks import PhotoChecker
+from avatar.compose import keep_face_detail, plan_take
 from avatar.config import AvatarConfig
 from avatar.errors import (
     BackendUnavailableError,
@@ -201,18 +202,28 @@ class AvatarService:
         """The catalog picture of a style, rendered by the backend on first use."""
         backend = self.backend
         backend.style(style_id)
-        path = self.files.previews(backend.name) / f"{style_id}.jpg"
+        composer = self.runner.composer()
+        name = f"{style_id}.jpg" if composer is None else f"{style_id}-scene.jpg"
+        path = self.files.previews(backend.name) / name
         if path.exists():
             return path
         self._require_available()
         sitter = preview_sitter()
         faces = self.faces.detect(to_bgr(sitter))
         size = self.config.output_size
-        if faces:
-            portrait = portrait_crop(sitter, faces[0], size)
+        if faces and composer is not None:
+            # The catalog shows what a job makes: the sitter in one of the style's scenes.
+            plan = plan_take(0, 0, 0)
+            composed = composer.compose(sitter, faces[0], style_id, plan, size, 0)
+            image = backend.render(composed.image, style_id, 0, 0)
+            image = keep_face_detail(image, composed, backend.face_detail(style_id))
         else:
-            portrait = sitter.resize((size, size), Image.Resampling.LANCZOS)
-        image = backend.render(portrait, style_id, 0, 0)
+            portrait = (
+                portrait_crop(sitter, faces[0], size)
+                if faces
+                else sitter.resize((size, size), Image.Resampling.LANCZOS)
+            )
+            image = backend.render(portrait, style_id, 0, 0)
         image = add_visible_mark(image.resize((size // 2, size // 2), Image.Resampling.LANCZOS))
         write_atomic(path, self.labeler.encode(image, f"preview-{style_id}.jpg"))
         return path

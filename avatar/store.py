@@ -100,6 +100,8 @@ class AvatarJob(AvatarBase):
     uploads_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Deleted by the creator: hidden and its avatars gone, but it still counts for the day.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Likeness and diversity of the finished set (avatar.diversity.JobReport), for the creator.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     outputs: Mapped[list[AvatarOutput]] = relationship(
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -14,15 +15,18 @@ from PIL import Image
 from avatar import jobbook
 from avatar.backends import StyleBackend
 from avatar.checks import CheckedPhoto, PhotoChecker
+from avatar.compose import Composer
 from avatar.config import AvatarConfig
+from avatar.diversity import job_report
 from avatar.errors import BackendUnavailableError
 from avatar.faces import FaceModels, median_embedding, to_bgr
 from avatar.files import write_atomic
-from avatar.generate import Dropped, Made, generate, plan_counts
+from avatar.generate import NEAR_DUPLICATE, Dropped, Made, generate, plan_counts
 from avatar.intake import Photo
 from avatar.jobbook import JobBook
 from avatar.labels import Labeler, add_visible_mark
 from avatar.records import JobStatus
+from avatar.segment import PersonSegmenter
 from avatar.store import AvatarJob, AvatarOutput, JobState
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,17 @@ class _Cancelled(Exception):
 
 class _Interrupted(Exception):
     """The service is stopping: the job goes back to the queue, its selfies stay."""
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the job report is computed from (hashes and scores of the kept avatars)."""
+
+    composition: str
+    segmentation: str | None
+    similarities: list[float] = field(default_factory=list)
+    hashes: list[int] = field(default_factory=list)
+    near_duplicates: int = 0
 
 
 class JobRunner:
@@ -56,6 +71,15 @@ class JobRunner:
         self.faces = faces
         self.checker = checker
         self.labeler = labeler
+        self._composer: Composer | None = None
+
+    def composer(self) -> Composer | None:
+        """The scene composer (None for the "photo" composition), built on first use."""
+        if self.config.composition != "scene":
+            return None
+        if self._composer is None:
+            self._composer = Composer(PersonSegmenter(threads=self.config.threads))
+        return self._composer
 
     def process(self, job_id: str, on_progress: ProgressCallback | None = None) -> JobStatus:
         """Make the avatars of one claimed (running) job, start to end."""
@@ -76,8 +100,8 @@ class JobRunner:
                 book.end(job_id, JobState.FAILED, jobbook.PHOTOS_EXPIRED)
             else:
                 reference = median_embedding([p.embedding for p in photos])
-                self._make(job_id, photos, reference, styles, total, visible, on_progress)
-                self._complete(job_id)
+                tally = self._make(job_id, photos, reference, styles, total, visible, on_progress)
+                self._complete(job_id, tally)
         except _Interrupted:
             book.discard_outputs(job_id)
             keep_uploads = book.requeue(job_id) is JobState.QUEUED
@@ -123,7 +147,7 @@ class JobRunner:
         total: int,
         visible: bool,
         on_progress: ProgressCallback | None,
-    ) -> None:
+    ) -> _Tally:
         backend = self.backend()
         reason = backend.unavailable_reason()
         if reason:
@@ -133,6 +157,7 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         counts = plan_counts(total, styles)
         size = self.config.output_size
+        composer = self.composer()
         events = generate(
             backend,
             self.checker,
@@ -142,7 +167,10 @@ class JobRunner:
             size,
             job_id,
             workers=self.config.workers,
+            composer=composer,
+            min_distance=self.config.near_duplicate_bits,
         )
+        tally = _Tally(self.config.composition, composer.method if composer else None)
         for event in events:
             if self.stopping():
                 raise _Interrupted
@@ -171,20 +199,31 @@ class JobRunner:
                         )
                     )
                     job.images_done += 1
+                    tally.similarities.append(event.similarity)
+                    tally.hashes.append(event.hash)
                 elif isinstance(event, Dropped):
                     job.images_dropped += 1
+                    tally.near_duplicates += event.reason == NEAR_DUPLICATE
                 # 100 is for a finished job: ranking the set is still to come.
                 job.percent = min(99.0, event.percent)
                 status = JobStatus.of(job) if on_progress is not None else None
             if on_progress is not None and status is not None:
                 on_progress(status)
+        return tally
 
-    def _complete(self, job_id: str) -> None:
-        """Rank by likeness, start the retention clock, and finish the job."""
+    def _complete(self, job_id: str, tally: _Tally) -> None:
+        """Rank by likeness, report likeness and diversity, start the retention clock, finish."""
         with self.book.writing() as session:
             job = session.get(AvatarJob, job_id)
             if job is None:
                 return
+            job.report = job_report(
+                tally.similarities,
+                tally.hashes,
+                tally.near_duplicates,
+                tally.composition,
+                tally.segmentation,
+            ).as_dict()
             outputs = sorted(job.outputs, key=lambda o: o.similarity, reverse=True)
             now = self.book.clock()
             expires = now + timedelta(seconds=job.output_retention_s)

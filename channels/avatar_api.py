@@ -96,6 +96,21 @@ class VerdictOut(BaseModel):
         )
 
 
+class JobReportOut(BaseModel):
+    """Likeness and diversity of a finished job's avatars (avatar.diversity.JobReport)."""
+
+    avatars: int
+    likeness_median: float = Field(description="median SFace cosine of the avatars to the selfies")
+    likeness_min: float
+    diversity_median: float = Field(
+        description="median perceptual-hash distance between two avatars, of 64 bits"
+    )
+    closest_pair_bits: int
+    near_duplicates_dropped: int
+    composition: str
+    segmentation: str | None
+
+
 class JobOut(BaseModel):
     id: str
     state: Literal["queued", "running", "done", "failed", "cancelled"]
@@ -112,6 +127,7 @@ class JobOut(BaseModel):
     uploads_expire_at: datetime
     uploads_deleted: bool
     outputs_expire_at: datetime | None
+    report: JobReportOut | None = None
 
     @classmethod
     def of(cls, job: JobStatus) -> JobOut:
@@ -131,6 +147,7 @@ class JobOut(BaseModel):
             uploads_expire_at=job.uploads_expire_at,
             uploads_deleted=job.uploads_deleted,
             outputs_expire_at=job.outputs_expire_at,
+            report=JobReportOut.model_validate(job.report) if job.report else None,
         )
 
 

@@ -7,6 +7,8 @@ Real models, real files, a real SQLite database; time is a fake clock handed to 
 from __future__ import annotations
 
 import io
+import itertools
+import statistics
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from avatar import (
     testing,
 )
 from avatar.checks import CheckThresholds
+from avatar.diversity import NEAR_DUPLICATE_BITS, distance, phash
 from avatar.faces import FaceModels
 from avatar.labels import TRAINED_ALGORITHMIC_MEDIA, read_label
 from avatar.moderation import NudityChecker
@@ -148,6 +151,14 @@ def test_full_job_makes_30_ranked_labelled_avatars(full_job) -> None:
         assert label.c2pa_source_type == TRAINED_ALGORITHMIC_MEDIA
         assert output.label == "c2pa+xmp"
         assert Image.open(io.BytesIO(data)).size == (512, 512)
+    # The job's report: likeness and diversity of the set; no two avatars near-duplicates.
+    report = status.report
+    assert report["avatars"] == 30 and report["composition"] == "scene"
+    assert report["likeness_median"] == pytest.approx(statistics.median(similarities), abs=2e-3)
+    assert report["closest_pair_bits"] >= NEAR_DUPLICATE_BITS
+    # Read back from the stored JPEGs (re-encoded, so a few bits of slack): still far apart.
+    hashes = [phash(Image.open(service.output_file("ana", o.id))) for o in outputs]
+    assert min(distance(a, b) for a, b in itertools.combinations(hashes, 2)) >= 8
     # Retention shown to the creator: a week after the job ended.
     assert status.outputs_expire_at == status.finished_at + timedelta(days=7)
     assert all(o.expires_at == status.outputs_expire_at for o in outputs)

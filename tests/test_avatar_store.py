@@ -26,7 +26,7 @@ def job(created: datetime) -> AvatarJob:
     )
 
 
-def test_migration_0002_creates_exactly_the_model_tables(tmp_path) -> None:
+def test_avatar_migrations_create_exactly_the_model_tables(tmp_path) -> None:
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -34,7 +34,7 @@ def test_migration_0002_creates_exactly_the_model_tables(tmp_path) -> None:
     from channels.migrate import alembic_config, upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    upgrade(engine, "0002_avatar")
+    upgrade(engine, "0013_avatar_report")  # 0002 made the tables, 0013 added the job report
     assert {"avatar_jobs", "avatar_outputs", "avatar_profile_pictures"} <= set(
         inspect(engine).get_table_names()
     )

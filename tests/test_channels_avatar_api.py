@@ -94,6 +94,11 @@ def test_job_is_created_with_verdicts_and_reports_progress(finished_job, client)
     assert final["percent"] == 100 and final["images_done"] == 4
     job = client.get(f"{BASE}/jobs/{final['id']}").json()
     assert job["uploads_deleted"] is True and job["outputs_expire_at"] is not None
+    # The job's report (shown in the console): likeness and diversity of its avatars.
+    report = job["report"]
+    assert report["avatars"] == 4 and report["composition"] == "scene"
+    assert 0.363 <= report["likeness_min"] <= report["likeness_median"] <= 1.0
+    assert report["diversity_median"] > 0
 
 
 def test_outputs_download_zip_choose_and_profile_picture(finished_job, client) -> None:

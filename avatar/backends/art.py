@@ -83,6 +83,9 @@ FILTERS: tuple[Style, ...] = (
     ),
 )
 
+# The share of the photo's face kept over a composed avatar's face (see compose.keep_face_detail).
+FACE_DETAIL = 0.25
+
 # Variants shift the painting's share a little, so takes of one style differ visibly.
 STRENGTH_SHIFTS = (0.0, -0.08, 0.05)
 
@@ -111,6 +114,10 @@ class ArtBackend(StyleBackend):
 
     def catalog(self) -> list[Style]:
         return [p.style for p in PAINTED] + list(FILTERS)
+
+    def face_detail(self, style_id: str) -> float:
+        # Pencil and duotone have no photo colours to bring back (and keep faces well anyway).
+        return 0.0 if style_id in ("pencil-sketch", "duotone") else FACE_DETAIL
 
     def render(self, portrait: Image.Image, style_id: str, variant: int, seed: int) -> Image.Image:
         self.style(style_id)  # raises StyleError with the list of styles

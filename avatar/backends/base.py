@@ -32,6 +32,11 @@ class StyleBackend(ABC):
     def render(self, portrait: Image.Image, style_id: str, variant: int, seed: int) -> Image.Image:
         """One avatar, the same size as `portrait`."""
 
+    def face_detail(self, style_id: str) -> float:
+        """Share of the unstyled face blended back over a composed avatar's face (0-1): more
+        likeness for styles that blur small faces; 0 where the photo's colours would clash."""
+        return 0.0
+
     def close(self) -> None:
         """Release models (GPU memory); the backend may be used again after."""
         return None

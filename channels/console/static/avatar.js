@@ -131,6 +131,16 @@
       job.state === "done" ? "Done: " + job.images_done + " avatars" : "Job " + job.state;
     $("job-progress-label").textContent = label;
     $("job-message").textContent = job.message || Math.round(job.percent) + "%";
+    $("job-report").textContent = job.report ? reportText(job.report) : "";
+  }
+
+  // Likeness: median SFace cosine to your selfies; variety: median perceptual-hash distance
+  // between two avatars (of 64 bits; near-duplicates are dropped).
+  function reportText(r) {
+    return "Likeness to your selfies: " + r.likeness_median.toFixed(2) + " (median, lowest " +
+      r.likeness_min.toFixed(2) + "). Variety: " + r.diversity_median.toFixed(0) +
+      " of 64 bits between two avatars (median)" +
+      (r.near_duplicates_dropped ? "; " + r.near_duplicates_dropped + " near-duplicates replaced." : ".");
   }
 
   async function follow(jobId) {
@@ -206,6 +216,7 @@
       var name = "Avatar " + (index + 1) + ", " + styleName(output.style);
       [
         el("img", { src: output.url, alt: name + " (labelled AI-generated)", loading: "lazy" }),
+        el("p", { className: "small likeness", text: "Likeness " + output.similarity.toFixed(2) }),
         el("label", { for: "pick-" + output.id }, [pick, document.createTextNode(" Select " + name)]),
         fav,
         el("a", { className: "btn download-one", href: output.url + "?download=true", download: "avatar-" + output.id.slice(0, 8) + ".jpg", text: "Download" }),
