@@ -106,6 +106,14 @@ class AvatarConfig:
     diffusers_steps: int = 30
     diffusers_strength: float = 0.55
     diffusers_guidance: float = 7.0
+    # Identity-preserving image prompt (IP-Adapter, loaded with diffusers' load_ip_adapter):
+    # a folder laid out like h94/IP-Adapter (Apache-2.0): `<subfolder>/<weight>` and the CLIP
+    # image encoder in `<subfolder>/image_encoder/`. The selfie's face is the image prompt.
+    # Not the FaceID variants: they need insightface embeddings (non-commercial models).
+    diffusers_ip_adapter_dir: Path | None = None
+    diffusers_ip_adapter_subfolder: str = "models"
+    diffusers_ip_adapter_weight: str = "ip-adapter-plus-face_sd15.safetensors"
+    diffusers_ip_adapter_scale: float = 0.6
 
     @property
     def root(self) -> Path:

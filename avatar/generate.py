@@ -23,7 +23,7 @@ from avatar.backends.base import StyleBackend
 from avatar.checks import CheckedPhoto, PhotoChecker
 from avatar.compose import Composer, keep_face_detail, plan_take
 from avatar.diversity import nearest, phash
-from avatar.faces import cosine
+from avatar.faces import Face, cosine
 from avatar.intake import Reason
 from avatar.portrait import FRAMINGS, portrait_crop
 
@@ -77,6 +77,14 @@ def order_photos(photos: Sequence[CheckedPhoto], reference: np.ndarray) -> list[
     return sorted(photos, key=lambda p: cosine(p.embedding, reference), reverse=True)
 
 
+def face_crop(image: Image.Image, face: Face, side: int = 224) -> Image.Image:
+    """A square crop of the face with some hair and chin around it: the identity prompt."""
+    cx, cy = face.center
+    half = max(face.w, face.h) * 0.8
+    box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+    return image.crop(box).resize((side, side), Image.Resampling.LANCZOS)
+
+
 def generate(
     backend: StyleBackend,
     checker: PhotoChecker,
@@ -110,7 +118,11 @@ def generate(
             composed = composer.compose(photo.photo.image, photo.face, style, plan, size, seed)
             picture = composed.image
             composition = f"{plan.framing.name}/{composed.scene}"
-        image = backend.render(picture, style, variant, seed)
+        if backend.identity_prompt:
+            identity = face_crop(photo.photo.image, photo.face)
+            image = backend.render_with_identity(picture, style, variant, seed, identity)
+        else:
+            image = backend.render(picture, style, variant, seed)
         if image.size != (size, size):
             image = image.resize((size, size), Image.Resampling.LANCZOS)
         if composer is not None:

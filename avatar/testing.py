@@ -196,3 +196,54 @@ def build_tiny_sd_pipeline(folder: Path, seed: int = 0) -> Path:
 
 def as_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def build_tiny_ip_adapter(folder: Path, pipeline_dir: Path, seed: int = 0) -> Path:
+    """Save a tiny random IP-Adapter for the tiny pipeline in `pipeline_dir`, laid out like
+    h94/IP-Adapter: `models/ip-adapter_tiny.safetensors` (image projection + one key/value
+    projection per cross-attention layer, numbered as diffusers' loader expects: 1, 3, 5...)
+    and a tiny CLIP image encoder in `models/image_encoder/`. Returns `folder`."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    models = folder / "models"
+    encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            image_size=32,
+            patch_size=4,
+            projection_dim=32,
+        )
+    )
+    encoder.save_pretrained(str(models / "image_encoder"))
+    unet = UNet2DConditionModel.from_pretrained(str(pipeline_dir), subfolder="unet")
+    cross = unet.config.cross_attention_dim
+    tokens = 4  # a plain IP-Adapter ("proj.weight"): 4 image tokens
+    weights = {
+        "image_proj.proj.weight": torch.randn(tokens * cross, 32) * 0.1,
+        "image_proj.proj.bias": torch.zeros(tokens * cross),
+        "image_proj.norm.weight": torch.ones(cross),
+        "image_proj.norm.bias": torch.zeros(cross),
+    }
+    key_id = 1
+    channels = unet.config.block_out_channels
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        if name.startswith("mid_block"):
+            hidden = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden = list(reversed(channels))[int(name[len("up_blocks.")])]
+        else:
+            hidden = channels[int(name[len("down_blocks.")])]
+        for kind in ("to_k_ip", "to_v_ip"):
+            weights[f"ip_adapter.{key_id}.{kind}.weight"] = torch.randn(hidden, cross) * 0.5
+        key_id += 2
+    save_file(weights, str(models / "ip-adapter_tiny.safetensors"))
+    return folder

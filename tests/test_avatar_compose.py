@@ -186,3 +186,37 @@ def test_scene_avatars_differ_more_than_photo_crops_and_none_is_a_near_duplicate
     scene_likeness = statistics.median(m.similarity for m in scene)
     assert scene_likeness >= statistics.median(m.similarity for m in photo) - 0.05
     assert plan_take(0, 0, 1).framing != plan_take(1, 0, 1).framing
+
+
+class Mirror(StyleBackend):
+    """Test double with an identity prompt: returns the composition, records the prompts."""
+
+    name = "mirror"
+    identity_prompt = True
+
+    def __init__(self) -> None:
+        self.identities: list[Image.Image] = []
+
+    def catalog(self) -> list[Style]:
+        return [Style("same", "Same", "The composition itself.", "a test double")]
+
+    def render(self, portrait: Image.Image, style_id: str, variant: int, seed: int) -> Image.Image:
+        raise AssertionError("a backend with an identity prompt gets render_with_identity")
+
+    def render_with_identity(self, portrait, style_id, variant, seed, identity) -> Image.Image:
+        self.identities.append(identity)
+        return portrait
+
+
+def test_a_backend_with_an_identity_prompt_gets_the_selfie_face(checked, faces) -> None:
+    checker, result = checked
+    backend = Mirror()
+    events = generate(
+        backend, checker, result.accepted, result.reference, {"same": 2}, 512, "job",
+        composer=Composer(PersonSegmenter()),
+    )  # fmt: skip
+    assert [type(e) for e in events] == [Made, Made]
+    assert [i.size for i in backend.identities] == [(224, 224), (224, 224)]
+    # The prompt is the face, filling the crop.
+    found = faces.detect(to_bgr(backend.identities[0]))
+    assert len(found) == 1 and found[0].h > 224 * 0.45

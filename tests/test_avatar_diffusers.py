@@ -98,3 +98,44 @@ def test_job_runs_our_checks_on_every_output_and_drops_unlike_ones(tmp_path, mod
     assert service.quota("ana").used == 0
     service.stop()
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def ip_adapter_dir(tmp_path_factory, model_dir):
+    return testing.build_tiny_ip_adapter(tmp_path_factory.mktemp("ip") / "ip-adapter", model_dir)
+
+
+def test_identity_prompt_loads_the_ip_adapter_and_follows_the_face(
+    tmp_path, model_dir, ip_adapter_dir
+) -> None:
+    missing = DiffusersBackend(
+        tiny_config(tmp_path, model_dir, diffusers_ip_adapter_dir=tmp_path / "nowhere")
+    )
+    assert "IP-Adapter weights" in missing.unavailable_reason()
+    backend = DiffusersBackend(
+        tiny_config(
+            tmp_path,
+            model_dir,
+            diffusers_ip_adapter_dir=ip_adapter_dir,
+            diffusers_ip_adapter_weight="ip-adapter_tiny.safetensors",
+            diffusers_ip_adapter_scale=1.0,
+        )
+    )
+    assert backend.unavailable_reason() is None and backend.identity_prompt
+    portrait = testing.astronaut().resize((64, 64))
+    face = testing.astronaut().crop((160, 30, 300, 170))
+    other = testing.cameraman_closeup(140)
+    first = backend.render_with_identity(portrait, "anime", 0, 7, face)
+    again = backend.render_with_identity(portrait, "anime", 0, 7, face)
+    another = backend.render_with_identity(portrait, "anime", 0, 7, other)
+    assert first.size == (64, 64)
+    assert np.array_equal(testing.as_array(first), testing.as_array(again))
+    # Same seed and prompt, another face as the image prompt: another picture.
+    assert np.abs(testing.as_array(first) - testing.as_array(another)).mean() > 0.5
+    pipe = backend._pipeline()
+    assert pipe.image_encoder is not None
+    kinds = {type(p).__name__ for p in pipe.unet.attn_processors.values()}
+    assert any(k.startswith("IPAdapterAttnProcessor") for k in kinds)
+    # Without a face, the picture itself is the image prompt (the adapter needs one).
+    assert backend.render(portrait, "anime", 0, 7).size == (64, 64)
+    backend.close()

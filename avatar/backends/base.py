@@ -19,6 +19,8 @@ class StyleBackend(ABC):
     """
 
     name: ClassVar[str]
+    # True when `render_with_identity` uses the selfie's face (an identity image prompt).
+    identity_prompt: bool = False
 
     @abstractmethod
     def catalog(self) -> list[Style]:
@@ -31,6 +33,13 @@ class StyleBackend(ABC):
     @abstractmethod
     def render(self, portrait: Image.Image, style_id: str, variant: int, seed: int) -> Image.Image:
         """One avatar, the same size as `portrait`."""
+
+    def render_with_identity(
+        self, portrait: Image.Image, style_id: str, variant: int, seed: int, identity: Image.Image
+    ) -> Image.Image:
+        """`render`, guided by `identity` (a square crop of the selfie's face) when the backend
+        has an identity prompt (`identity_prompt`); the default ignores it."""
+        return self.render(portrait, style_id, variant, seed)
 
     def face_detail(self, style_id: str) -> float:
         """Share of the unstyled face blended back over a composed avatar's face (0-1): more

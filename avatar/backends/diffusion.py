@@ -4,6 +4,13 @@ No package ships image-generation weights, so the folder (a diffusers `save_pret
 folder of a Stable Diffusion 1.x/2.x checkpoint) is configured by the operator and loaded
 with `local_files_only=True`. The stock safety checker is off (its weights are not shipped
 either); the avatar studio runs its own nudity check and likeness check on every output.
+
+Identity: with `diffusers_ip_adapter_dir`, an IP-Adapter (image prompt adapter, Apache-2.0;
+e.g. ip-adapter-plus-face_sd15 with its CLIP image encoder) is loaded from that folder with
+diffusers' `load_ip_adapter`, and the selfie's face crop is the image prompt of every take:
+the style comes from the text prompt, the identity from the face. The FaceID adapters are
+not supported on purpose: they need insightface's face embeddings, whose models are licensed
+for non-commercial research only.
 """
 
 from __future__ import annotations
@@ -64,6 +71,25 @@ class DiffusersBackend(StyleBackend):
     def catalog(self) -> list[Style]:
         return [Style(i, name, desc, TECHNIQUE) for i, name, desc, _ in PROMPTED]
 
+    @property
+    def identity_prompt(self) -> bool:  # type: ignore[override]
+        return self.config.diffusers_ip_adapter_dir is not None
+
+    def _ip_adapter_problem(self) -> str | None:
+        c = self.config
+        if c.diffusers_ip_adapter_dir is None:
+            return None
+        models = Path(c.diffusers_ip_adapter_dir) / c.diffusers_ip_adapter_subfolder
+        if not (models / c.diffusers_ip_adapter_weight).is_file():
+            return (
+                f"the IP-Adapter weights {c.diffusers_ip_adapter_weight} are not in {models}: "
+                "set diffusers_ip_adapter_dir to a folder laid out like h94/IP-Adapter, or unset "
+                "it to generate without the identity prompt"
+            )
+        if not (models / "image_encoder" / "config.json").is_file():
+            return f"the IP-Adapter's CLIP image encoder is missing ({models / 'image_encoder'})"
+        return None
+
     def unavailable_reason(self) -> str | None:
         folder = self.config.diffusers_model_dir
         if folder is None:
@@ -85,7 +111,7 @@ class DiffusersBackend(StyleBackend):
                 "the diffusers backend needs diffusers and torch: "
                 "pip install 'persona-platform[gpu]'"
             )
-        return None
+        return self._ip_adapter_problem()
 
     def _pipeline(self):  # StableDiffusionImg2ImgPipeline, imported lazily (~8 s)
         with self._lock:
@@ -112,6 +138,15 @@ class DiffusersBackend(StyleBackend):
                 requires_safety_checker=False,
                 **{_dtype_argument(): dtype},
             )
+            if self.identity_prompt:
+                c = self.config
+                pipe.load_ip_adapter(
+                    str(c.diffusers_ip_adapter_dir),
+                    subfolder=c.diffusers_ip_adapter_subfolder,
+                    weight_name=c.diffusers_ip_adapter_weight,
+                    local_files_only=True,
+                )
+                pipe.set_ip_adapter_scale(c.diffusers_ip_adapter_scale)
             pipe = pipe.to(device)
             pipe.set_progress_bar_config(disable=True)
             self._device = device
@@ -119,6 +154,23 @@ class DiffusersBackend(StyleBackend):
             return pipe
 
     def render(self, portrait: Image.Image, style_id: str, variant: int, seed: int) -> Image.Image:
+        # With an IP-Adapter loaded every call needs an image prompt: the picture itself then.
+        identity = portrait if self.identity_prompt else None
+        return self._generate(portrait, style_id, variant, seed, identity)
+
+    def render_with_identity(
+        self, portrait: Image.Image, style_id: str, variant: int, seed: int, identity: Image.Image
+    ) -> Image.Image:
+        return self._generate(portrait, style_id, variant, seed, identity)
+
+    def _generate(
+        self,
+        portrait: Image.Image,
+        style_id: str,
+        variant: int,
+        seed: int,
+        identity: Image.Image | None,
+    ) -> Image.Image:
         self.style(style_id)
         import torch
 
@@ -126,8 +178,12 @@ class DiffusersBackend(StyleBackend):
         # A CPU generator gives the same picture for a seed on every device.
         generator = torch.Generator(device="cpu").manual_seed(seed)
         strength = self.config.diffusers_strength + STRENGTH_SHIFTS[variant % len(STRENGTH_SHIFTS)]
+        extra = {}
+        if identity is not None and self.identity_prompt:
+            extra["ip_adapter_image"] = identity.convert("RGB")
         with self._lock:
             result = pipe(
+                **extra,
                 prompt=self._prompts[style_id],
                 negative_prompt=NEGATIVE,
                 image=portrait.convert("RGB"),
