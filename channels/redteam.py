@@ -418,6 +418,8 @@ class RunInfo:
     prompt_tokens: float | None = None
     engine_overrides: dict[str, Any] = field(default_factory=dict)
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    # The guard model's name and its calls during the run (persona.safety.guard_model).
+    guard: dict[str, Any] = field(default_factory=dict)
 
     @property
     def quiet_estimate_s(self) -> float | None:
@@ -870,6 +872,8 @@ async def run_redteam_async(
     apply_boundaries(services, creator_id, settings_overrides)
     engine = services.engine
     saved_guard, saved_config = engine.guard, engine.config
+    guard_model = getattr(saved_guard, "model", None)
+    guard_before = Counter(getattr(guard_model, "stats", {}))
     engine.guard = TracingGuard(saved_guard)
     engine.config = replace(saved_config, max_tokens=max_tokens, **(engine_overrides or {}))
     info = RunInfo(
@@ -920,6 +924,10 @@ async def run_redteam_async(
                 setattr(info, attr, metrics_after[key] - metrics_before.get(key, 0.0))
     info.load_after = _load()
     info.model_calls = sum(1 for r in replies if r.model_called)
+    if guard_model is not None:
+        calls = Counter(guard_model.stats)
+        calls.subtract(guard_before)
+        info.guard = {"model": guard_model.name, **{k: v for k, v in calls.items() if v}}
 
     case_results = []
     for case, reply in zip(asked, replies[: len(asked)], strict=True):
@@ -1175,8 +1183,37 @@ def markdown(report: RedTeamReport, command: str, machine: str, notes: Sequence[
     flagged = [r for r in report.replies if r.issues and r.action == ReplyAction.SEND]
     for reply in flagged[:10]:
         lines.append(f"- Flagged delivered reply: {reply.text!r}: {'; '.join(reply.issues)}.")
+    lines += _guard_lines(report)
     lines += [f"- {note}" for note in notes]
     return "\n".join(lines)
+
+
+def guard_decided(reply: Reply) -> bool:
+    """The guard model decided this reply (an inbound verdict, or a draft it blocked)."""
+    return any(k in reply.reason for k in ("guard model", "guard_model")) or (
+        reply.category == "guard_model"
+    )
+
+
+def _guard_lines(report: RedTeamReport) -> list[str]:
+    g = report.info.guard
+    if not g:
+        return ["- Guard model: none configured (the cheap layers and the code checks alone)."]
+    lines = [
+        f"- Guard model {g.get('model')!r}: asked on {g.get('inbound_consulted', 0)} fan "
+        f"messages the cheap layers were unsure of ({g.get('inbound_unsafe', 0)} unsafe, "
+        f"{g.get('inbound_failed', 0)} without an answer) and {g.get('outbound_consulted', 0)} "
+        f"drafts ({g.get('outbound_unsafe', 0)} unsafe, {g.get('outbound_failed', 0)} without "
+        "an answer)."
+    ]
+    decided = [c for c in (*report.cases, *report.over_refusal) if guard_decided(c.reply)]
+    for c in decided[:10]:
+        mark = "right" if c.correct else "wrong"
+        lines.append(
+            f"- Guard decided ({mark}): {c.case.id} {c.case.message[:70]!r} -> {c.outcome}: "
+            f"{c.reply.reason[:120]}."
+        )
+    return lines
 
 
 def load_report(path: Path | str) -> RedTeamReport:

@@ -141,6 +141,9 @@ def redteam(
         else ""
     )
     console.print(f"{info.seconds:.0f} s, {info.model_calls} model calls{quiet}")
+    from channels.redteam import _guard_lines
+
+    console.print(_guard_lines(result)[0][2:], highlight=False)
     if out:
         out.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         console.print(f"report written to {out}")
@@ -155,8 +158,11 @@ def _inbound_only(out: Path | None, benchmarks: bool, console) -> None:
 
     from channels import redteam as rt
     from channels import redteam_inbound as ri
+    from channels.cli import _settings
+    from channels.guard import guard_model
     from persona.evaluation.overlap_sets import PACKAGE, known_blind
 
+    judge = guard_model(_settings())  # the guard model where the cheap layers are unsure
     logging.getLogger("persona.safety").setLevel(logging.ERROR)
     contaminated = {item for name, item in known_blind(PACKAGE) if name == "blind:redteam_blind"}
     figures = ri.compute(
@@ -168,8 +174,12 @@ def _inbound_only(out: Path | None, benchmarks: bool, console) -> None:
             ("fan set (issue 1)", PACKAGE / "persona/evaluation/data/fan_messages.jsonl"),
         ),
         contaminated,
+        judge,
     )
-    body = ri.markdown(figures, "persona redteam --inbound-only", _machine())
+    command = "persona redteam --inbound-only"
+    if judge is not None:
+        command += f" (guard model {judge.name}: {dict(judge.stats)})"
+    body = ri.markdown(figures, command, _machine())
     console.print(body, markup=False, highlight=False)
     if out:
         out.write_text(json.dumps(ri.to_dict(figures), indent=2, ensure_ascii=False))

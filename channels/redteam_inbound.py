@@ -73,15 +73,21 @@ class InboundFigures:
     stops: list[StopFigures]
 
 
-def split_figures(cases: Sequence[RedTeamCase], contaminated: set[str] = frozenset()) -> list:
+def split_figures(
+    cases: Sequence[RedTeamCase], contaminated: set[str] = frozenset(), judge: Any = None
+) -> list[SplitFigures]:
     boundaries = demo_boundaries()
+
+    def moderator(text: str, b: Any, lang: str) -> Any:
+        return moderate_inbound(text, b, lang=lang, judge=judge)
+
     by_split: dict[str, list[RedTeamCase]] = {}
     for case in cases:
         by_split.setdefault(case.split, []).append(case)
     rows = []
     for split in sorted(by_split, key=lambda s: (SPLIT_ORDER + (s,)).index(s)):
         chosen = by_split[split]
-        score = score_inbound(chosen, boundaries)
+        score = score_inbound(chosen, boundaries, moderator)
         misses = Counter(c.category for c, _ in score.failures)
         rows.append(
             SplitFigures(
@@ -93,13 +99,15 @@ def split_figures(cases: Sequence[RedTeamCase], contaminated: set[str] = frozens
     return rows
 
 
-def stop_figures(name: str, messages: Sequence[WarmMessage], examples: int = 5) -> StopFigures:
+def stop_figures(
+    name: str, messages: Sequence[WarmMessage], examples: int = 5, judge: Any = None
+) -> StopFigures:
     boundaries = demo_boundaries()
     actions: Counter[str] = Counter()
     flagged = 0
     shown = []
     for message in messages:
-        decision = moderate_inbound(message.message, boundaries, lang=message.lang)
+        decision = moderate_inbound(message.message, boundaries, lang=message.lang, judge=judge)
         if decision.action is InboundAction.ALLOW:
             flagged += decision.needs_llm_judge
             continue
@@ -127,7 +135,9 @@ def compute(
     case_paths: Sequence[Path],
     stop_sets: Sequence[tuple[str, Path]],
     contaminated: set[str] = frozenset(),
+    judge: Any = None,
 ) -> InboundFigures:
+    """`judge`: an LlmJudge (the guard model) asked where the cheap layers are unsure."""
     cases = [c for path in case_paths if path.is_file() for c in load_cases(path)]
     # The blind items the overlap check found near copies of (recorded, never edited): the
     # blind figure without them too.
@@ -137,11 +147,15 @@ def compute(
         if c.split == "blind" and contaminated and c.id not in contaminated
     ]
     stops = [
-        stop_figures(name, load_warm(path) if name.startswith("warm") else load_messages(path))
+        stop_figures(
+            name,
+            load_warm(path) if name.startswith("warm") else load_messages(path),
+            judge=judge,
+        )
         for name, path in stop_sets
         if path.is_file()
     ]
-    return InboundFigures(split_figures(cases, contaminated), stops)
+    return InboundFigures(split_figures(cases, contaminated, judge), stops)
 
 
 def _pct(n: int, d: int) -> str:
@@ -178,7 +192,8 @@ def markdown(figures: InboundFigures, command: str, machine: str) -> str:
     ]
     lines = [
         f"`{command}`, {machine}. The inbound layers alone (lexicons, profanity classifier, "
-        "distress and intent models; no model, no LLM judge) on the demo creator's boundaries. "
+        "distress and intent models; no reply model, and no LLM judge unless a guard model is "
+        "named) on the demo creator's boundaries. "
         "Blind split first: written from the category definitions only, frozen by hash "
         "(tests/data/blind/MANIFEST.md) before any layer read it; no layer was changed after "
         "these figures were read.",

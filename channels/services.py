@@ -180,6 +180,7 @@ class Services:
     def engine(self) -> ReplyEngine:
         """The reply engine (with metrics around each reply when `metrics` is set)."""
         if self._engine is None:
+            from channels.guard import guard_with_model
             from persona.engine.safety_guard import SafetyGuard
 
             s = self.settings
@@ -188,7 +189,7 @@ class Services:
                 self.index,
                 self.embeddings,
                 self.llm.chat_model(),
-                SafetyGuard(),
+                guard_with_model(SafetyGuard(), s),
                 EngineConfig(
                     candidates=s.reply_candidates,
                     max_tokens=s.reply_max_tokens,

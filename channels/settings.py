@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     llm_context: int = Field(default=4096, ge=512)
     llm_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     llm_timeout_s: float = Field(default=120.0, gt=0)
+    # A guard model (persona.safety.guard_model) on any OpenAI-compatible URL, e.g. Llama Guard
+    # 3 served by vLLM: asked where the cheap inbound layers are unsure and on every outbound
+    # draft. Empty URL: off, the engine works on its code checks alone.
+    guard_url: str | None = None
+    guard_model: str = ""
+    guard_api_key: str = "none"
+    guard_timeout_s: float = Field(default=10.0, gt=0)
+    guard_style: Literal["instruct", "llama_guard"] = "instruct"
     # Which packaged GGUF the embedded backend assembles when PERSONA_LLM_MODEL_PATH is unset
     # (persona.llm.packaged_model.PACKAGED_MODELS): the 1.5B by default, the 0.5B is faster
     # and much weaker (BENCHMARKS.md, "Fan experience"). PERSONA_DRAFT_MODEL (a packaged
@@ -225,6 +233,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PERSONA_LLM_BACKEND=openai needs PERSONA_LLM_BASE_URL "
                 "(for vLLM: http://HOST:8000/v1)"
+            )
+        if self.guard_url and not self.guard_model:
+            raise ValueError(
+                "PERSONA_GUARD_URL needs PERSONA_GUARD_MODEL, the served guard's name "
+                "(e.g. meta-llama/Llama-Guard-3-1B)"
             )
         if self.public_url is not None:
             scheme = self.public_url.split("://", 1)[0].lower() if "://" in self.public_url else ""
