@@ -52,7 +52,10 @@ LEXICON_MODULES = (
     "persona.safety.boundaries",
 )
 # Few-shot examples shown to a model: (module, attribute); a tuple of tuples of texts.
-FEW_SHOT = (("persona.safety.factcheck", "_READER_EXAMPLES"),)
+FEW_SHOT = (
+    ("persona.safety.factcheck", "_READER_EXAMPLES"),
+    ("persona.safety.guard_model", "POLICY_TEXTS"),  # the guard model's policy prompt
+)
 DEMO_POSTS = "ingest/demo/camille.jsonl"  # retrieved, and its fan/reply pairs are few-shots
 
 
