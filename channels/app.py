@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from channels.api import creators, health
 from channels.api.bodylimit import BodyLimitMiddleware, RouteLimit, creator_gate, multipart_budget
+from channels.api.docs import OfflineDocsPolicy
 from channels.api.https import HSTSMiddleware, public_https
 from channels.api.storable import StorableTextMiddleware
 from channels.avatar_api import PREFIX as AVATAR_PREFIX
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     # reads them (inside the console's session middleware, which names the signed-in
     # creator); the metrics middleware, outermost, counts every answer (refusals included).
     app.add_middleware(StorableTextMiddleware)
+    app.add_middleware(OfflineDocsPolicy)
     app.add_middleware(
         BodyLimitMiddleware,
         default_bytes=settings.max_body_bytes,
