@@ -360,7 +360,7 @@ def eval_voice(
     def pct(value: float) -> str:
         return "n/a" if math.isnan(value) else f"{value:.0%}"
 
-    table = Table(title="Voice evaluation (attribution by an independent char-n-gram judge)")
+    table = Table(title="Voice evaluation (attribution by a function-word + compression judge)")
     for column in (
         "creator",
         "replies",

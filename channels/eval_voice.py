@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from persona.engine import Channel, ReplyAction, ReplyRequest
 from persona.engine.engine import EngineConfig, ReplyEngine
 from persona.engine.safety_guard import SafetyGuard
 from persona.evaluation.voice import (
-    AttributionJudge,
     CreatorVoiceReport,
     Split,
     VoiceReport,
@@ -27,6 +27,7 @@ from persona.evaluation.voice import (
     fan_messages_for,
     split_posts,
 )
+from persona.evaluation.voice_judge import StyleJudge
 from persona.retrieval.index import PostIndex, VectorStoreConfig
 from persona.store import Creator, Database, DatabaseConfig, Post, VoiceEval
 from persona.store.posts import load_post_records
@@ -86,12 +87,13 @@ def _texts(services: Services, creator: str) -> list:
     return [r for r in load_post_records(services.db, creator) if r.clean_text]
 
 
-def _train_judge(splits: dict[str, Split]) -> tuple[AttributionJudge | None, float]:
+def _train_judge(splits: dict[str, Split]) -> tuple[StyleJudge | None, float]:
     if len(splits) < 2:
         return None, math.nan
     texts = [r.clean_text for c in splits for r in splits[c].judge]
     labels = [c for c in splits for _ in splits[c].judge]
-    judge = AttributionJudge().fit(texts, labels)
+    # Function words + compression: not the draft ranker's char n-grams (issue 16).
+    judge = StyleJudge().fit(texts, labels)
     test_texts = [r.clean_text for c in splits for r in splits[c].test]
     test_labels = [c for c in splits for _ in splits[c].test]
     predicted = judge.predict(test_texts)
@@ -143,7 +145,7 @@ async def _evaluate_creator(
     engine: ReplyEngine,
     creator: str,
     split: Split,
-    judge: AttributionJudge | None,
+    judge: StyleJudge | None,
     per_creator: int,
     progress: Progress,
 ) -> CreatorVoiceReport:
@@ -166,10 +168,24 @@ async def _evaluate_creator(
         attribution=judge.share_attributed(replies, creator) if judge else math.nan,
         real_attribution=judge.share_attributed(real_test, creator) if judge else math.nan,
         style_distance=style_distance(replies, real_test) if replies else math.nan,
-        real_style_distance=style_distance([r.clean_text for r in split.train], real_test),
+        real_style_distance=matched_distance(
+            [r.clean_text for r in split.train], real_test, len(replies)
+        ),
         copy_rate=copy_rate(replies, all_posts),
         samples=samples,
     )
+
+
+def matched_distance(
+    real: list[str], test: list[str], size: int, draws: int = 5, seed: int = 0
+) -> float:
+    """The reference distance at the replies' own sample size: ~600 real posts against the
+    test posts would look closer than any ~10 replies could (a large sample is smoother)."""
+    if not size or not real or not test:
+        return math.nan
+    rng = random.Random(seed)
+    values = [style_distance(rng.sample(real, min(size, len(real))), test) for _ in range(draws)]
+    return sum(values) / len(values)
 
 
 def _save(services: Services, report: VoiceReport) -> None:
@@ -298,7 +314,7 @@ def run_tuned_comparison(
 def _compare(
     services: Services,
     splits: dict[str, Split],
-    judge: AttributionJudge | None,
+    judge: StyleJudge | None,
     per_creator: int,
     candidates: int | None,
     progress: Progress,

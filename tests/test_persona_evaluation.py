@@ -49,10 +49,27 @@ def test_judge_attributes_by_style():
         AttributionJudge().fit(["a", "b"], ["x", "x"])
 
 
-def test_copy_rate_counts_eight_shared_words():
+def test_copy_rate_counts_six_shared_words_apart_from_the_engines_guard():
     posts = ["one two three four five six seven eight nine"]
     assert copy_rate(["one two three four five six seven eight", "one two three"], posts) == 0.5
     assert copy_rate([], posts) == 0.0
+    # Seven words in a row pass the engine's 8-word guard; this detector (folded) sees them.
+    post = ["Brioche stole the whole tarte tatin off the counter again"]
+    assert copy_rate(["lol BRIOCHE stole the whole tarte tatin off... typical"], post) == 1.0
+    assert copy_rate(["brioche would never steal a tart"], post) == 0.0
+
+
+def test_the_voice_judge_is_not_the_rankers_family():
+    from persona.evaluation.voice_judge import StyleJudge, style_features
+
+    texts = [r.text for r in CHEF + PROF]
+    judge = StyleJudge().fit(texts, ["chef"] * len(CHEF) + ["prof"] * len(PROF))
+    assert judge.share_attributed(["trop bon ce citron 🍋 bisous"], "chef") == 1.0
+    assert judge.share_attributed(["See the proof of the lemma in lecture 3."], "chef") == 0.0
+    # Topic-free features: function-word rates, punctuation, emoji, case, length.
+    assert len(style_features("the cat")) == len(style_features("le chat !!"))
+    with pytest.raises(ValueError, match="two creators"):
+        StyleJudge().fit(["a", "b"], ["x", "x"])
 
 
 def test_fan_messages_prefer_real_held_out_ones():
