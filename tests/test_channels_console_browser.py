@@ -322,6 +322,9 @@ def make_avatars(page: Any, url: str, tmp_path: Path) -> None:
     outputs = page.locator("#outputs li.output")
     count = outputs.count()
     assert count >= 2
+    # Each avatar shows its likeness; the job its median likeness and variety (issue 20).
+    assert outputs.nth(0).locator(".likeness").inner_text().startswith("Likeness 0.")
+    assert "Variety:" in page.locator("#job-report").inner_text()
     first = outputs.nth(0)
     first.get_by_role("button", name="☆ Favourite").click()
     first.get_by_role("button", name="★ Favourite").wait_for()
