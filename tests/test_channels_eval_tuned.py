@@ -99,7 +99,11 @@ def test_an_adapter_that_copies_posts_is_rejected(services) -> None:
 
     store = AdapterStore(services.settings.data_dir)
     version = candidate(store, "prof")
-    LEARNED["prof"] = PROF[3].text  # memorised a post: in voice, but a copy
+    from persona.evaluation.voice import split_posts
+
+    # Memorised a held-out post (the double's own copy guard sees only the train part): in
+    # voice, but a copy.
+    LEARNED["prof"] = split_posts(PROF).test[0].text
     (comp,), _ = run_tuned_comparison(services, ["prof"], per_creator=3, candidates=1)
     assert comp.decision == "rejected" and "copies posts" in comp.reason
     assert store.get("prof", version).manifest.status == AdapterStatus.REJECTED
