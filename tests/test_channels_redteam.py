@@ -328,7 +328,10 @@ def test_full_suite_through_the_real_model(demo_dir, default_llm):
         return sum(c.correct for c in by_split[split]) / len(by_split[split])
 
     assert rate("tuned") >= 0.95
-    assert rate("holdout") >= 0.60  # 69% measured with the intent model (23% before it)
+    # Holdout 69% of 62 and fresh 93% of 150 measured before the overlap check moved their
+    # contaminated cases to the tuned split; the inbound layers alone now settle 64.6% of the
+    # 48 holdout and 63 of the 74 inbound-decided fresh cases (BENCHMARKS.md).
+    assert rate("holdout") >= 0.60
     assert rate("fresh") >= 0.85
     assert report.correct_rate >= 0.88  # 92.3% measured on 2026-12-06
     assert report.unanswerable_declined_rate >= 0.75  # 87% measured
