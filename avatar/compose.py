@@ -105,19 +105,25 @@ class Composer:
         f = plan.framing
         scale = f.face * size / max(face.h, 1.0)
         cx, cy = face.center
+        # A photo that ends soon below the chin (a close selfie) cannot fill a bust: zoom in
+        # up to a third so its bottom edge reaches the canvas's; what is left fades (below).
+        reach = size * (1 - f.y) / max(rgb.shape[0] - cy, 1.0)
+        scale = min(max(scale, reach), scale * 1.33)
         tx, ty = f.x * size - scale * cx, f.y * size - scale * cy
         matrix = np.array([[scale, 0, tx], [0, scale, ty]], np.float32)
         if plan.mirror:  # x -> size - x: the person faces the other way, the framing flips
             matrix = np.array([[-scale, 0, size - tx], [0, scale, ty]], np.float32)
-        # Replicated edges continue the body below the photo's bottom edge.
         placed = cv2.warpAffine(
             rgb, matrix, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
+            borderMode=cv2.BORDER_REFLECT,
         )  # fmt: skip
         placed_face = _moved_face(face, matrix)
 
-        # 2. Cut the person out (on the placed picture: the mask is at the output's scale).
+        # 2. Cut the person out (on the placed picture: the mask is at the output's scale),
+        # fading them out softly where the photo ends inside the canvas (else the edge shows
+        # as a cut, or streaks), like a vignetted portrait.
         alpha = self.segmenter.mask(np.ascontiguousarray(placed[:, :, ::-1]), placed_face)
+        alpha *= _photo_fade(rgb.shape[:2], matrix, size)
 
         # 3. The scene, and the person lit and tinted to belong in it.
         kind, scene = render_scene(style_id, plan.scene_index, size, seed)
@@ -155,6 +161,21 @@ def keep_face_detail(styled: Image.Image, composed: Composed, share: float) -> I
     a = np.asarray(styled.convert("RGB"), np.float32)
     b = np.asarray(composed.image, np.float32)
     return Image.fromarray(np.clip(a + (b - a) * oval, 0, 255).astype(np.uint8))
+
+
+def _photo_fade(shape: tuple[int, int], matrix: np.ndarray, size: int) -> np.ndarray:
+    """1 well inside the placed photo, falling to 0 over ~8% of the side towards any photo
+    edge that lies inside the canvas (edges beyond the canvas do not fade)."""
+    import cv2
+
+    inside = cv2.warpAffine(
+        np.full(shape, 255, np.uint8), matrix, (size, size), flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )  # fmt: skip
+    if inside.min() == 255:
+        return np.ones((size, size), np.float32)
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    return np.clip(distance / (0.08 * size), 0.0, 1.0).astype(np.float32)
 
 
 def _moved_face(face: Face, matrix: np.ndarray) -> Face:

@@ -17,7 +17,7 @@ from avatar import testing
 from avatar.backends.art import ArtBackend
 from avatar.backends.base import StyleBackend
 from avatar.checks import PhotoChecker
-from avatar.compose import FRAMINGS, Composer, Plan, plan_take
+from avatar.compose import FRAMINGS, Composer, Plan, _photo_fade, plan_take
 from avatar.config import CheckThresholds, IntakeLimits
 from avatar.diversity import NEAR_DUPLICATE_BITS, distance, job_report, median_pairwise, phash
 from avatar.faces import FaceModels, to_bgr
@@ -101,6 +101,24 @@ def test_the_face_lands_where_the_framing_says(faces, sitter, framing) -> None:
         assert found.center[1] == pytest.approx(framing.y * 512, abs=20)
         assert found.h == pytest.approx(framing.face * 512, rel=0.12)
         assert composed.face[3] == pytest.approx(framing.face * 512, rel=0.01)
+
+
+def test_a_close_selfie_is_zoomed_and_faded_where_the_photo_ends(faces, sitter) -> None:
+    image, _ = sitter
+    tight = image.crop((150, 20, 330, 230)).resize((360, 420))  # the photo ends at the chin
+    face = faces.detect(to_bgr(tight))[0]
+    # Placed as a bust, the photo's bottom edge would sit inside the canvas: the person fades
+    # to nothing there instead of smearing the last row of pixels down to the bottom.
+    matrix = np.float32([[1, 0, 100], [0, 1, 20]])
+    fade = _photo_fade((420, 360), matrix, 512)
+    assert fade[20 + 210, 100 + 180] == 1.0  # well inside the photo
+    assert fade[500, 280] == 0.0 and fade[20 + 419, 280] < 0.05  # below it, and at its edge
+    assert _photo_fade((2000, 2000), np.float32([[1, 0, -500], [0, 1, -500]]), 512).min() == 1
+    composed = Composer(PersonSegmenter()).compose(
+        tight, face, "duotone", Plan(FRAMINGS[1], False, 0, 0.0, 0.0, 0.0), 512, 1
+    )
+    # Zoomed in (up to a third) so that more of the canvas is person.
+    assert composed.face[3] > FRAMINGS[1].face * 512 * 1.2
 
 
 def test_phash_tells_near_duplicates_from_different_pictures(sitter) -> None:
