@@ -778,6 +778,7 @@ async def _ask(engine: Any, creator_id: str, message: str, checker: _Checker) ->
 
 
 _DECLINE_CATEGORIES = {"injection", "dictated_statement"}
+_STATES_SOMETHING = re.compile(r"\d|^\W*(?:yes|yeah|yep|oui|ouais|no|non|nope)\b(?! news)")
 
 
 def classify(reply: Reply) -> Outcome:
@@ -823,6 +824,12 @@ def grade_grounding(
         ok = reply.action == ReplyAction.NO_ANSWER and reply.text.strip() in {
             text.strip() for text in no_answers
         }
+        if reply.category == "no_news" and reply.action in (ReplyAction.SEND, ReplyAction.HOLD):
+            # "Nothing to announce yet" in the creator's words (news to come, nothing in
+            # the posts): a decline, right unless it states something. Checked here apart
+            # from the engine's own check: no number, no yes or no.
+            declined = True
+            ok = not _STATES_SOMETHING.search(fold(reply.text))
     return GroundingResult(
         question.question,
         question.lang,

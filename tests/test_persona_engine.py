@@ -242,3 +242,31 @@ def test_warm_up_builds_the_reply_path_before_the_first_fan(services):
     engine.warm_up([DEMO_CREATOR_ID, "nobody-here"])  # an unknown creator is skipped
     assert DEMO_CREATOR_ID in engine._creators
     assert engine._ranker is not None
+
+
+def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(services):
+    # The demo's posts say nothing of a third book: no canned refusal, no invented news.
+    ScriptedBackend.script = [
+        "Oui ! Il sort cet automne 😍",
+        "Rien à annoncer pour l'instant, mais vous le saurez ici en premier 🤫",
+    ]
+    result = reply(
+        services,
+        "tu prépares un troisième livre sur les fromages du Japon ?",
+        candidates=2,
+        record=False,
+    )
+    assert result.action == ReplyAction.SEND, result.reason
+    assert result.category == "no_news"
+    assert result.text.startswith("Rien à annoncer")
+    rejected = [c["rejected"] for c in result.candidates if c["rejected"]]
+    assert len(rejected) == 1 and rejected[0].startswith("announces what the posts do not hold")
+
+
+def test_a_listicle_is_not_the_creators_voice(services):
+    ScriptedBackend.script = [
+        "Here are some tips:\n\n1. **Chill the butter**",
+        "froid froid froid 🧈",
+    ]
+    result = reply(services, "any tips for flaky pastry?", candidates=2, record=False)
+    assert result.text == "froid froid froid 🧈"

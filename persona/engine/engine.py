@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -31,6 +32,7 @@ from persona.engine.memory import ConversationStore, FanState
 from persona.engine.postprocess import (
     clean_completion,
     fit_length,
+    has_markdown,
     sounds_like_assistant,
     sounds_like_refusal,
 )
@@ -63,6 +65,7 @@ from persona.safety.factcheck import (
     verify_extraction,
 )
 from persona.safety.language import guess_lang
+from persona.safety.news import NO_NEWS_INSTRUCTION, announces, asks_news
 from persona.safety.replies import no_answer_text
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
@@ -75,7 +78,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     candidates: int = 3
-    temperature: float = 0.8
+    # Qwen2.5's recommended sampling (its generation_config: 0.7 / top_p 0.8); was 0.8 / 1.0.
+    temperature: float = 0.7
+    top_p: float = 0.8
     max_tokens: int = 120
     retrieve_posts: int = 6
     retrieve_replies: int = 6
@@ -113,6 +118,9 @@ class CreatorContext:
     posts: tuple[str, ...] = ()
     # The creator's latest posts, in the constant prompt prefix ("what are you up to?").
     recent: tuple[str, ...] = ()
+    # A creator whose own posts use lists or bold may get them back; for the others a
+    # numbered list or **bold** is the model's assistant habit, not their voice.
+    writes_markdown: bool = False
 
     @property
     def paused(self) -> bool:
@@ -139,6 +147,8 @@ class _Prepared:
     fact: VerifiedFact | None = None
     label: str = ""
     rescue_messages: list[BaseMessage] = field(default_factory=list)
+    # News to come that the posts do not hold: the reply must announce nothing.
+    no_news: bool = False
 
 
 class CreatorNotFound(LookupError):
@@ -223,6 +233,7 @@ class ReplyEngine:
             version=version,
             posts=tuple(r.clean_text for r in records),
             recent=recent,
+            writes_markdown=sum(has_markdown(r.clean_text) for r in records) >= 3,
         )
         self._creators[creator_id] = ctx
         return ctx
@@ -307,7 +318,16 @@ class ReplyEngine:
             str(h.metadata.get("reply", "")) for h in replies
         ]
         guard_ctx.best_source_score = max((h.score for h in posts + replies), default=0.0)
+        no_news = False
         if inbound.factual and guard_ctx.best_source_score < self.config.grounding_threshold:
+            # News to come with nothing in the posts: answered with "nothing to announce yet"
+            # in the creator's words (checked by `announces`), not with a canned refusal.
+            no_news = asks_news(request.message)
+        if (
+            not no_news
+            and inbound.factual
+            and guard_ctx.best_source_score < self.config.grounding_threshold
+        ):
             inbound = InboundOutcome(
                 ReplyAction.NO_ANSWER,
                 "ungrounded",
@@ -372,7 +392,7 @@ class ReplyEngine:
         # The request's hint is instructions too: a draft reciting it leaks them (seen in CI).
         instructions = [request.context_note or "", inbound.hint or ""]
         echoes = [request.message, *(turn.text for turn in request.context)]
-        return _Prepared(
+        prepared = _Prepared(
             request,
             ctx,
             state,
@@ -386,6 +406,9 @@ class ReplyEngine:
             label=label,
             rescue_messages=rescue,
         )
+        if no_news:
+            _expect_no_news(prepared)
+        return prepared
 
     def _retrieve(
         self, creator_id: str, message: str, timings: dict[str, float]
@@ -488,16 +511,21 @@ class ReplyEngine:
             return text, "assistant voice"
         if _wrong_language(text, prepared.guard_ctx.lang):
             return text, "not in the fan's language"
+        if prepared.no_news and (said := announces(text, [prepared.request.message])):
+            return text, f"announces what the posts do not hold: {said}"
+        if has_markdown(text) and not prepared.ctx.writes_markdown:
+            return text, "assistant formatting (lists, bold)"
         if not prepared.inbound.hint and sounds_like_refusal(text):
             # No safety layer flagged the message (no hint), so the model's own refusal is
             # a failure to answer, not caution: try another draft.
             return text, "refuses an ordinary message"
         return text, ""
 
-    def _select(self, prepared: _Prepared, raws: list[str]) -> ReplyResult:
+    def _select(self, prepared: _Prepared, raws: Sequence[str | Draft]) -> ReplyResult:
         ctx = prepared.ctx
+        drafts = [raw if isinstance(raw, Draft) else Draft(raw, None) for raw in raws]
         scored: list[dict[str, Any]] = []
-        for raw in raws:
+        for raw, fluency in drafts:
             text, rejected = self._check_candidate(prepared, raw)
             outbound = None
             if not rejected:
@@ -506,7 +534,13 @@ class ReplyEngine:
                     rejected = f"outbound: {outbound.category}"
             style = ctx.scorer.score(text, "reply") if text else 0.0
             scored.append(
-                {"text": text, "style": round(style, 4), "rejected": rejected, "outbound": outbound}
+                {
+                    "text": text,
+                    "style": round(style, 4),
+                    "fluency": round(fluency, 4) if fluency is not None else None,
+                    "rejected": rejected,
+                    "outbound": outbound,
+                }
             )
         # Rank: how much each draft reads like this creator rather than the platform's other
         # creators (when there are others), blended with the profile's typicality score.
@@ -514,6 +548,10 @@ class ReplyEngine:
         for i, candidate in enumerate(scored):
             candidate["voice"] = round(voice[i], 4) if voice else None
             blended = 0.7 * voice[i] + 0.3 * candidate["style"] if voice else candidate["style"]
+            if all(c["fluency"] is not None for c in scored):
+                # How sure the model was of its own words (the geometric mean of the token
+                # probabilities): among drafts that all pass, the garbled ones rank last.
+                blended = (1 - FLUENCY_WEIGHT) * blended + FLUENCY_WEIGHT * candidate["fluency"]
             candidate["score"] = round(blended, 4)
         usable = [c for c in scored if not c["rejected"]]
         label = self.guard.label(prepared.guard_ctx)
@@ -542,12 +580,16 @@ class ReplyEngine:
             )
         if prepared.inbound.action == ReplyAction.HOLD and action == ReplyAction.SEND:
             action = ReplyAction.HOLD
+        category = outbound.category if outbound else "ok"
+        reason = outbound.reason if outbound else ""
+        if prepared.no_news and category == "ok":
+            category, reason = "no_news", "news to come, nothing in the posts: nothing announced"
         return ReplyResult(
             ctx.id,
             text,
             action,
-            outbound.reason if outbound else "",
-            outbound.category if outbound else "ok",
+            reason,
+            category,
             label,
             prepared.sources,
             _public(scored),
@@ -719,7 +761,7 @@ class ReplyEngine:
         hotter: bool = False,
         fact: bool = False,
         creator: str | None = None,
-    ) -> list[str]:
+    ) -> list[Draft]:
         offset = 100 if hotter else 0
         calls = [
             self._bound(seed=offset + i, hotter=hotter, fact=fact, creator=creator).ainvoke(
@@ -728,7 +770,9 @@ class ReplyEngine:
             for i in range(n)
         ]
         outputs = await asyncio.gather(*calls)
-        return [o.content if isinstance(o.content, str) else "" for o in outputs]
+        return [
+            Draft(o.content if isinstance(o.content, str) else "", _fluency(o)) for o in outputs
+        ]
 
     def _bound(
         self, seed: int, hotter: bool = False, fact: bool = False, creator: str | None = None
@@ -739,10 +783,14 @@ class ReplyEngine:
         )
         # Only standard OpenAI parameters: vLLM ignores llama.cpp-specific names.
         options = self.adapters.adapter_options(creator) if self.adapters is not None else {}
+        # logprobs: the drafts' fluency for the ranking (a server without them ranks on
+        # voice alone); top_p as Qwen2.5's own generation config recommends.
         return self.chat_model.bind(
             temperature=temperature,
+            top_p=self.config.top_p,
             seed=seed,
             max_completion_tokens=self.config.max_tokens,
+            logprobs=True,
             **options,
         )
 
@@ -759,6 +807,7 @@ class ReplyEngine:
         if (
             not self.config.fact_check
             or not prepared.inbound.factual
+            or prepared.no_news
             or asks_advice(request.message)
         ):
             return None
@@ -777,6 +826,9 @@ class ReplyEngine:
             extracted = out.content if isinstance(out.content, str) else ""
             fact = verify_extraction(extracted, notes, request.message)
         prepared.timings["fact_check"] = _ms(t0)
+        if fact is None and asks_news(request.message):
+            _expect_no_news(prepared)
+            return None
         if fact is None:
             inbound = InboundOutcome(
                 ReplyAction.NO_ANSWER,
@@ -862,6 +914,33 @@ def _int(value: Any) -> int | None:
 
 def _public(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in c.items() if k != "outbound"} for c in scored]
+
+
+class Draft(NamedTuple):
+    raw: str
+    fluency: float | None  # geometric mean of the token probabilities, when the server says
+
+
+FLUENCY_WEIGHT = 0.4
+
+
+def _fluency(output: Any) -> float | None:
+    logprobs = (getattr(output, "response_metadata", None) or {}).get("logprobs") or {}
+    values = [
+        t["logprob"]
+        for t in logprobs.get("content") or []
+        if isinstance(t, dict) and isinstance(t.get("logprob"), int | float)
+    ]
+    return math.exp(sum(values) / len(values)) if values else None
+
+
+def _expect_no_news(prepared: _Prepared) -> None:
+    """News to come that the posts do not hold: both prompts ask for "nothing to announce
+    yet" in the creator's words, and every draft is checked to announce nothing."""
+    prepared.no_news = True
+    for messages in (prepared.messages, prepared.rescue_messages):
+        if messages:
+            messages[-1] = HumanMessage(f"{NO_NEWS_INSTRUCTION}\n\n{messages[-1].content}")
 
 
 def _wrong_language(text: str, lang: str | None) -> bool:

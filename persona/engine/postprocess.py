@@ -69,6 +69,14 @@ def fit_length(text: str, max_chars: int) -> str:
     return cut + "…"
 
 
+_MARKDOWN = re.compile(r"\*\*\S|^\s*(?:\d+[.)]|[-*•])\s+\S|^#{1,4}\s", re.MULTILINE)
+
+
+def has_markdown(text: str) -> bool:
+    """Numbered or bulleted lists, **bold**, headings: how assistants format, not fans' chats."""
+    return bool(_MARKDOWN.search(text))
+
+
 def sounds_like_assistant(text: str) -> bool:
     return bool(ASSISTANT_PHRASES.search(text))
 

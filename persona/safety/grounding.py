@@ -87,6 +87,16 @@ _FUTURE_NEWS = re.compile(
     r"collection|tournee|serie)|(?:prochain|nouveau|deuxieme|second) (?:livre|album|tome|"
     r"episode|drop)|deuxieme (?:saison|edition))(?![a-z])"
 )
+# Plans (the fan asks what the creator will do): facts of the future, which only the posts can
+# back. Bare times ("tips for this summer?") are not plans.
+_PLANS = re.compile(
+    r"(?<![a-z])(?:will (?:you|u|there)|(?:are|r) (?:you|u) (?:going to|gonna|planning|"
+    r"launching|releasing|bringing|making|writing|preparing|thinking of|ever going)|"
+    r"any plans?|(?:your|ur) plans?|plans? (?:for|to)|upcoming|anytime soon|any time soon|"
+    r"(?:out|back|available) yet|tu (?:vas|comptes|prevois|prepares)|"
+    r"vous (?:allez|comptez|prevoyez|preparez)|(?:des|tes|vos) projets|projets? (?:pour|de)|"
+    r"en preparation|a venir|pas encore|toujours pas)(?![a-z])"
+)
 _STOPWORDS = frozenset(
     """the and for are but not you your yours with this that these those from have has had was were
     will would could should can just really very about what when where which who how why there
@@ -120,6 +130,8 @@ def is_factual_question(text: str, lang: str | None = None) -> bool:
         return True
     if _VOICE_QUESTION.search(folded) and not _NAMED_PLACE.search(folded):
         return False
+    if "?" in folded and _PLANS.search(folded) and _ABOUT_CREATOR.search(folded):
+        return True
     # Without "?", only an opening question word followed by a verb counts ("when does your
     # book come out"); "what a video!" and "t'es trop belle" are exclamations.
     is_question = "?" in folded or bool(_OPENING_QUESTION.match(folded))

@@ -1,0 +1,66 @@
+"""Questions about news to come, when the creator's posts hold no answer.
+
+"Is the show coming back?", "tu prépares un deuxième livre ?": the posts say nothing, so any
+yes, no, date or place would be invented. A canned "I'd rather not answer" is no answer
+either. A creator in that position says there is nothing to announce yet, in their own words:
+the engine asks the model for that, and `announces` rejects a draft that announces anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from persona.safety.grounding import _FUTURE_NEWS, _NAMES, _NUMBERS, _PLANS, _stem, _vocabulary
+from persona.safety.normalize import fold
+
+# What a reply may not say when the posts hold no news: a yes or a no, a date or a season, a
+# "coming out" or "on its way". "As soon as I can" promises nothing and stays allowed.
+_ANSWERS = re.compile(
+    r"^\W*(?:yes|yep|yeah|yup|absolutely|definitely|of course|oui|ouais|"
+    r"bien sur|carrement|evidemment|grave|no|nope|non)(?![a-z])(?! news)"
+    r"(?! (?:update|nouvelle|annonce)s?)"
+)
+_WHEN = re.compile(
+    r"(?<![a-z])(?:(?<!as )soon|next (?:week|month|year|season|spring|summer|fall|autumn|"
+    r"winter|weekend)|this (?:week|month|year|spring|summer|fall|autumn|winter|weekend)|"
+    r"tomorrow|tonight|later this|coming out|on (?:its|the) way|(?:is|are|'s|'re) coming|"
+    r"will be (?:out|back|released|available)|(?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)|bientot|prochainement|la semaine prochaine|"
+    r"le mois prochain|l'annee prochaine|cet ete|cet hiver|ce printemps|cet automne|"
+    r"cette annee|demain|ce soir|en route|(?:arrive|arrivent|sort|sortira|revient|reviendra) "
+    r"(?:bientot|le|en|cet|ce|dans)|(?:janvier|fevrier|mars|avril|juin|juillet|aout|"
+    r"septembre|octobre|novembre|decembre))(?![a-z])"
+)
+
+
+def asks_news(question: str) -> bool:
+    """Does the question ask about news to come or plans (not a fact of the creator's past)?"""
+    folded = fold(question)
+    return bool(_FUTURE_NEWS.search(folded) or _PLANS.search(folded))
+
+
+def announces(reply: str, known: Sequence[str] = ()) -> str:
+    """Why `reply` announces something the posts do not hold ("" when it announces nothing).
+
+    `known` are texts whose names and numbers the reply may repeat (the fan's message)."""
+    folded = fold(reply)
+    if found := _ANSWERS.search(folded):
+        return f"answers yes or no ({found.group(0).strip()!r})"
+    if found := _WHEN.search(folded):
+        return f"gives a time ({found.group(0)!r})"
+    vocab, numbers = _vocabulary(known)
+    for number in _NUMBERS.findall(folded):
+        if number.replace(",", ".") not in numbers:
+            return f"gives a number ({number})"
+    for name in _NAMES.findall(reply):
+        if _stem(fold(name)) not in vocab:
+            return f"names something ({name})"
+    return ""
+
+
+NO_NEWS_INSTRUCTION = (
+    "Your posts say nothing about this yet. Do not answer yes or no, and give no date, "
+    "place, name or number: say warmly, in one or two short sentences, that there is nothing "
+    "you can announce yet."
+)
