@@ -96,9 +96,15 @@ async def webhook(platform: PlatformPath, request: Request, response: Response) 
     """Receive one signed event (dm, comment, group_message). 202 once it is stored."""
     # Not ServicesDep: a sync dependency costs a thread-pool hop, and this is the hot path.
     services = request.app.state.services
-    intake = await webhooks.receive(services, inbox_config(services), platform, request)
+    # The group-commit writer the app's inbox runs, and the config it was started with
+    # (validated once, not per webhook); neither exists outside the app's lifespan.
+    handle = getattr(request.app.state, "inbox_worker", None)
+    writer = handle.intake if handle is not None else None
+    config = handle.worker.config if handle is not None else inbox_config(services)
+    intake = await webhooks.receive(services, config, platform, request, writer)
     response.status_code = intake.http_status
-    if not intake.ack.duplicate:
+    # The writer wakes the workers once a batch (its on_commit).
+    if writer is None and not intake.ack.duplicate:
         services.hub.publish(WAKE_INBOX, {"event_id": intake.ack.event_id})
     return intake.ack
 

@@ -5,13 +5,25 @@ workers (or a restarted one) never process the same row at once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from channels.inbox.comments import text_hash
 from channels.inbox.duplicates import near_duplicate
@@ -47,21 +59,24 @@ class Accepted:
     duplicate: bool
 
 
-def accept_event(
-    db: Database,
-    platform: str,
-    event: DMEvent | CommentEvent | GroupMessageEvent,
-    callback_url: str | None,
-    now: datetime,
-    not_before: datetime | None = None,
-) -> Accepted:
-    """Persist one inbound event; a second delivery of the same (creator, platform, message id)
-    gives back the first one's id. Returns only after the row is committed.
+Inbound = DMEvent | CommentEvent | GroupMessageEvent
 
-    The hot path is one INSERT: the unique key catches duplicates and the foreign key an
-    unknown creator, and only then do we look at why it failed."""
-    values = {
-        "platform": platform,
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One validated webhook waiting to be stored (`accept_events` takes many)."""
+
+    platform: str
+    event: Inbound
+    callback_url: str | None
+    now: datetime
+    not_before: datetime | None = None
+
+
+def _row(arrival: Arrival) -> dict[str, Any]:
+    event = arrival.event
+    return {
+        "platform": arrival.platform,
         "message_id": event.message_id,
         "creator_id": event.creator_id,
         "channel": EVENT_CHANNEL[event.type],
@@ -72,13 +87,29 @@ def accept_event(
         "text": event.text,
         "text_hash": text_hash(event.text),
         "payload": event.model_dump(mode="json"),
-        "callback_url": callback_url,
+        "callback_url": arrival.callback_url,
         "status": EventStatus.PENDING,
         "reason": "",
-        "not_before": not_before or now,
+        "not_before": arrival.not_before or arrival.now,
         "attempts": 0,
-        "received_at": now,
+        "received_at": arrival.now,
     }
+
+
+def accept_event(
+    db: Database,
+    platform: str,
+    event: Inbound,
+    callback_url: str | None,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> Accepted:
+    """Persist one inbound event; a second delivery of the same (creator, platform, message id)
+    gives back the first one's id. Returns only after the row is committed.
+
+    The hot path is one INSERT: the unique key catches duplicates and the foreign key an
+    unknown creator, and only then do we look at why it failed."""
+    values = _row(Arrival(platform, event, callback_url, now, not_before))
     try:
         with db.engine.begin() as connection:
             result = connection.execute(insert(InboxEvent).values(**values))
@@ -92,6 +123,82 @@ def accept_event(
                 raise UnknownCreator(event.creator_id) from None
         raise
     return Accepted(event_id, EventStatus.PENDING, False)
+
+
+def accept_events(db: Database, arrivals: Sequence[Arrival]) -> list[Accepted | UnknownCreator]:
+    """Group commit: persist many inbound events in ONE transaction, each answered as
+    `accept_event` would answer it alone (an `UnknownCreator` in its place for an unknown
+    creator). Returns only after the commit.
+
+    Duplicates and unknown creators are looked up first, so that one bad row does not abort
+    the others; when another process inserts one of the same keys between that look and the
+    INSERT, the unique key refuses the whole batch, and each event is then stored alone."""
+    if not arrivals:
+        return []
+    try:
+        return _accept_batch(db, arrivals)
+    except IntegrityError:
+        answers: list[Accepted | UnknownCreator] = []
+        for a in arrivals:
+            try:
+                answers.append(
+                    accept_event(db, a.platform, a.event, a.callback_url, a.now, a.not_before)
+                )
+            except UnknownCreator as exc:
+                answers.append(exc)
+        return answers
+
+
+def _accept_batch(db: Database, arrivals: Sequence[Arrival]) -> list[Accepted | UnknownCreator]:
+    keys = [(a.event.creator_id, a.platform, a.event.message_id) for a in arrivals]
+    with db.engine.begin() as connection:
+        known = set(
+            connection.scalars(select(Creator.id).where(Creator.id.in_({k[0] for k in keys})))
+        )
+        stored: dict[tuple[str, str, str], Accepted] = {}
+        for creator_id, platform, message_id, event_id, status in connection.execute(
+            select(
+                InboxEvent.creator_id,
+                InboxEvent.platform,
+                InboxEvent.message_id,
+                InboxEvent.id,
+                InboxEvent.status,
+            ).where(InboxEvent.message_id.in_({k[2] for k in keys}))
+        ):
+            stored[(creator_id, platform, message_id)] = Accepted(event_id, status, True)
+        # The first of each new key is inserted; later copies in the batch are its duplicates.
+        fresh: dict[tuple[str, str, str], int] = {}
+        for index, key in enumerate(keys):
+            if key[0] in known and key not in stored and key not in fresh:
+                fresh[key] = index
+        ids = _insert_rows(connection, [_row(arrivals[i]) for i in fresh.values()])
+    answers: list[Accepted | UnknownCreator] = []
+    inserted = dict(zip(fresh, ids, strict=True))
+    for index, key in enumerate(keys):
+        if key[0] not in known:
+            answers.append(UnknownCreator(key[0]))
+        elif key in stored:
+            answers.append(stored[key])
+        else:
+            answers.append(Accepted(inserted[key], EventStatus.PENDING, fresh[key] != index))
+    return answers
+
+
+def _insert_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """One INSERT of many rows, their ids in order (INSERT ... RETURNING where the database
+    and driver can keep the order: SQLite >= 3.35, PostgreSQL; else a row at a time, in
+    the same transaction)."""
+    if not rows:
+        return []
+    if connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        result = connection.execute(
+            insert(InboxEvent).returning(InboxEvent.id, sort_by_parameter_order=True), rows
+        )
+        return [int(row[0]) for row in result]
+    return [
+        int(connection.execute(insert(InboxEvent).values(**row)).inserted_primary_key[0])
+        for row in rows
+    ]
 
 
 def _find(db: Database, creator_id: str, platform: str, message_id: str) -> Accepted | None:
@@ -116,6 +223,38 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+# The claim statements, built once: building SQLAlchemy expressions per call cost more
+# CPU than running them (a claim round per finished event under a burst).
+_NOW = bindparam("now", type_=InboxEvent.__table__.c.not_before.type)
+_CLAIMABLE = or_(
+    and_(InboxEvent.status == EventStatus.PENDING, InboxEvent.not_before <= _NOW),
+    and_(InboxEvent.status == EventStatus.PROCESSING, InboxEvent.lease_until < _NOW),
+)
+_CANDIDATES = (
+    select(
+        InboxEvent.id,
+        InboxEvent.creator_id,
+        InboxEvent.platform,
+        InboxEvent.channel,
+        InboxEvent.thread_key,
+    )
+    .where(_CLAIMABLE)
+    .order_by(InboxEvent.id)
+    .limit(bindparam("n", type_=Integer))
+)
+_CLAIM = (
+    update(InboxEvent)
+    .where(InboxEvent.id == bindparam("event_id", type_=Integer), _CLAIMABLE)
+    .values(
+        status=EventStatus.PROCESSING,
+        lease_owner=bindparam("owner", type_=String),
+        lease_until=bindparam("until", type_=InboxEvent.__table__.c.lease_until.type),
+        attempts=InboxEvent.attempts + 1,
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
 def claim_due(
     db: Database,
     owner: str,
@@ -127,49 +266,42 @@ def claim_due(
     """Claim up to `limit` due events, at most one per thread and none of `busy_threads`
     (events of one thread are handled in order, one at a time)."""
     with db.session() as session:
-        candidates = session.execute(
-            select(
-                InboxEvent.id,
-                InboxEvent.creator_id,
-                InboxEvent.platform,
-                InboxEvent.channel,
-                InboxEvent.thread_key,
-            )
-            .where(_claimable(now))
-            .order_by(InboxEvent.id)
-            .limit(limit * 8 + 16)
-        ).all()
+        candidates = session.execute(_CANDIDATES, {"now": now, "n": limit * 8 + 16}).all()
     taken: set[ThreadKey] = set(busy_threads)
-    claimed: list[InboxEvent] = []
-    for event_id, creator_id, platform, channel, thread in candidates:
-        if len(claimed) >= limit:
-            break
-        key = (creator_id, platform, channel, thread)
-        if key in taken:
-            continue
-        row = claim_one(db, owner, event_id, lease_s, now)
-        if row is not None:
-            taken.add(key)
-            claimed.append(row)
-    return claimed
+    ids: list[int] = []
+    # One transaction for the round's claims (in id order, so that racing PostgreSQL
+    # workers lock rows in the same order); each claim is still a conditional UPDATE.
+    with db.session() as session:
+        for event_id, creator_id, platform, channel, thread in candidates:
+            if len(ids) >= limit:
+                break
+            key = (creator_id, platform, channel, thread)
+            if key in taken:
+                continue
+            if _claim(session, owner, event_id, lease_s, now):
+                taken.add(key)
+                ids.append(event_id)
+        if not ids:
+            return []
+        rows = session.scalars(
+            select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id)
+        ).all()
+    return list(rows)
+
+
+def _claim(session: Session, owner: str, event_id: int, lease_s: float, now: datetime) -> bool:
+    until = now + timedelta(seconds=lease_s)
+    result = session.execute(
+        _CLAIM, {"event_id": event_id, "now": now, "owner": owner, "until": until}
+    )
+    return result.rowcount == 1
 
 
 def claim_one(
     db: Database, owner: str, event_id: int, lease_s: float, now: datetime
 ) -> InboxEvent | None:
     with db.session() as session:
-        result = session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id == event_id, _claimable(now))
-            .values(
-                status=EventStatus.PROCESSING,
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_s),
-                attempts=InboxEvent.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
+        if not _claim(session, owner, event_id, lease_s, now):
             return None
         return session.get(InboxEvent, event_id)
 

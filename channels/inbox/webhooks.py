@@ -1,6 +1,7 @@
 """Webhook intake: size limit, timestamp window and signature, validation, then the event is
-committed to the inbox before we answer 202. A second delivery of the same message answers
-200 with the first one's id and `duplicate: true`, and never causes a second reply."""
+committed to the inbox before we answer 202 (several webhooks a transaction: group commit,
+channels.inbox.intake). A second delivery of the same message answers 200 with the first
+one's id and `duplicate: true`, and never causes a second reply."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from channels.api import safejson
-from channels.inbox import store
+from channels.inbox import intake, store
 from channels.inbox.config import InboxConfig
 from channels.inbox.protocol import WebhookAck, inbound_event
 from channels.inbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
@@ -51,7 +52,15 @@ class Intake:
     http_status: int
 
 
-async def receive(services: Any, config: InboxConfig, platform: str, request: Request) -> Intake:
+async def receive(
+    services: Any,
+    config: InboxConfig,
+    platform: str,
+    request: Request,
+    writer: intake.IntakeWriter | None = None,
+) -> Intake:
+    """Check and store one webhook: through `writer` (group commit) when the app runs one,
+    else in a transaction of its own."""
     secret = config.secret_for(platform)
     if secret is None:
         raise HTTPException(
@@ -98,15 +107,14 @@ async def receive(services: Any, config: InboxConfig, platform: str, request: Re
                     }
                 ],
             ) from None
+    arrival = store.Arrival(
+        platform, event, config.callback_for(platform, callback), datetime.now(UTC)
+    )
     try:
-        accepted = await run_in_threadpool(
-            store.accept_event,
-            services.db,
-            platform,
-            event,
-            config.callback_for(platform, callback),
-            datetime.now(UTC),
-        )
+        if writer is not None:
+            accepted = await writer.accept(arrival)
+        else:
+            accepted = await run_in_threadpool(intake.accept_one, services.db, arrival)
     except store.UnknownCreator:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"unknown creator {event.creator_id!r}"

@@ -28,6 +28,7 @@ import httpx
 
 from channels.inbox import comments, groups, store
 from channels.inbox.config import InboxConfig
+from channels.inbox.intake import IntakeWriter
 from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
 from channels.inbox.outbox import WAKE_OUTBOX, Deliverer, approvals_topic
 from channels.inbox.policy import (
@@ -550,13 +551,22 @@ def comment_note(payload: dict[str, Any], kind: str) -> str:
 class WorkerHandle:
     """The running inbox worker and outbox deliverer of one process."""
 
-    def __init__(self, worker: InboxWorker, deliverer: Deliverer, client: httpx.AsyncClient):
+    def __init__(
+        self,
+        worker: InboxWorker,
+        deliverer: Deliverer,
+        client: httpx.AsyncClient,
+        intake: IntakeWriter,
+    ):
         self.worker = worker
         self.deliverer = deliverer
+        # The webhook intake's group-commit writer (the webhook route stores through it).
+        self.intake = intake
         self._client = client
         self._tasks: list[asyncio.Task[None]] = []
 
     def _start(self, hub: Any) -> None:
+        self.intake.start()
         self._outbox_kick = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self.worker.run(), name="inbox-worker"),
@@ -591,6 +601,7 @@ class WorkerHandle:
                 await asyncio.wait_for(self._outbox_kick.wait(), wait)
 
     async def stop(self) -> None:
+        await self.intake.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -618,6 +629,11 @@ def start_worker(
     # Every callback goes through the outbound policy (checked addresses, no redirects).
     client = callback_client(config.callback_policy(), transport)
     deliverer = Deliverer(services.db, services.hub, config, clock, client)
-    handle = WorkerHandle(worker, deliverer, client)
+    # Webhooks committed: wake the workers (this one and, through Redis, the others) once a
+    # batch, not once a webhook.
+    intake = IntakeWriter(
+        services.db, on_commit=lambda n: services.hub.publish(WAKE_INBOX, {"webhooks": n})
+    )
+    handle = WorkerHandle(worker, deliverer, client, intake)
     handle._start(services.hub)
     return handle

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -28,8 +28,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
 class Database:
     def __init__(self, config: DatabaseConfig) -> None:
         self.config = config
+        # A pre-ping finds server connections that went stale; a SQLite file has none, and
+        # the ping is one more statement on every checkout of the hot paths.
+        server = make_url(config.url).get_backend_name() != "sqlite"
         self.engine: Engine = create_engine(
-            config.url, echo=config.echo, pool_pre_ping=True, future=True
+            config.url, echo=config.echo, pool_pre_ping=server, future=True
         )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
