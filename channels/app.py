@@ -24,6 +24,8 @@ from channels.api.https import HSTSMiddleware, public_https
 from channels.api.storable import StorableTextMiddleware
 from channels.avatar_api import PREFIX as AVATAR_PREFIX
 from channels.avatar_api import build_avatar_router
+from channels.connectors.manager import ConnectorManager
+from channels.connectors.router import router as connectors_router
 from channels.console import mount_console
 from channels.deps import authenticated_creator
 from channels.home.router import router as home_router
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         jobs = build_job_queue(services, settings.redis_url, settings.job_queue)
         app.state.jobs = jobs
         app.state.live = LiveManager(services)
+        app.state.connectors = ConnectorManager(services, app.state.live, metrics)
+        app.state.connectors.start()
         app.state.inbox_worker = start_worker(services, limiter=limiter)
         # Deletion deadlines hold after a restart too: sweep first. Avatars are then made by
         # this process's studio thread, or by the job workers (`persona jobs`) with arq.
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
             if feed is not None:
                 await feed.stop()
             await app.state.inbox_worker.stop()
+            await app.state.connectors.stop()
             await app.state.live.stop()
             await jobs.close()
             close = getattr(limiter, "close", None)
@@ -155,6 +160,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(openai_router)
     app.include_router(live_router)
     app.include_router(inbox_router)
+    app.include_router(connectors_router)
 
     def avatar_queued(job_id: str) -> None:
         feed = getattr(app.state, "avatar_feed", None)

@@ -663,6 +663,9 @@ def main() -> None:
     from channels.console_cli import admin_app
 
     app.add_typer(admin_app, name="admin")
+    from channels.connectors.cli import connect_app
+
+    app.add_typer(connect_app, name="connect")
     from channels.eval_overlap import overlap
     from channels.redteam_cli import redteam
 

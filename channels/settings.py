@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -118,6 +118,20 @@ class Settings(BaseSettings):
     live_max_viewers_per_creator: int | None = Field(default=None, ge=1, le=1_000_000)
     live_max_viewers_per_client: int | None = Field(default=None, ge=1, le=10_000)
     live_viewer_idle_timeout_s: float | None = Field(default=None, gt=0, le=86_400)
+
+    # Chat-protocol connectors (channels/connectors, `persona connect`). Bot credentials by
+    # account, like the other secrets: in the environment, never stored nor logged.
+    twitch_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description='bot login -> OAuth token ("oauth:...")'
+    )
+    # Twitch locks a bot out of chat for 30 min over its limit: 20 messages per 30 s for an
+    # ordinary account, 100 when the bot is a moderator of the channel.
+    twitch_messages_per_window: int = Field(default=20, ge=1, le=1000)
+    twitch_window_s: float = Field(default=30.0, gt=0, le=3600)
+    connector_poll_s: float = Field(default=5.0, gt=0, le=3600)
+    connector_backoff_base_s: float = Field(default=1.0, gt=0, le=600)
+    connector_backoff_max_s: float = Field(default=60.0, gt=0, le=3600)
+    connector_keepalive_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Production mode: setting these switches the same code to shared services.
     redis_url: str | None = Field(

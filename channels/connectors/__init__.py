@@ -1,0 +1,15 @@
+"""Connectors on real chat protocols: a bridge per remote room (a Twitch channel today;
+Matrix rooms and YouTube live chats next) into one of the platform's channels."""
+
+from channels.connectors.base import Connector, ConnectorSpec, Context, Health, State
+from channels.connectors.registry import CONNECTORS, ConnectorRegistry
+
+__all__ = [
+    "CONNECTORS",
+    "Connector",
+    "ConnectorRegistry",
+    "ConnectorSpec",
+    "Context",
+    "Health",
+    "State",
+]

@@ -1,0 +1,100 @@
+"""`persona connect`: connect a creator's live stream to a chat room, list, disconnect.
+
+The spec is stored with the creator; the running server (`persona serve`) connects within
+PERSONA_CONNECTOR_POLL_S seconds and reconnects on its own. The bot's OAuth token is read
+by the server from PERSONA_TWITCH_TOKENS (never from the command line: shell history)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from channels.connectors import store
+from channels.connectors.twitch.spec import TWITCH_IRC, TwitchSpec
+
+connect_app = typer.Typer(
+    help="Connect the AI double to chat networks (Twitch chat today).", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _services():  # noqa: ANN202 - the CLI's own context manager
+    from channels.cli import _services as services
+
+    return services()
+
+
+@connect_app.command("twitch")
+def twitch(
+    creator: Annotated[str, typer.Argument(help="Creator id")],
+    channel: Annotated[str, typer.Argument(help="Twitch channel, e.g. '#somestreamer'")],
+    nick: Annotated[
+        str, typer.Option(help="The bot account's login (its token: PERSONA_TWITCH_TOKENS)")
+    ],
+    stream: Annotated[str, typer.Option(help="Live stream id the chat feeds")] = "twitch",
+    server: Annotated[str, typer.Option(help="IRC server")] = TWITCH_IRC,
+    port: Annotated[int, typer.Option(help="IRC port")] = 6697,
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="TLS (Twitch: on)")] = True,
+) -> None:
+    """Answer a Twitch channel's chat as the creator's live stream."""
+    try:
+        spec = TwitchSpec(
+            channel=channel, nick=nick, stream_id=stream, server=server, port=port, tls=tls
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        err.print(f"[red]invalid connector:[/red] {problems}")
+        raise typer.Exit(2) from None
+    with _services() as services:
+        try:
+            store.save(services.db, creator, spec)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        has_token = nick in services.settings.twitch_tokens
+    console.print(f"stored {spec.id}: {spec.remote()} -> live stream {spec.stream_id!r}")
+    if not has_token:
+        err.print(
+            f"[yellow]no token for {nick!r} in PERSONA_TWITCH_TOKENS[/yellow]: the server "
+            "connects without one (Twitch then refuses the login)",
+            highlight=False,
+        )
+    err.print("a running `persona serve` connects within PERSONA_CONNECTOR_POLL_S seconds")
+
+
+@connect_app.command("list")
+def list_connectors(creator: Annotated[str, typer.Argument(help="Creator id")]) -> None:
+    """The creator's stored connectors (their live status: GET /api/creators/ID/connectors)."""
+    with _services() as services:
+        try:
+            specs = store.creator_specs(services.db, creator)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    table = Table("id", "where", "live stream")
+    for spec in specs:
+        table.add_row(spec.id, spec.remote(), spec.stream_id)
+    console.print(table)
+
+
+@connect_app.command("remove")
+def remove(
+    creator: Annotated[str, typer.Argument(help="Creator id")],
+    connector_id: Annotated[str, typer.Argument(help="Connector id, e.g. 'twitch:#name'")],
+) -> None:
+    """Disconnect (the running server leaves the room within PERSONA_CONNECTOR_POLL_S)."""
+    with _services() as services:
+        try:
+            removed = store.remove(services.db, creator, connector_id)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    if not removed:
+        err.print(f"[red]no connector {connector_id!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"removed {connector_id}")

@@ -1,0 +1,75 @@
+"""Connectors API (creator token or console session):
+
+- `GET /api/creators/{id}/connectors`: each stored connector with its health;
+- `PUT /api/creators/{id}/connectors`: connect (a spec: `{"kind": "twitch", "channel":
+  "#name", "nick": "bot", "stream_id": "main"}`), replacing the one with the same id;
+- `DELETE /api/creators/{id}/connectors/{connector_id}`: disconnect.
+
+The running server connects within a second (the API wakes the manager); credentials are
+not part of a spec: they come from the server's settings (PERSONA_TWITCH_TOKENS)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Request, status
+from pydantic import ValidationError
+
+from channels.connectors import store
+from channels.connectors.manager import ConnectorManager
+from channels.connectors.registry import CONNECTORS
+from channels.deps import CreatorDep, ServicesDep
+from persona.registry import UnknownBackendError
+
+router = APIRouter(prefix="/api/creators/{creator_id}/connectors", tags=["connectors"])
+
+
+def _manager(request: Request) -> ConnectorManager:
+    manager = getattr(request.app.state, "connectors", None)
+    if manager is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "connectors are not running")
+    return manager
+
+
+@router.get("")
+async def list_connectors(creator_id: CreatorDep, request: Request) -> dict[str, Any]:
+    manager = _manager(request)
+    found = await asyncio.to_thread(manager.status, creator_id)
+    return {
+        "connectors": [h.model_dump(mode="json") for h in found],
+        "kinds": CONNECTORS.names(),
+    }
+
+
+@router.put("")
+async def connect(
+    creator_id: CreatorDep,
+    request: Request,
+    services: ServicesDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    try:
+        spec = CONNECTORS.spec(body)
+    except UnknownBackendError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except ValidationError as exc:
+        detail = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+    await asyncio.to_thread(store.save, services.db, creator_id, spec)
+    _manager(request).reconcile_soon()
+    return {"id": spec.id, "stored": spec.model_dump(mode="json")}
+
+
+@router.delete("/{connector_id}")
+async def disconnect(
+    creator_id: CreatorDep, connector_id: str, request: Request, services: ServicesDep
+) -> dict[str, Any]:
+    removed = await asyncio.to_thread(store.remove, services.db, creator_id, connector_id)
+    if not removed:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no connector {connector_id!r}")
+    _manager(request).reconcile_soon()
+    return {"id": connector_id, "removed": True}
