@@ -263,10 +263,10 @@ def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(services)
     assert len(rejected) == 1 and rejected[0].startswith("announces what the posts do not hold")
 
 
-def test_a_listicle_is_not_the_creators_voice(services):
+def test_a_listicle_becomes_plain_chat_text(services):
     ScriptedBackend.script = [
-        "Here are some tips:\n\n1. **Chill the butter**",
-        "froid froid froid 🧈",
+        "Here are some tips:\n\n1. **Chill the butter**: cold is flaky\n2. Rest the dough\n3."
     ]
-    result = reply(services, "any tips for flaky pastry?", candidates=2, record=False)
-    assert result.text == "froid froid froid 🧈"
+    result = reply(services, "any tips for flaky pastry?", candidates=1, record=False)
+    assert result.action == ReplyAction.SEND, result.reason
+    assert result.text == "Chill the butter: cold is flaky. Rest the dough."

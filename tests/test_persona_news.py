@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from persona.engine.engine import Draft, _fluency
-from persona.engine.postprocess import has_markdown
+from persona.engine.postprocess import flatten_markdown, has_markdown
 from persona.safety.news import announces, asks_news
 
 
@@ -90,3 +90,8 @@ def test_fluency_is_the_geometric_mean_of_the_token_probabilities() -> None:
     assert _fluency(message) == pytest.approx(math.exp(-1.0))
     assert _fluency(AIMessage("no logprobs")) is None
     assert Draft("x", None).fluency is None
+
+
+def test_a_list_is_flattened_into_sentences_and_plain_text_is_left_alone() -> None:
+    assert flatten_markdown("Try this:\n- less flour\n- **more rest**!") == "less flour. more rest!"
+    assert flatten_markdown("merci !! 2 oeufs suffisent") == "merci !! 2 oeufs suffisent"

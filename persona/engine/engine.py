@@ -32,6 +32,7 @@ from persona.engine.memory import ConversationStore, FanState
 from persona.engine.postprocess import (
     clean_completion,
     fit_length,
+    flatten_markdown,
     has_markdown,
     sounds_like_assistant,
     sounds_like_refusal,
@@ -65,7 +66,7 @@ from persona.safety.factcheck import (
     verify_extraction,
 )
 from persona.safety.language import guess_lang
-from persona.safety.news import NO_NEWS_INSTRUCTION, announces, asks_news
+from persona.safety.news import announces, asks_news, no_news_instruction
 from persona.safety.replies import no_answer_text
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
@@ -491,7 +492,11 @@ class ReplyEngine:
     def _check_candidate(self, prepared: _Prepared, raw: str) -> tuple[str, str]:
         """Step 5 for one candidate: returns (text, rejection reason or "")."""
         ctx = prepared.ctx
-        text = fit_length(clean_completion(raw, ctx.name), prepared.max_chars)
+        cleaned = clean_completion(raw, ctx.name)
+        if not ctx.writes_markdown:
+            # The model's listicle habit ("Here are some tips: 1. **...**"): plain chat text.
+            cleaned = flatten_markdown(cleaned)
+        text = fit_length(cleaned, prepared.max_chars)
         if not text:
             return text, "empty"
         if prepared.fact is not None:
@@ -513,8 +518,6 @@ class ReplyEngine:
             return text, "not in the fan's language"
         if prepared.no_news and (said := announces(text, [prepared.request.message])):
             return text, f"announces what the posts do not hold: {said}"
-        if has_markdown(text) and not prepared.ctx.writes_markdown:
-            return text, "assistant formatting (lists, bold)"
         if not prepared.inbound.hint and sounds_like_refusal(text):
             # No safety layer flagged the message (no hint), so the model's own refusal is
             # a failure to answer, not caution: try another draft.
@@ -677,7 +680,10 @@ class ReplyEngine:
             return
 
         def check(text: str) -> str:
-            # The candidate's own checks, then the outbound guardrails, on partial text.
+            # The candidate's own checks, then the outbound guardrails, on partial text. A
+            # list or bold stops the stream: the final text is the flattened draft.
+            if has_markdown(text) and not prepared.ctx.writes_markdown:
+                return "assistant formatting (lists, bold)"
             _, rejected = self._check_candidate(prepared, text)
             if rejected:
                 return rejected
@@ -938,9 +944,12 @@ def _expect_no_news(prepared: _Prepared) -> None:
     """News to come that the posts do not hold: both prompts ask for "nothing to announce
     yet" in the creator's words, and every draft is checked to announce nothing."""
     prepared.no_news = True
+    # After the message, where a small model reads it last (placed before the notes, the
+    # 1.5B answered "Oui !" / "Bien sûr" anyway in 9 of 20 drafts on the dev split).
+    instruction = no_news_instruction(prepared.guard_ctx.lang)
     for messages in (prepared.messages, prepared.rescue_messages):
         if messages:
-            messages[-1] = HumanMessage(f"{NO_NEWS_INSTRUCTION}\n\n{messages[-1].content}")
+            messages[-1] = HumanMessage(f"{messages[-1].content}\n\n({instruction})")
 
 
 def _wrong_language(text: str, lang: str | None) -> bool:

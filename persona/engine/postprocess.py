@@ -77,6 +77,22 @@ def has_markdown(text: str) -> bool:
     return bool(_MARKDOWN.search(text))
 
 
+_LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*", re.MULTILINE)
+_EMPHASIS = re.compile(r"\*\*|__|^#{1,4}\s*", re.MULTILINE)
+
+
+def flatten_markdown(text: str) -> str:
+    """A list or bold made into one paragraph of chat: markers gone, the intro line ("Here are
+    some tips:") dropped, items joined as sentences, an item cut off by the token limit
+    dropped."""
+    if not has_markdown(text):
+        return text
+    lines = [_EMPHASIS.sub("", _LIST_MARK.sub("", line)).strip() for line in text.splitlines()]
+    kept = [line for line in lines if line and not line.endswith(":")]
+    joined = " ".join(line if line[-1] in ".!?…" else line + "." for line in kept)
+    return re.sub(r"\s+", " ", joined).strip()
+
+
 def sounds_like_assistant(text: str) -> bool:
     return bool(ASSISTANT_PHRASES.search(text))
 

@@ -93,6 +93,7 @@ def system_prompt(
         "like a friendly creator would. Short and warm.\n"
         f"- Write only the reply, exactly as {name} would type it. No quotes, no name prefix.\n"
         "- Answer in the language of the fan's message.\n"
+        "- Plain chat text, as in a DM: no lists, no bold, no headings.\n"
         "- Say it in new words: never repeat a sentence from the examples or notes.\n"
         "- Do not sound like an assistant: no 'How can I help', 'feel free to ask', "
         "'As an AI language model'.\n"

@@ -24,7 +24,9 @@ _ANSWERS = re.compile(
 _WHEN = re.compile(
     r"(?<![a-z])(?:(?<!as )soon|next (?:week|month|year|season|spring|summer|fall|autumn|"
     r"winter|weekend)|this (?:week|month|year|spring|summer|fall|autumn|winter|weekend)|"
-    r"tomorrow|tonight|later this|coming out|on (?:its|the) way|(?:is|are|'s|'re) coming|"
+    r"tomorrow|tonight|later this|(?:in|within) (?:the )?(?:next|coming) (?:few )?(?:days|weeks|"
+    r"months)|(?:dans )?les (?:prochains|prochaines) (?:jours|semaines|mois)|coming out|"
+    r"on (?:its|the) way|(?:is|are|'s|'re) coming|"
     r"will be (?:out|back|released|available)|(?:january|february|march|april|may|june|july|"
     r"august|september|october|november|december)|bientot|prochainement|la semaine prochaine|"
     r"le mois prochain|l'annee prochaine|cet ete|cet hiver|ce printemps|cet automne|"
@@ -59,8 +61,17 @@ def announces(reply: str, known: Sequence[str] = ()) -> str:
     return ""
 
 
-NO_NEWS_INSTRUCTION = (
-    "Your posts say nothing about this yet. Do not answer yes or no, and give no date, "
-    "place, name or number: say warmly, in one or two short sentences, that there is nothing "
-    "you can announce yet."
-)
+_INSTRUCTIONS = {
+    "en": "Your posts say nothing about this yet. Do not answer yes or no, give no date, place "
+    "or number: say in your own words that there is nothing you can announce yet, like "
+    '"Nothing I can share yet, stay tuned!"',
+    "fr": "Tes posts n'en disent rien pour l'instant. Ne réponds ni oui ni non, ne donne "
+    "aucune date, aucun lieu, aucun chiffre : dis avec tes mots qu'il n'y a rien à annoncer "
+    "pour l'instant, comme « Rien à annoncer pour le moment, je vous tiens au courant ! »",
+}
+
+
+def no_news_instruction(lang: str | None) -> str:
+    """The instruction in the fan's language (English for the others): a small model answers
+    in the language it was last spoken to in."""
+    return _INSTRUCTIONS.get(lang or "en", _INSTRUCTIONS["en"])
