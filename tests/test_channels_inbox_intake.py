@@ -115,7 +115,7 @@ def test_a_key_stored_by_another_process_meanwhile_falls_back_to_one_at_a_time(
 ) -> None:
     """Between the batch's look-up and its INSERT another worker stores one of its keys:
     the unique key refuses the batch, and each webhook is stored alone instead."""
-    insert_rows = store._insert_rows
+    insert_rows = store.insert_rows
     raced: list[store.Accepted] = []
 
     def racing_insert(connection, rows):  # noqa: ANN001, ANN202 - the patched signature
@@ -123,7 +123,7 @@ def test_a_key_stored_by_another_process_meanwhile_falls_back_to_one_at_a_time(
             raced.append(store.accept_event(db, "gram", _arrival("m2").event, None, T0))
         return insert_rows(connection, rows)
 
-    monkeypatch.setattr(store, "_insert_rows", racing_insert)
+    monkeypatch.setattr(store, "insert_rows", racing_insert)
     answers = store.accept_events(db, [_arrival("m1"), _arrival("m2"), _arrival("m3")])
     assert [a.duplicate for a in answers] == [False, True, False]
     assert answers[1].event_id == raced[0].event_id

@@ -171,7 +171,7 @@ def _accept_batch(db: Database, arrivals: Sequence[Arrival]) -> list[Accepted | 
         for index, key in enumerate(keys):
             if key[0] in known and key not in stored and key not in fresh:
                 fresh[key] = index
-        ids = _insert_rows(connection, [_row(arrivals[i]) for i in fresh.values()])
+        ids = insert_rows(connection, [_row(arrivals[i]) for i in fresh.values()])
     answers: list[Accepted | UnknownCreator] = []
     inserted = dict(zip(fresh, ids, strict=True))
     for index, key in enumerate(keys):
@@ -184,7 +184,7 @@ def _accept_batch(db: Database, arrivals: Sequence[Arrival]) -> list[Accepted | 
     return answers
 
 
-def _insert_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+def insert_rows(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """One INSERT of many rows, their ids in order (INSERT ... RETURNING where the database
     and driver can keep the order: SQLite >= 3.35, PostgreSQL; else a row at a time, in
     the same transaction)."""
@@ -356,7 +356,8 @@ def renew_leases(
         )
 
 
-def _mine(event_id: int, owner: str) -> Any:
+def mine(event_id: int, owner: str) -> Any:
+    """The event, still leased to `owner` (a lease that ran out may be someone else's now)."""
     return and_(
         InboxEvent.id == event_id,
         InboxEvent.status == EventStatus.PROCESSING,
@@ -386,7 +387,7 @@ def release(
     with db.session() as session:
         result = session.execute(
             update(InboxEvent)
-            .where(_mine(event_id, owner))
+            .where(mine(event_id, owner))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -400,7 +401,7 @@ def finish(
     with db.session() as session:
         result = session.execute(
             update(InboxEvent)
-            .where(_mine(event_id, owner))
+            .where(mine(event_id, owner))
             .values(
                 status=status,
                 reason=reason[:300],
@@ -420,7 +421,7 @@ def finish_with_reply(db: Database, owner: str, reply: OutboxReply, now: datetim
         with db.session() as session:
             result = session.execute(
                 update(InboxEvent)
-                .where(_mine(reply.event_id, owner))
+                .where(mine(reply.event_id, owner))
                 .values(
                     status=EventStatus.DONE,
                     reason="",

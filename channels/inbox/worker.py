@@ -191,6 +191,8 @@ class InboxWorker:
                 return
             if event.channel == Channel.COMMENT:
                 await self._comment_batch(event, batch)
+            elif event.channel == Channel.LIVE:
+                await self._answer_live(event)
             else:
                 await self._answer_one(event)
         except asyncio.CancelledError:
@@ -219,6 +221,13 @@ class InboxWorker:
             await self._finish(event, EventStatus.SKIPPED, skip.reason)
         except _Wait as wait:
             await self._release(event, wait.until, wait.reason)
+
+    async def _answer_live(self, event: InboxEvent) -> None:
+        """A paid live message whose stream's worker died before answering it (its lease
+        ran out): answered here, once (channels.live.paid)."""
+        from channels.live.paid import answer_claimed  # the live package imports the inbox
+
+        await answer_claimed(self.services, self.owner, event, self.services.hub.publish)
 
     async def _unless_taken_over(self, event: InboxEvent) -> None:
         """The creator answers this thread in person (channels.takeover): keep the fan's

@@ -15,6 +15,7 @@ from channels.capacity import SocketSlots
 from channels.live.answering import Answerer, EngineAnswerer
 from channels.live.config import LiveConfig
 from channels.live.moderation import cheap_moderation
+from channels.live.paid import PaidLedger
 from channels.live.stream import LiveStream
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ class LiveManager:
         )
         self._answerer_factory = answerer_factory or self._engine_answerer
         self._moderation = cheap_moderation()
+        # Paid messages are durable where there is a database (the app; not unit tests'
+        # fakes); their lease is the inbox's (PERSONA_INBOX_LEASE_S).
+        db = getattr(services, "db", None)
+        lease_s = getattr(getattr(services, "settings", None), "inbox_lease_s", None) or 30.0
+        self.ledger = PaidLedger(db, float(lease_s)) if db is not None else None
         self._streams: dict[tuple[str, str], LiveStream] = {}
         self._closing: dict[tuple[str, str], LiveStream] = {}
         self._ended: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
@@ -75,6 +81,7 @@ class LiveManager:
             self._answerer_factory(creator_id, stream_id),
             self.services.hub.publish,
             self._moderation,
+            self.ledger,
         )
         self._streams[key] = stream
         self._ended.pop(key, None)

@@ -30,7 +30,9 @@ DROP_REASONS: dict[str, str] = {
     "empty_reply": "the reply engine returned no text",
     "answer_timeout": "the reply engine took longer than LiveConfig.answer_timeout_s",
     "engine_error": "the reply engine failed (see the server log)",
-    "stream_ended": "still waiting when the stream ended",
+    "stream_ended": "still waiting when the stream ended (a paid message goes back to the inbox)",
+    "handed_over": "a paid message given to the inbox worker to answer (engine error, timeout)",
+    "answered_elsewhere": "a paid message another worker answered (its lease here ran out)",
 }
 
 

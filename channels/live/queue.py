@@ -72,6 +72,8 @@ class PaidItem:
     amount: float
     at: float
     count: int = 1  # gifts of one viewer merged while waiting
+    # Inbox rows of the messages it stands for (channels.live.paid; none when not durable).
+    event_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -118,16 +120,23 @@ class LiveQueue:
         self, kind: str, text: str, user: str, name: str, amount: float, now: float
     ) -> str | None:
         """Queue a paid message or gift; returns the drop reason if it could not be kept."""
+        return self.add_paid_item(kind, text, user, name, amount, now)[0]
+
+    def add_paid_item(
+        self, kind: str, text: str, user: str, name: str, amount: float, now: float
+    ) -> tuple[str | None, PaidItem | None]:
+        """`add_paid`, with the item that now stands for the message (a viewer's waiting
+        gift it merged into, or a new one)."""
         if kind == "gift" and not text and (waiting := self._gift_by_user.get(user)) is not None:
             waiting.amount += amount
             waiting.count += 1
             self.metrics.queued += 1
-            return None
+            return None, waiting
         if len(self._paid) >= self.limits.max_paid:
             victim = min(self._paid.values(), key=lambda p: (p.amount, -p.seq))
             if victim.amount >= amount:
                 self.metrics.drop("overflow")
-                return "overflow"
+                return "overflow", None
             self._remove_paid(victim)
             self.metrics.queued -= victim.count
             self.metrics.drop("overflow", victim.count)
@@ -137,7 +146,11 @@ class LiveQueue:
         if kind == "gift" and not text:
             self._gift_by_user[user] = item
         self.metrics.queued += 1
-        return None
+        return None, item
+
+    def paid_event_ids(self) -> list[int]:
+        """Inbox rows of the paid messages waiting here (their leases are renewed)."""
+        return [event_id for item in self._paid.values() for event_id in item.event_ids]
 
     def _remove_paid(self, item: PaidItem) -> None:
         del self._paid[item.seq]

@@ -90,8 +90,10 @@ async def live_in(
             raw = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
-            # Intake is synchronous and quick: the ack goes back before the next frame is read.
+            # Intake is synchronous and quick: the ack goes back before the next frame is read,
+            # once the frame's paid messages are committed (channels.live.paid).
             ack = stream.intake_frame(raw)
+            await stream.paid_stored()
             await websocket.send_text(ack.model_dump_json(exclude_none=True))
     except WebSocketDisconnect:
         pass

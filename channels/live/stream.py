@@ -1,6 +1,10 @@
 """One live stream: the intake (synchronous, never waits on answering), the answering loop
 (one answer per cadence), and the top-questions view, both published on the hub topic
-`live:{creator_id}:{stream_id}`."""
+`live:{creator_id}:{stream_id}`.
+
+Paid messages and gifts are durable when the stream has a ledger (channels.live.paid): they
+are committed to the inbox before the frame's ack (`paid_stored`), and each is settled there
+when answered or dropped; chatter, questions and welcomes live in memory only."""
 
 from __future__ import annotations
 
@@ -19,6 +23,15 @@ from channels.inbox.groups import to_the_crowd
 from channels.live.answering import Answerer, LivePolicy
 from channels.live.config import LiveConfig
 from channels.live.metrics import StreamMetrics
+from channels.live.paid import (
+    DECIDED,
+    PaidLedger,
+    PaidMessage,
+    mark_published,
+    now_utc,
+    record_answer,
+    record_drop,
+)
 from channels.live.protocol import (
     MESSAGE,
     Ack,
@@ -58,6 +71,7 @@ class LiveStream:
         answerer: Answerer,
         publish: Callable[[str, dict[str, Any]], object],
         moderation: Callable[[str], str | None] | None = None,
+        ledger: PaidLedger | None = None,
     ) -> None:
         self.creator_id = creator_id
         self.stream_id = stream_id
@@ -76,6 +90,10 @@ class LiveStream:
         self._policy_at = float("-inf")
         self._tasks: list[asyncio.Task[None]] = []
         self._working: Work | None = None
+        # Paid messages read but not yet committed (they wait in `metrics.queued`).
+        self.ledger = ledger
+        self._staged: list[PaidMessage] = []
+        self._storing: asyncio.Task[None] | None = None
 
     # -- intake (runs inline in the websocket handler: no awaits) --------------------------
 
@@ -179,6 +197,18 @@ class LiveStream:
         # Paid messages and gifts: no rate limit (the platform charged for them).
         if message.text and (reason := self._vet(message.text)) is not None:
             return self._drop(reason), False
+        if self.ledger is not None:
+            self._stage(
+                PaidMessage(
+                    str(message.id),
+                    message.kind,
+                    clean_text(message.text, QUESTION_CHARS),
+                    message.user,
+                    clean_name(message.name, message.user),
+                    message.amount,
+                )
+            )
+            return None, True
         reason = self.queue.add_paid(
             message.kind,
             clean_text(message.text, QUESTION_CHARS),
@@ -208,6 +238,67 @@ class LiveStream:
         )
         return reason, True
 
+    # -- durable paid messages -------------------------------------------------------------
+
+    def _stage(self, message: PaidMessage) -> None:
+        self._staged.append(message)
+        self.metrics.queued += 1
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.get_running_loop().create_task(
+                self._store_staged(), name=f"live-paid:{self.topic}"
+            )
+
+    async def _store_staged(self) -> None:
+        assert self.ledger is not None
+        while self._staged:
+            batch, self._staged = self._staged, []
+            stored = True
+            try:
+                ids = await asyncio.to_thread(
+                    self.ledger.store, self.creator_id, self.stream_id, batch, now_utc()
+                )
+            except Exception:  # noqa: BLE001 - answered from memory, as chatter is
+                log.exception("paid live messages not stored", extra={"topic": self.topic})
+                ids, stored = [None] * len(batch), False
+            self._admit(batch, ids, stored)
+
+    def _admit(self, batch: list[PaidMessage], ids: list[int | None], stored: bool) -> None:
+        """Queue committed paid messages. One whose row existed already (the feed sent it
+        again) is answered from that row, not twice. A paid message the full queue turns
+        away keeps its row: when its lease runs out an inbox worker answers it."""
+        now = time.time()
+        for message, event_id in zip(batch, ids, strict=True):
+            self.metrics.queued -= 1
+            if stored and event_id is None:
+                self.metrics.drop("duplicate_id")
+                continue
+            _, item = self.queue.add_paid_item(
+                message.kind, message.text, message.user, message.name, message.amount, now
+            )
+            if item is not None and event_id is not None:
+                item.event_ids.append(event_id)
+
+    async def paid_stored(self) -> None:
+        """Wait until the paid messages read so far are committed (the feed's ack waits for
+        it: a paid message acknowledged is never lost)."""
+        while self._storing is not None and not self._storing.done():
+            await asyncio.shield(self._storing)
+
+    def _held_ids(self) -> list[int]:
+        working = self._working.paid if self._working is not None else None
+        return self.queue.paid_event_ids() + (working.event_ids if working is not None else [])
+
+    async def _renew_loop(self) -> None:
+        assert self.ledger is not None
+        while True:
+            await asyncio.sleep(self.ledger.lease_s / 3)
+            ids = self._held_ids()
+            if ids:
+                try:
+                    await asyncio.to_thread(self.ledger.renew, ids, now_utc())
+                except Exception:  # noqa: BLE001 - the next beat retries
+                    log.exception("renewing paid live leases failed", extra={"topic": self.topic})
+
     def _vet(self, text: str) -> str | None:
         """Cheap checks for text that may be shown or answered."""
         if looks_like_spam(text):
@@ -233,6 +324,9 @@ class LiveStream:
         loop = asyncio.get_running_loop()
         for coro, name in ((self._answer_loop(), "answer"), (self._view_loop(), "view")):
             self._tasks.append(loop.create_task(coro, name=f"live-{name}:{self.topic}"))
+        if self.ledger is not None:
+            task = loop.create_task(self._renew_loop(), name=f"live-renew:{self.topic}")
+            self._tasks.append(task)
 
     async def _current_policy(self) -> LivePolicy:
         now = time.monotonic()
@@ -252,6 +346,8 @@ class LiveStream:
             if wait > 0:
                 await asyncio.sleep(min(wait, self.config.idle_poll_s))
                 continue
+            # Paid messages being committed come first, as if they were queued already.
+            await self.paid_stored()
             try:
                 now = time.time()
                 self.queue.expire(now)
@@ -266,29 +362,58 @@ class LiveStream:
             await self._answer(work)
 
     async def _answer(self, work: Work) -> None:
+        # `_working` stays set until settled: a stop meanwhile settles it ("stream_ended").
         self._working = work
+        event: AnswerEvent | None = None
+        reason: str | None = None
         try:
             outcome = await asyncio.wait_for(
                 self.answerer.answer(work), self.config.answer_timeout_s
             )
-        except asyncio.CancelledError:
-            self.queue.finish(work, time.time(), "stream_ended")
-            self._working = None
-            raise
+            event, reason = outcome.event, outcome.dropped_reason
         except TimeoutError:
             log.warning("live answer timed out", extra={"topic": self.topic, "kind": work.kind})
-            self.queue.finish(work, time.time(), "answer_timeout")
-            self._working = None
-            return
+            reason = "answer_timeout"
+        except asyncio.CancelledError:
+            raise
         except Exception:  # noqa: BLE001 - one failed answer must not stop the stream
             log.exception("live answer failed", extra={"topic": self.topic, "kind": work.kind})
-            self.queue.finish(work, time.time(), "engine_error")
-            self._working = None
-            return
+            reason = "engine_error"
+        reply_id: int | None = None
+        ids = work.paid.event_ids if work.paid is not None and self.ledger is not None else []
+        if ids:
+            event, reason, reply_id = await self._settle_rows(ids, event, reason)
         self._working = None
-        self.queue.finish(work, time.time(), outcome.dropped_reason)
-        if outcome.event is not None:
-            self.publish_answer(outcome.event)
+        self.queue.finish(work, time.time(), reason)
+        if event is not None:
+            self.publish_answer(event)
+            if reply_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(mark_published, self.ledger.db, reply_id)
+
+    async def _settle_rows(
+        self, ids: list[int], event: AnswerEvent | None, reason: str | None
+    ) -> tuple[AnswerEvent | None, str | None, int | None]:
+        """Write a paid message's outcome to its rows before anything is published: the
+        answer recorded once (published only if this worker still held the row), a decided
+        drop, or the message handed to an inbox worker to try again."""
+        assert self.ledger is not None
+        ledger, now = self.ledger, now_utc()
+        try:
+            if event is not None:
+                reply_id = await asyncio.to_thread(
+                    record_answer, ledger.db, ledger.owner, ids, event, now
+                )
+                if reply_id is None:
+                    return None, "answered_elsewhere", None
+                return event, reason, reply_id
+            if reason in DECIDED:
+                await asyncio.to_thread(record_drop, ledger.db, ledger.owner, ids, reason, now)
+                return None, reason, None
+            await asyncio.to_thread(ledger.give_back, ids, f"live: {reason}", now)
+        except Exception:  # noqa: BLE001 - the lease runs out: an inbox worker answers it
+            log.exception("settling a paid live message failed", extra={"topic": self.topic})
+        return None, "handed_over", None
 
     def publish_answer(self, event: AnswerEvent) -> None:
         payload = event.model_dump(mode="json")
@@ -342,10 +467,22 @@ class LiveStream:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._working is not None:  # never started: cancelled before its first await
+        if self._storing is not None:
+            with contextlib.suppress(Exception):
+                await self._storing
+        # Paid messages still waiting go back to the inbox: another worker answers them.
+        held = self._held_ids()
+        if self._working is not None:  # cancelled while being answered
             self.queue.finish(self._working, time.time(), "stream_ended")
             self._working = None
         self.queue.drain("stream_ended")
+        if held and self.ledger is not None:
+            try:
+                await asyncio.to_thread(
+                    self.ledger.give_back, held, "live: the stream ended", now_utc()
+                )
+            except Exception:  # noqa: BLE001 - their leases run out instead
+                log.exception("handing paid live messages back failed", extra={"topic": self.topic})
         self.metrics.ended_at = time.time()
         self.metrics.ended_reason = reason
         self._publish(self.topic, StreamEndedEvent(reason=reason, at=time.time()).model_dump())
