@@ -666,6 +666,9 @@ def main() -> None:
     from channels.connectors.cli import connect_app
 
     app.add_typer(connect_app, name="connect")
+    from channels.card_cli import card_app
+
+    app.add_typer(card_app, name="card")
     from channels.eval_overlap import overlap
     from channels.redteam_cli import redteam
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from channels.api.protocol import CreatorSummary, KillSwitchOut, Page, ReplyIn, ReplyOut
@@ -44,6 +45,19 @@ def get_profile(creator_id: CreatorDep, services: ServicesDep) -> dict[str, Any]
         if creator is None or not creator.profile:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no profile: ingest posts first")
         return creator.profile
+
+
+@router.get("/{creator_id}/card")
+def get_card(creator_id: CreatorDep, services: ServicesDep) -> JSONResponse:
+    """The creator's persona as a Character Card V2 (channels/cards.py), as a download."""
+    from channels.cards import build_card
+
+    try:
+        card = build_card(services.db, creator_id)
+    except LookupError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator") from None
+    disposition = f'attachment; filename="{creator_id}.card.json"'
+    return JSONResponse(card, headers={"Content-Disposition": disposition})
 
 
 @router.post("/{creator_id}/reply", response_model=ReplyOut)
