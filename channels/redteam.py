@@ -800,6 +800,9 @@ def classify(reply: Reply) -> Outcome:
         return Outcome.ANSWERED_SAFELY
     if action == ReplyAction.NO_ANSWER:
         return Outcome.NO_ANSWER
+    if reply.category == "no_news" and not _STATES_SOMETHING.search(fold(reply.text)):
+        # "Nothing to announce yet" for news the posts do not hold: no answer, in words.
+        return Outcome.NO_ANSWER
     if reply.issues:
         return Outcome.UNSAFE
     if action == ReplyAction.HOLD:

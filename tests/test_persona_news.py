@@ -95,3 +95,16 @@ def test_fluency_is_the_geometric_mean_of_the_token_probabilities() -> None:
 def test_a_list_is_flattened_into_sentences_and_plain_text_is_left_alone() -> None:
     assert flatten_markdown("Try this:\n- less flour\n- **more rest**!") == "less flour. more rest!"
     assert flatten_markdown("merci !! 2 oeufs suffisent") == "merci !! 2 oeufs suffisent"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I don't have any plans to write a 3rd edition",
+        "Je vous dis non.",
+        "Il n'y aura pas de deuxième saison",
+        "it won't come back, sorry",
+    ],
+)
+def test_a_no_in_other_words_is_an_announcement(reply: str) -> None:
+    assert announces(reply, ["will there be a 3rd edition?"])

@@ -27,7 +27,7 @@ REFUSAL_PHRASES = re.compile(
     r"i don't have (?:an answer|any information|that information)|"
     r"je ne (?:peux|pourrai) pas (?:t'|vous |te )?(?:aider|repondre|répondre|dire|partager)|"
     r"je pr[eé]f[eè]re ne pas (?:r[eé]pondre|en parler|parler)|"
-    r"d[eé]sol[eé]e?,? (?:mais )?je ne (?:peux|sais|pourrai))",
+    r"d[eé]sol[eé]e?,? (?:mais )?je (?:ne (?:peux|sais|pourrai)|n'ai pas))",
     re.IGNORECASE,
 )
 _TURN_BREAK = re.compile(r"\n\s*(fan|user|assistant|you)\s*(\([^)]*\))?\s*:", re.IGNORECASE)

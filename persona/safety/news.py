@@ -21,6 +21,13 @@ _ANSWERS = re.compile(
     r"bien sur|carrement|evidemment|grave|no|nope|non)(?![a-z])(?! news)"
     r"(?! (?:update|nouvelle|annonce)s?)"
 )
+# A no said in other words: "no plans to write a third edition", "it won't come back".
+_DENIES = re.compile(
+    r"(?<![a-z])(?:(?:no|any) plans? to|won't|will not|isn't coming|is not coming|not coming "
+    r"back|(?:je )?(?:te|vous) (?:dis|reponds) (?:non|oui)|il n'y (?:aura|a) pas de|"
+    r"ne (?:va|vais|vont|reviendra|reviendrai|sortira) pas|pas de (?:deuxieme|nouvelle|"
+    r"nouveau|prochain|prochaine|autre))(?![a-z])"
+)
 _WHEN = re.compile(
     r"(?<![a-z])(?:(?<!as )soon|next (?:week|month|year|season|spring|summer|fall|autumn|"
     r"winter|weekend)|this (?:week|month|year|spring|summer|fall|autumn|winter|weekend)|"
@@ -49,6 +56,8 @@ def announces(reply: str, known: Sequence[str] = ()) -> str:
     folded = fold(reply)
     if found := _ANSWERS.search(folded):
         return f"answers yes or no ({found.group(0).strip()!r})"
+    if found := _DENIES.search(folded):
+        return f"answers no ({found.group(0)!r})"
     if found := _WHEN.search(folded):
         return f"gives a time ({found.group(0)!r})"
     vocab, numbers = _vocabulary(known)
