@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from channels.aio import wait_set
 from channels.inbox import comments, groups, store
 from channels.inbox.config import InboxConfig
 from channels.inbox.intake import IntakeWriter
@@ -116,8 +117,7 @@ class InboxWorker:
                 await self.claim_and_start()
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
                 log.exception("inbox claim failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.config.inbox_poll_s)
+            await wait_set(self._kick, self.config.inbox_poll_s)
 
     async def claim_and_start(self) -> int:
         free = self.config.inbox_concurrency - len(self._tasks)
@@ -606,8 +606,7 @@ class WorkerHandle:
                 wait = await self.deliverer.seconds_to_next(poll)
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
                 log.exception("outbox delivery round failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox_kick.wait(), wait)
+            await wait_set(self._outbox_kick, wait)
 
     async def stop(self) -> None:
         await self.intake.stop()

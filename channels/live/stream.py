@@ -367,9 +367,9 @@ class LiveStream:
         event: AnswerEvent | None = None
         reason: str | None = None
         try:
-            outcome = await asyncio.wait_for(
-                self.answerer.answer(work), self.config.answer_timeout_s
-            )
+            # asyncio.timeout, not wait_for: see channels/aio.py (a swallowed cancellation).
+            async with asyncio.timeout(self.config.answer_timeout_s):
+                outcome = await self.answerer.answer(work)
             event, reason = outcome.event, outcome.dropped_reason
         except TimeoutError:
             log.warning("live answer timed out", extra={"topic": self.topic, "kind": work.kind})

@@ -203,9 +203,9 @@ class SpaceConnection:
             self._watch_reviews()
             while True:
                 try:
-                    message = await asyncio.wait_for(
-                        self.websocket.receive(), self.limits.idle_timeout_s
-                    )
+                    # asyncio.timeout, not wait_for: see channels/aio.py.
+                    async with asyncio.timeout(self.limits.idle_timeout_s):
+                        message = await self.websocket.receive()
                 except TimeoutError:
                     await self._close_idle()
                     break
