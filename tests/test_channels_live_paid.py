@@ -187,8 +187,15 @@ async def test_a_viewers_gifts_merge_and_every_row_is_settled(db: Database) -> N
     stream.intake_frame(json.dumps(gifts))
     await stream.paid_stored()
     stream.start()
-    async with asyncio.timeout(10):
-        while not answerer.answered:
+
+    def published() -> bool:
+        with db.session() as session:
+            return any(r.published for r in session.scalars(select(OutboxReply)))
+
+    # Answered, recorded, then published: stopping between the last two leaves the reply
+    # recorded and unpublished (the stream ended), so wait for the publication itself.
+    async with asyncio.timeout(30):
+        while not (answerer.answered and published()):
             await asyncio.sleep(0.02)
     await stream.stop("ended")
     with db.session() as session:
