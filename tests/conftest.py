@@ -3,6 +3,7 @@ and a demo-creator data dir ingested once and copied per test."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,18 @@ SHARED_TWEETS = REPO.parent / "shared" / "data" / "creators" / "tweets_dev.csv"
 MODEL_CACHE = Path(
     os.environ.get("PERSONA_TEST_MODEL_CACHE", Path.home() / ".cache" / "persona-test-models")
 )
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """An app built in a test configures logging for the process (`configure_logging`: the
+    root's level and handlers); put them back, so that a later test's log capture sees what
+    it logs (a guard-model test missed its WARNING after another test left the root at ERROR)."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +77,7 @@ def test_verdicts_are_read_in_llama_guard_form() -> None:
 
 
 def test_the_guard_judges_unsure_fan_messages_and_logs_why(stub_url, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="persona.safety")
     model = _model(stub_url)
     decision = model.judge("watching you knead that dough, send me more 😏")
     assert (decision.action, decision.category) == (InboundAction.BLOCK, InboundCategory.SEXUAL)

@@ -52,7 +52,9 @@ async def connect(
     try:
         spec = CONNECTORS.spec(body)
     except UnknownBackendError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        # The 422 body has the validation-error shape the OpenAPI schema promises.
+        detail = [{"loc": ["body", "kind"], "msg": str(exc), "type": "unknown_connector"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     except ValidationError as exc:
         detail = [
             {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
