@@ -17,14 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.deps import new_api_token
-from channels.inbox.policy import LivePolicy, store_policy
-from channels.live.testserver import ServerProcess, start_server
-from channels.services import Services
+from channels.live.testserver import ServerProcess
 from ingest.demo import DEMO_CREATOR_ID
-from persona.store import Creator
-from tests.conftest import REPO, make_settings
 from tests.irc_server import IrcServer, Viewer, free_port, have_ngircd
+from tests.live_support import scripted_server
 
 pytestmark = pytest.mark.skipif(
     not have_ngircd(), reason="ngircd is not installed: run .ci/irc-deps"
@@ -50,37 +46,15 @@ def irc(tmp_path: Path) -> Iterator[IrcServer]:
 
 @pytest.fixture
 def platform(demo_dir: Path, tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
-    services = Services.build(make_settings(demo_dir))
-    try:
-        token = new_api_token(services, DEMO_CREATOR_ID)
-        with services.db.session() as session:
-            creator = session.get(Creator, DEMO_CREATOR_ID)
-            assert creator is not None
-            creator.settings = store_policy(
-                creator.settings or {}, "live", LivePolicy(cadence_s=0.2)
-            )
-    finally:
-        services.close()
-    env = {
-        "PERSONA_DATA_DIR": str(demo_dir),
-        "PERSONA_LLM_BACKEND": "scripted",
-        "PERSONA_LOG_LEVEL": "INFO",
-        "PERSONA_EMBED_THREADS": "1",
-        "PERSONA_LLM_THREADS": "1",
-        "PERSONA_REPLY_CANDIDATES": "1",
+    connector = {
+        "PERSONA_LOG_LEVEL": "INFO",  # the reconnection is read from the log
         "PERSONA_TWITCH_TOKENS": f'{{"{BOT}": "{TOKEN}"}}',
         "PERSONA_CONNECTOR_POLL_S": "0.5",
         "PERSONA_CONNECTOR_BACKOFF_BASE_S": "0.2",
         "PERSONA_CONNECTOR_BACKOFF_MAX_S": "1",
-        "OMP_NUM_THREADS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
     }
-    running = start_server(env, tmp_path / "server.log", imports=["tests.doubles"], cwd=REPO)
-    try:
-        yield running, token
-    finally:
-        running.stop()
-        print(running.log_tail())
+    with scripted_server(demo_dir, tmp_path / "server.log", **connector) as running:
+        yield running
 
 
 async def joined_viewer(irc: IrcServer, nick: str) -> Viewer:

@@ -14,47 +14,20 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from channels.deps import new_api_token
-from channels.inbox.policy import LivePolicy, load_policy, store_policy
-from channels.live.testserver import ServerProcess, start_server
+from channels.inbox.policy import load_policy
+from channels.live.testserver import ServerProcess
 from channels.migrate import upgrade
-from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
 from persona.store import Creator, Database, DatabaseConfig
-from tests.conftest import REPO, make_settings
+from tests.live_support import scripted_server
 
 LIVE = f"/api/creators/{DEMO_CREATOR_ID}/channels/live"
 
 
 @pytest.fixture
 def server(demo_dir: Path, tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
-    services = Services.build(make_settings(demo_dir))
-    try:
-        token = new_api_token(services, DEMO_CREATOR_ID)
-        with services.db.session() as session:
-            creator = session.get(Creator, DEMO_CREATOR_ID)
-            assert creator is not None
-            creator.settings = store_policy(
-                creator.settings or {}, "live", LivePolicy(cadence_s=0.2)
-            )
-    finally:
-        services.close()
-    env = {
-        "PERSONA_DATA_DIR": str(demo_dir),
-        "PERSONA_LLM_BACKEND": "scripted",
-        "PERSONA_LOG_LEVEL": "WARNING",
-        "PERSONA_EMBED_THREADS": "1",
-        "PERSONA_LLM_THREADS": "1",
-        "PERSONA_REPLY_CANDIDATES": "1",
-        "OMP_NUM_THREADS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-    running = start_server(env, tmp_path / "server.log", imports=["tests.doubles"], cwd=REPO)
-    try:
-        yield running, token
-    finally:
-        running.stop()
-        print(running.log_tail())  # shown by pytest when the test failed
+    with scripted_server(demo_dir, tmp_path / "server.log") as running:
+        yield running
 
 
 async def answers_within(

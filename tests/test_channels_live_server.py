@@ -15,13 +15,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from channels.deps import new_api_token
-from channels.inbox.policy import LivePolicy, store_policy
 from channels.live.testserver import ServerProcess, start_server
-from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
-from persona.store import Creator
-from tests.conftest import REPO, make_settings
+from tests import live_support
+from tests.conftest import REPO
 
 QUESTIONS = [
     ("What's your favourite recipe?", ["what is ur favorite recipe??", "favourite recipe?"]),
@@ -30,47 +27,10 @@ QUESTIONS = [
 ]
 
 
-def prepare(data_dir: Path) -> str:
-    """An API token for the demo creator, and a quick answering cadence for the test."""
-    services = Services.build(make_settings(data_dir))
-    try:
-        token = new_api_token(services, DEMO_CREATOR_ID)
-        with services.db.session() as session:
-            creator = session.get(Creator, DEMO_CREATOR_ID)
-            assert creator is not None
-            creator.settings = store_policy(
-                creator.settings or {}, "live", LivePolicy(cadence_s=0.2)
-            )
-    finally:
-        services.close()
-    return token
-
-
-def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        "PERSONA_DATA_DIR": str(data_dir),
-        "PERSONA_LLM_BACKEND": "scripted",
-        "PERSONA_LOG_LEVEL": "WARNING",
-        "PERSONA_EMBED_THREADS": "1",
-        "PERSONA_LLM_THREADS": "1",
-        "PERSONA_REPLY_CANDIDATES": "1",
-        "OMP_NUM_THREADS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        **extra,
-    }
-
-
 @pytest.fixture
 def scripted_server(demo_dir: Path, tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
-    token = prepare(demo_dir)
-    server = start_server(
-        server_env(demo_dir), tmp_path / "server.log", imports=["tests.doubles"], cwd=REPO
-    )
-    try:
-        yield server, token
-    finally:
-        server.stop()
-        print(server.log_tail())  # shown by pytest when the test failed
+    with live_support.scripted_server(demo_dir, tmp_path / "server.log") as running:
+        yield running
 
 
 def load(total: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -232,9 +192,11 @@ async def test_feed_needs_the_creators_token(scripted_server: tuple[ServerProces
 async def test_real_model_answers_a_paid_question(
     demo_dir: Path, tmp_path: Path, real_llm: Any
 ) -> None:
-    token = prepare(demo_dir)
+    token = live_support.prepare(demo_dir)
     overrides = {f"PERSONA_{k.upper()}": str(v) for k, v in real_llm.overrides().items()}
-    server = start_server(server_env(demo_dir, **overrides), tmp_path / "server.log", cwd=REPO)
+    server = start_server(
+        live_support.server_env(demo_dir, **overrides), tmp_path / "server.log", cwd=REPO
+    )
     try:
         stream = "real-1"
         async with (
