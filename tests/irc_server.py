@@ -186,6 +186,16 @@ class Viewer:
                             return found
         return found
 
+    def drain(self) -> list[str]:
+        """Drop the lines received so far (already read by the test or not), returning the
+        PRIVMSG texts among them."""
+        texts = []
+        while not self.lines.empty():
+            line = self.lines.get_nowait()
+            if line.command == "PRIVMSG":
+                texts.append(line.params[-1])
+        return texts
+
     async def close(self) -> None:
         if self._writer is not None:
             with contextlib.suppress(Exception):

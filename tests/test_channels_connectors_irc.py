@@ -101,6 +101,11 @@ async def test_a_viewer_is_answered_paused_and_answered_after_the_server_restart
             # The kill switch: nothing more is said in the channel while paused.
             paused = await http.post(f"{API}/channels/live/pause")
             assert paused.status_code == 200 and paused.json()["paused"] is True
+            # What was said before the pause (the welcome left unread in the viewer's queue,
+            # seen in a loaded run) and within the second the pause may take: not counted.
+            viewer.drain()
+            await asyncio.sleep(1.0)
+            viewer.drain()
             for text in ("How do you make croissants?", "Which oven do you use?"):
                 viewer.say(CHANNEL, text)
             assert await viewer.messages_from(BOT, 3, first=False) == []
