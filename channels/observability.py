@@ -432,7 +432,10 @@ class Sampler:
         states: dict[str, bool] = {}
         for component, check in self.probes.items():
             try:
-                await asyncio.wait_for(check(), 5.0)
+                # asyncio.timeout, not wait_for: this runs in the sampler loop that shutdown
+                # cancels (see channels/aio.py: a swallowed cancellation hung the shutdown).
+                async with asyncio.timeout(5.0):
+                    await check()
                 ok = True
             except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
                 ok = False

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from channels.aio import wait_set
 from channels.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,7 @@ class RedisHub(Hub):
             asyncio.create_task(self._listen(), name="redis-hub-listen"),
             asyncio.create_task(self._send(), name="redis-hub-send"),
         ]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), 5.0)
+        await wait_set(self._subscribed, 5.0)
 
     async def stop(self) -> None:
         # Give queued events a moment to go out before closing.

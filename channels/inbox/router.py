@@ -121,7 +121,8 @@ def _token_ok(services: Any, creator_id: str, token: str) -> bool:
 
 async def _first_message_token(websocket: WebSocket) -> str | None:
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), WS_AUTH_TIMEOUT_S)
+        async with asyncio.timeout(WS_AUTH_TIMEOUT_S):  # not wait_for: channels/aio.py
+            raw = await websocket.receive_text()
         message = safejson.loads(raw, what="the message")
     except (TimeoutError, safejson.JSONInputError, WebSocketDisconnect, KeyError):
         return None
