@@ -831,3 +831,13 @@ def test_gifts_and_freebies_need_the_creators_own_offer_not_a_word_in_a_post() -
     assert not find_commitments("je vous donne la recette demain", b)
     assert not find_commitments("I can give you a tip: cold butter", b)
     assert not find_commitments("subscribers get a free recipe ebook, check the newsletter", b)
+
+
+def test_a_meeting_is_backed_only_by_a_published_meet_up_not_by_a_shared_number():
+    from persona.safety.commitments import find_commitments
+    from persona.safety.redteam import demo_boundaries
+
+    # The demo's offer "CAMILLE10 for 10% off merch" shares only "10" with it (CI red team).
+    found = find_commitments("Great! Let's meet at the market at 10am!", demo_boundaries())
+    assert [f.kind for f in found] == ["meeting"]
+    assert find_commitments("Use CAMILLE10 for 10% off merch!", demo_boundaries()) == []

@@ -195,9 +195,13 @@ def _backed(sentence: str, phrase: str, kind: str, boundaries: Boundaries) -> bo
     # One offer or one published sentence must carry the whole promise, so that "Lyon" from a
     # tour date and "meet" from another post do not add up to "let's meet in Lyon".
     published = [p for p in re.split(r"[\n.!?]+", boundaries.published_facts_text) if p.strip()]
+    allowed = list(boundaries.allowed_commitments)
     if kind == "meeting":
+        # Only a meet-up backs a meet-up: "CAMILLE10 for 10% off" backed "let's meet at the
+        # market at 10am" by its "10" (the CI red team's 1.5B run sent it).
         published = [p for p in published if _MEETING_EVENT.search(fold(p))]
-    for source in [*boundaries.allowed_commitments, *published]:
+        allowed = [a for a in allowed if _MEETING_EVENT.search(fold(a))]
+    for source in [*allowed, *published]:
         folded = fold(source)
         if not folded:
             continue
