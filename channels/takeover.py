@@ -8,16 +8,15 @@ marked `action="creator"`: not AI-generated, and not stopped by the AI's kill sw
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from channels.inbox.comments import text_hash
-from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
+from channels.inbox.models import InboxEvent, OutboxReply, ReplyStatus
 from channels.inbox.outbox import BY_CREATOR
+from channels.inbox.settled import settled_event
 from channels.takeover_state import ConversationTakeover
 from persona.engine import Channel
 from persona.engine.types import SPACE_FANS
@@ -138,25 +137,17 @@ def reply_by_hand(
         )
         session.add(message)
         # The outbox answers an inbound event: this one stands for the creator's own message.
-        event = InboxEvent(
+        event = settled_event(
             platform=route.platform,
-            message_id=f"creator:{uuid.uuid4().hex}",
+            source="creator",
             creator_id=creator_id,
             channel=route.channel,
             thread_key=route.thread_key,
             fan_id=route.fan_id,
-            fan_handle=None,
-            fan_name=None,
             text=text,
-            text_hash=text_hash(text),
             payload={"source": "console", "by_creator": True},
-            callback_url=None,
-            status=EventStatus.DONE,
             reason="written by the creator",
-            not_before=now,
-            attempts=0,
-            received_at=now,
-            decided_at=now,
+            now=now,
         )
         session.add(event)
         session.flush()

@@ -6,11 +6,10 @@ it on `replies:{creator_id}`, where the fan's connection picks it up."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from channels.inbox.comments import text_hash
-from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
+from channels.inbox.models import OutboxReply, ReplyStatus
+from channels.inbox.settled import settled_event
 from persona.engine import ReplyResult
 from persona.store import Database
 
@@ -30,25 +29,17 @@ def hold_for_review(
 ) -> int:
     """Put the reply in the approval queue (one transaction); returns its id."""
     with db.session() as session:
-        event = InboxEvent(
+        event = settled_event(
             platform=PLATFORM,
-            message_id=f"space:{uuid.uuid4().hex}",
+            source="space",
             creator_id=creator_id,
             channel=CHANNEL,
             thread_key=visitor_id,
             fan_id=visitor_id,
-            fan_handle=None,
-            fan_name=None,
             text=message,
-            text_hash=text_hash(message),
             payload={"source": "space", "visitor": visitor_id},
-            callback_url=None,
-            status=EventStatus.DONE,
             reason="",
-            not_before=now,
-            attempts=0,
-            received_at=now,
-            decided_at=now,
+            now=now,
         )
         session.add(event)
         session.flush()
