@@ -319,16 +319,13 @@ class ReplyEngine:
             str(h.metadata.get("reply", "")) for h in replies
         ]
         guard_ctx.best_source_score = max((h.score for h in posts + replies), default=0.0)
-        no_news = False
-        if inbound.factual and guard_ctx.best_source_score < self.config.grounding_threshold:
-            # News to come with nothing in the posts: answered with "nothing to announce yet"
-            # in the creator's words (checked by `announces`), not with a canned refusal.
-            no_news = asks_news(request.message)
-        if (
-            not no_news
-            and inbound.factual
-            and guard_ctx.best_source_score < self.config.grounding_threshold
-        ):
+        ungrounded = (
+            inbound.factual and guard_ctx.best_source_score < self.config.grounding_threshold
+        )
+        # News to come with nothing in the posts: answered with "nothing to announce yet" in
+        # the creator's words (checked by `announces`), not with a canned refusal.
+        no_news = ungrounded and asks_news(request.message)
+        if ungrounded and not no_news:
             inbound = InboundOutcome(
                 ReplyAction.NO_ANSWER,
                 "ungrounded",
