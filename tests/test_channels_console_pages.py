@@ -5,6 +5,7 @@ imports with progress, and one creator never reaching another's data."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -152,6 +153,17 @@ def test_every_page_renders_for_a_signed_in_creator(client: TestClient, csrf: st
     profile = client.get("/console/profile").text
     assert "Phrases you repeat" in profile and "🍋" in profile and "French" in profile
     assert "What your AI is told about your style" in profile
+    # The topic chart has a unit: the share of the creator's posts using each word.
+    topics = profile.split('id="chart-topics"')[1].split("</figure>")[0]
+    assert "% of your posts" in topics and re.search(r'class="bar-value"[^>]*>\d+%<', topics)
+
+
+def test_topic_shares_count_each_post_once() -> None:
+    from channels.console.profile_view import topic_shares
+
+    texts = ["Lemon tart, lemon curd", "the tart again", "croissants"]
+    assert topic_shares(["lemon", "tart"], texts) == {"lemon": 1 / 3, "tart": 2 / 3}
+    assert topic_shares(["lemon"], []) == {}
 
 
 def test_static_assets_are_served_by_the_platform(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from persona.domain import PostKind
 from persona.style import VoiceProfile, describe_for_prompt, how_often
 from persona.style.describe import LANGUAGE_NAMES, plural
+from persona.style.phrases import tokens
 from persona.style.profile import KindStats, ProfileVersionError
 
 
@@ -108,8 +109,42 @@ _HABITS: tuple[tuple[str, str], ...] = (
 )
 
 
-def build_view(data: dict[str, Any]) -> ProfileView:
-    """From `Creator.profile` (raises ProfileVersionError when it must be rebuilt)."""
+def topic_shares(terms: list[str], texts: list[str]) -> dict[str, float]:
+    """Share of the posts (0..1) using each topic word: a unit a creator can read, where the
+    profile's TF-IDF weights have none."""
+    wanted = set(terms)
+    counts = dict.fromkeys(terms, 0)
+    for text in texts:
+        for term in wanted.intersection(tokens(text)):
+            counts[term] += 1
+    return {term: count / len(texts) for term, count in counts.items()} if texts else {}
+
+
+def _topics_chart(profile: VoiceProfile, texts: list[str] | None) -> Chart:
+    top = [t for t, _ in profile.topics[:10]]
+    if texts:
+        shares = topic_shares(top, texts)
+        ranked = sorted(top, key=lambda t: -shares[t])
+        return chart(
+            "Topics you come back to (% of your posts)",
+            [(t, shares[t]) for t in ranked],
+            "{:.0%}",
+            f"The {len(top)} words that most set your posts apart, by the share of your "
+            f"{len(texts)} posts that use each.",
+        )
+    # Without the posts at hand: the weights relative to the first topic, said as such.
+    first = profile.topics[0][1] if profile.topics else 1.0
+    return chart(
+        "Topics you come back to (weight, first = 100)",
+        [(t, 100 * w / (first or 1.0)) for t, w in profile.topics[:10]],
+        "{:.0f}",
+        "Words that set your posts apart, most distinctive first.",
+    )
+
+
+def build_view(data: dict[str, Any], texts: list[str] | None = None) -> ProfileView:
+    """From `Creator.profile` (raises ProfileVersionError when it must be rebuilt); `texts`,
+    the creator's cleaned posts, give the topic chart its unit (share of posts)."""
     profile = VoiceProfile.from_dict(data)
     unit = "reply" if profile.replies.count else "post"
     stats = profile.for_kind(PostKind.REPLY)
@@ -138,12 +173,7 @@ def build_view(data: dict[str, Any]) -> ProfileView:
         "{:.0%}",
         "Share of your posts in each language.",
     )
-    topics = chart(
-        "Topics you come back to",
-        [(t, w) for t, w in profile.topics[:10]],
-        "{:.1f}",
-        "Words that set your posts apart, most distinctive first.",
-    )
+    topics = _topics_chart(profile, texts)
     return ProfileView(
         post_count=profile.post_count,
         reply_count=profile.reply_count,
@@ -161,4 +191,12 @@ def build_view(data: dict[str, Any]) -> ProfileView:
     )
 
 
-__all__ = ["Bar", "Chart", "ProfileVersionError", "ProfileView", "build_view", "chart"]
+__all__ = [
+    "Bar",
+    "Chart",
+    "ProfileVersionError",
+    "ProfileView",
+    "build_view",
+    "chart",
+    "topic_shares",
+]

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -22,7 +23,7 @@ from channels.console.middleware import CSRF_HEADER
 from channels.console.profile_view import ProfileVersionError, build_view
 from channels.console.web import CSRF_FIELD, Viewer, ViewerDep, redirect, render
 from channels.deps import ServicesDep
-from persona.store import Creator
+from persona.store import Creator, Post
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -157,19 +158,32 @@ async def import_status(request: Request, viewer: ViewerDep, job_id: str) -> JSO
 # -- the voice profile -----------------------------------------------------------------------
 
 
-def _profile(services: Any, creator_id: str) -> dict[str, Any] | None:
+# Posts read to put a unit on the topic chart (share of posts using each word): enough for a
+# stable share, bounded so a huge archive does not slow the page.
+TOPIC_SAMPLE = 20_000
+
+
+def _profile(services: Any, creator_id: str) -> tuple[dict[str, Any] | None, list[str]]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
-        return dict(creator.profile) if creator and creator.profile else None
+        if creator is None or not creator.profile:
+            return None, []
+        texts = session.scalars(
+            select(Post.clean_text)
+            .where(Post.creator_id == creator_id, Post.clean_text != "")
+            .order_by(Post.id.desc())
+            .limit(TOPIC_SAMPLE)
+        ).all()
+        return dict(creator.profile), list(texts)
 
 
 @router.get("/profile")
 async def profile_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
-    data = await run_in_threadpool(_profile, services, viewer.creator_id)
+    data, texts = await run_in_threadpool(_profile, services, viewer.creator_id)
     view, problem = None, None
     if data is not None:
         try:
-            view = build_view(data)
+            view = await run_in_threadpool(build_view, data, texts)
         except ProfileVersionError:
             problem = (
                 "Your voice profile was measured by an older version of the platform. "
