@@ -158,6 +158,18 @@ def test_every_page_renders_for_a_signed_in_creator(client: TestClient, csrf: st
     assert "% of your posts" in topics and re.search(r'class="bar-value"[^>]*>\d+%<', topics)
 
 
+def test_the_overview_counters_are_served_for_the_page_to_update(
+    client: TestClient, csrf: str
+) -> None:
+    page = client.get("/console").text
+    assert 'data-counter="held"' in page and "counters.js" in page
+    response = client.get("/console/counters")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    counts = response.json()
+    assert counts["posts"] > 0 and counts["held"] == 0
+    assert f'data-counter="posts">{counts["posts"]}<' in page
+
+
 def test_topic_shares_count_each_post_once() -> None:
     from channels.console.profile_view import topic_shares
 
@@ -167,7 +179,7 @@ def test_topic_shares_count_each_post_once() -> None:
 
 
 def test_static_assets_are_served_by_the_platform(client: TestClient) -> None:
-    for name in ("console.css", "console.js", "import.js", "live.js", "avatar.js"):
+    for name in ("console.css", "console.js", "import.js", "live.js", "avatar.js", "counters.js"):
         response = client.get(f"/console/static/{name}")
         assert response.status_code == 200 and response.content
     assert client.get("/console/static/../web.py").status_code == 404

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -224,3 +224,10 @@ def _overview(services: Any, creator_id: str) -> dict[str, Any]:
 async def overview(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
     counts = await run_in_threadpool(_overview, services, viewer.creator_id)
     return render(request, "overview.html", {"counts": counts, "title": "Overview"}, viewer)
+
+
+@router.get("/counters")
+async def counters(viewer: ViewerDep, services: ServicesDep) -> JSONResponse:
+    """The overview's numbers, polled by its page so they move while it is open."""
+    counts = await run_in_threadpool(_overview, services, viewer.creator_id)
+    return JSONResponse(counts, headers={"Cache-Control": "no-store"})
