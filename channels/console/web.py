@@ -36,6 +36,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/console/approvals", "Approvals"),
     ("/console/conversations", "Conversations"),
     ("/console/live", "Live"),
+    ("/console/connectors", "Connectors"),
     ("/console/avatar", "Avatar studio"),
 )
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from channels.console.routes import (
     approvals,
     avatar,
+    connectors,
     conversations,
     live,
     onboarding,
@@ -16,5 +17,6 @@ from channels.console.routes import (
 router = APIRouter()
 for module in (session, onboarding, voice, settings, approvals, conversations, live, avatar):
     router.include_router(module.router)
+router.include_router(connectors.router)
 
 __all__ = ["router"]
