@@ -82,6 +82,10 @@ class LLMBackend(ABC):
             "http_async_client": LoopLocalAsyncClient(),
         }
         kwargs.update(overrides)
+        # langchain-openai >= 1.8 also gives up on a stream after 120 s without a chunk,
+        # whatever `timeout` says: a long prompt on a busy CPU server waits longer than that
+        # for its first token (seen: eval requests errored at 120 s under load).
+        kwargs["stream_chunk_timeout"] = kwargs.get("timeout", cfg.timeout_s)
         return ChatOpenAI(**kwargs)
 
     def adapter_options(self, creator: str | None) -> dict[str, Any]:
