@@ -220,6 +220,11 @@ class Settings(BaseSettings):
         "and X-Forwarded-For are believed; default: uvicorn's (FORWARDED_ALLOW_IPS, else "
         "127.0.0.1 and ::1). Use the proxy's address; '*' trusts every client.",
     )
+    # Signs the space's fan cookie (channels/space/fan_cookie.py); unset: a random key kept in
+    # data_dir/secrets. Set it when several machines serve the space.
+    fan_cookie_secret: SecretStr | None = Field(
+        default=None, description="Key signing the space's fan cookie (32+ random characters)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -429,6 +429,7 @@ def live_server(demo_dir: Path) -> Iterator[str]:
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 def test_a_fan_chats_in_a_real_browser(live_server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
+    from websockets.sync.client import connect
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -444,8 +445,10 @@ def test_a_fan_chats_in_a_real_browser(live_server: str, tmp_path: Path) -> None
             expect(page.locator(".ai-banner")).to_contain_text("AI double")
             box = page.get_by_label(f"Your message to {DEMO_DISPLAY_NAME}'s AI double")
             expect(box).to_be_enabled(timeout=30_000)
-            visitor = page.evaluate("localStorage.getItem('persona.space.visitor')")
-            assert visitor and len(visitor) >= 8
+            # The fan is known by a signed cookie page scripts cannot read.
+            (cookie,) = [c for c in page.context.cookies() if c["name"] == "persona_fan"]
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+            assert "persona_fan" not in page.evaluate("document.cookie")
             box.fill("what are you baking this week?")
             box.press("Enter")  # the keyboard alone sends
             reply = page.locator(".msg.ai .text")
@@ -455,9 +458,24 @@ def test_a_fan_chats_in_a_real_browser(live_server: str, tmp_path: Path) -> None
             expect(box).to_be_focused()
             page.screenshot(path=str(tmp_path / "space.png"), full_page=True)
             assert errors == []
-            # The same visitor id is used again after a reload.
+            # After a reload the same fan finds their chat.
             page.reload()
-            assert page.evaluate("localStorage.getItem('persona.space.visitor')") == visitor
+            expect(page.locator(".msg.fan .text")).to_have_text("what are you baking this week?")
+            (again,) = [c for c in page.context.cookies() if c["name"] == "persona_fan"]
+            assert again["value"].split(".")[1] == cookie["value"].split(".")[1]  # the same id
+            # A fan from before the cookie (an id in localStorage) keeps their chat.
+            legacy = "legacy-visitor-0001"
+            ws_url = live_server.replace("http", "ws", 1)
+            with connect(f"{ws_url}/ws/space/{DEMO_CREATOR_ID}?visitor={legacy}") as ws:
+                ws.recv()
+                ws.send(json.dumps({"type": "message", "text": "remember me?"}))
+                while json.loads(ws.recv())["type"] != "final":
+                    pass
+            old = browser.new_page(viewport={"width": 390, "height": 780})
+            old.add_init_script(f"localStorage.setItem('persona.space.visitor', '{legacy}')")
+            old.goto(f"{live_server}/space/{DEMO_CREATOR_ID}")
+            expect(old.locator(".msg.fan .text")).to_have_text("remember me?")
+            assert old.evaluate("localStorage.getItem('persona.space.visitor')") is None
         finally:
             browser.close()
 

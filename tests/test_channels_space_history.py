@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from channels.app import create_app
 from channels.inbox.outbox import WAKE_OUTBOX
+from channels.space.fan_cookie import FAN_COOKIE, MAX_AGE_S
 from channels.space.starters import greeting, suggested_questions
 from channels.takeover import hand_back, reply_by_hand, take_over
 from ingest.demo import DEMO_CREATOR_ID
@@ -106,3 +107,78 @@ def _now() -> datetime:
 async def _wake(hub: Any) -> None:
     hub.publish(WAKE_OUTBOX, {})
     await asyncio.sleep(0)
+
+
+# -- the fan's signed cookie -----------------------------------------------------------------
+
+
+def cookie_ready(client: TestClient, **headers: str) -> dict[str, Any]:
+    with client.websocket_connect(f"/ws/space/{DEMO_CREATOR_ID}", headers=headers) as ws:
+        return ws.receive_json()
+
+
+def test_the_page_keys_the_fan_by_a_signed_httponly_cookie(client: TestClient) -> None:
+    page = client.get(f"/space/{DEMO_CREATOR_ID}")
+    set_cookie = page.headers["set-cookie"]
+    assert set_cookie.startswith(f"{FAN_COOKIE}=v1.")
+    lowered = set_cookie.lower()
+    assert "httponly" in lowered and "samesite=lax" in lowered and "path=/" in lowered
+    assert f"max-age={MAX_AGE_S}" in lowered and "secure" not in lowered  # plain http here
+    assert 'data-new-fan="true"' in page.text
+    visitor = client.app.state.fan_cookies.read(client.cookies[FAN_COOKIE])
+    assert visitor is not None
+    # The page's socket carries the cookie: the fan chats, reloads, finds the chat.
+    with client.websocket_connect(f"/ws/space/{DEMO_CREATOR_ID}") as ws:
+        assert ws.receive_json()["history"] == []
+        ws.send_json({"type": "message", "text": "I baked your lemon tart this weekend!"})
+        while ws.receive_json()["type"] != "final":
+            pass
+    again = client.get(f"/space/{DEMO_CREATOR_ID}")
+    assert 'data-new-fan="false"' in again.text
+    assert client.app.state.fan_cookies.read(client.cookies[FAN_COOKIE]) == visitor
+    history = cookie_ready(client, origin="http://testserver")["history"]
+    assert [m["role"] for m in history] == ["fan", "ai"]
+    # Another browser (no cookie) is another fan; a page of another site gets nothing.
+    assert cookie_ready(client, origin="https://evil.example")["code"] == "bad_visitor"
+    signed = client.cookies[FAN_COOKIE]
+    client.cookies.clear()
+    client.get(f"/space/{DEMO_CREATOR_ID}")
+    assert cookie_ready(client)["history"] == []
+    # A cookie whose id was changed is not this server's: refused, never someone's history.
+    forged = signed.replace(f".{visitor}.", ".someone-elses-id-01.")
+    client.cookies.clear()
+    assert "reload the page" in cookie_ready(client, cookie=f"{FAN_COOKIE}={forged}")["detail"]
+
+
+def test_fan_cookies_expire_and_survive_a_restart(tmp_path: Path) -> None:
+    from channels.space.fan_cookie import KEY_FILE, FanCookies, _key_from_file
+
+    key = _key_from_file(tmp_path / KEY_FILE)
+    assert len(key) == 32 and _key_from_file(tmp_path / KEY_FILE) == key
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o077 == 0
+    cookies = FanCookies(key)
+    value = cookies.value("visitor-0001", now=1_000_000)
+    assert cookies.read(value, now=1_000_000 + MAX_AGE_S) == "visitor-0001"
+    assert cookies.read(value, now=1_000_001 + MAX_AGE_S) is None
+    assert FanCookies(b"another key" * 3).read(value, now=1_000_000) is None
+    for junk in ("", "v1.x.1.y", "v2.visitor-0001.1000000.abc", "a" * 500):
+        assert cookies.read(junk) is None
+
+
+def test_a_fan_from_before_the_cookie_keeps_their_chats(client: TestClient) -> None:
+    legacy = "3be97b30-0b7e-4c1e-9f1a-legacy000001"
+    chat(client, "I baked your lemon tart this weekend!", visitor=legacy)
+    client.get(f"/space/{DEMO_CREATOR_ID}")
+    url = f"/space/{DEMO_CREATOR_ID}/fan"
+    same_site = {"origin": "http://testserver"}
+    assert client.post(url, json={"visitor": legacy}).status_code == 403  # no Origin
+    other = client.post(url, json={"visitor": legacy}, headers={"origin": "https://evil.example"})
+    assert other.status_code == 403
+    unknown = client.post(url, json={"visitor": "never-chatted-01"}, headers=same_site)
+    assert unknown.json() == {"adopted": False}
+    assert client.post(url, json={"visitor": "x"}, headers=same_site).status_code == 422
+    adopted = client.post(url, json={"visitor": legacy}, headers=same_site)
+    assert adopted.json() == {"adopted": True}
+    assert client.app.state.fan_cookies.read(client.cookies[FAN_COOKIE]) == legacy
+    history = cookie_ready(client)["history"]
+    assert history[0]["text"] == "I baked your lemon tart this weekend!"

@@ -64,7 +64,7 @@ from persona.engine.types import SPACE_FANS
 
 log = logging.getLogger(__name__)
 
-# Visitor ids are made by the page (a random UUID kept in localStorage).
+# Visitor ids: from the signed fan cookie (channels/space/fan_cookie.py) or `?visitor=` (scripts).
 VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 # Close codes: 1008 policy violation (bad request), 1013 try again later (full).

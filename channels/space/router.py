@@ -9,10 +9,14 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, status
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
+from channels.api.https import served_over_https
+from channels.api.safejson import JSONInputError, loads
 from channels.capacity import Refusal, client_address
+from channels.console.middleware import cross_site
 from channels.deps import ServicesDep
 from channels.services import Services
 from channels.space.connection import (
@@ -24,7 +28,11 @@ from channels.space.connection import (
     space_registry,
 )
 from channels.space.creator_info import load_space_creator
+from channels.space.fan_cookie import FAN_COOKIE, fan_cookies, new_visitor_id
 from channels.space.protocol import ErrorCode
+from persona.engine import Channel, fan_key
+from persona.engine.types import SPACE_FANS
+from persona.store import Conversation
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -86,28 +94,87 @@ async def space_page(creator_id: str, request: Request, services: ServicesDep) -
             headers=_page_headers(request),
         )
     root = request.scope.get("root_path", "")
-    return templates.TemplateResponse(
+    cookies = fan_cookies(request.app)
+    visitor_id = cookies.read(request.cookies.get(FAN_COOKIE))
+    response = templates.TemplateResponse(
         request,
         "space.html",
         {
             "creator": creator,
             "assets": assets,
             "ws_path": f"{root}/ws/space/{creator.id}",
+            "fan_path": f"{root}/space/{creator.id}/fan",
+            # A new cookie: the page offers the id an older version kept in localStorage.
+            "new_fan": visitor_id is None,
             "max_chars": space_registry(request.app).limits.max_message_chars,
         },
-        headers=_page_headers(request),
+        headers={**_page_headers(request), "Cache-Control": "no-store"},
     )
+    # Re-signed on every visit: the cookie expires 180 days after the fan's last visit.
+    cookies.set(response, visitor_id or new_visitor_id(), served_over_https(request))
+    return response
+
+
+def _has_space_history(services: Services, visitor_id: str) -> bool:
+    key = fan_key(SPACE_FANS, visitor_id)
+    with services.db.session() as session:
+        found = session.scalar(
+            select(Conversation.id)
+            .where(Conversation.channel == str(Channel.SPACE), Conversation.external_id == key)
+            .limit(1)
+        )
+    return found is not None
+
+
+@router.post("/space/{creator_id}/fan", include_in_schema=False)
+async def adopt_visitor(creator_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+    """Moves a fan from the visitor id that earlier pages kept in localStorage to the signed
+    cookie, so their chats stay theirs. Same-origin JSON only (another site must not set a
+    fan's cookie to an id it knows), and only an id that has chatted in the space."""
+    if cross_site(dict(request.headers)) or "origin" not in request.headers:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the space's own page may do this")
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send JSON")
+    try:
+        body = loads(await request.body())
+    except JSONInputError as exc:
+        raise HTTPException(exc.status_code, str(exc)) from None
+    legacy = body.get("visitor") if isinstance(body, dict) else None
+    if not isinstance(legacy, str) or not VISITOR_ID.match(legacy):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "visitor: 8-64 letters, digits, '-' or '_'",
+        )
+    if not await asyncio.to_thread(_has_space_history, services, legacy):
+        return JSONResponse({"adopted": False})
+    response = JSONResponse({"adopted": True})
+    fan_cookies(request.app).set(response, legacy, served_over_https(request))
+    return response
+
+
+def _socket_visitor(websocket: WebSocket) -> str | None:
+    """The fan: the signed cookie's visitor when the page is this site's (a websocket
+    handshake from another site carries the cookie too), else `?visitor=ID`, which scripts
+    and tests may use (a browser whose cookies are blocked gets an id for that page only)."""
+    headers = dict(websocket.headers)
+    if not cross_site(headers):
+        visitor_id = fan_cookies(websocket.app).read(websocket.cookies.get(FAN_COOKIE))
+        if visitor_id is not None:
+            return visitor_id
+    given = websocket.query_params.get("visitor", "")
+    return given if VISITOR_ID.match(given) else None
 
 
 @router.websocket("/ws/space/{creator_id}")
 async def space_socket(websocket: WebSocket, creator_id: str) -> None:
     services: Services = websocket.app.state.services
-    visitor_id = websocket.query_params.get("visitor", "")
-    if not VISITOR_ID.match(visitor_id):
+    visitor_id = _socket_visitor(websocket)
+    if visitor_id is None:
         await refuse(
             websocket,
             ErrorCode.BAD_VISITOR,
-            "connect with ?visitor=ID (8-64 letters, digits, '-' or '_')",
+            "this chat lost its cookie: reload the page (scripts: connect with ?visitor=ID, "
+            "8-64 letters, digits, '-' or '_')",
             CLOSE_POLICY,
         )
         return

@@ -41,18 +41,27 @@
     }).join("");
   }
 
-  function visitorId() {
-    // Anonymous visitors: a random id kept in this browser, so the AI remembers the chat.
-    try {
-      var saved = window.localStorage.getItem(VISITOR_KEY);
-      if (saved && /^[A-Za-z0-9_-]{8,64}$/.test(saved)) return saved;
-      var fresh = randomId();
-      window.localStorage.setItem(VISITOR_KEY, fresh);
-      return fresh;
-    } catch (e) {
-      // Storage blocked (private mode): a fresh id for this page only.
-      return randomId();
+  // The fan is known by a signed HttpOnly cookie the server set with this page. Only when
+  // the browser refuses cookies does the page name itself, for this page only.
+  var pageVisitor = navigator.cookieEnabled ? null : randomId();
+
+  async function adoptLegacyVisitor() {
+    // Earlier versions kept a visitor id in localStorage: hand it to the server once, which
+    // moves the cookie to it if it has chats, then forget it.
+    var legacy = null;
+    try { legacy = window.localStorage.getItem(VISITOR_KEY); } catch (e) { return; }
+    if (!legacy) return;
+    if (root.dataset.newFan === "true" && /^[A-Za-z0-9_-]{8,64}$/.test(legacy)) {
+      try {
+        await fetch(root.dataset.fanPath, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ visitor: legacy })
+        });
+      } catch (e) { /* offline: the chat starts afresh */ }
     }
+    try { window.localStorage.removeItem(VISITOR_KEY); } catch (e) { /* nothing kept */ }
   }
 
   function setStatus(text, isError) {
@@ -159,7 +168,8 @@
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var url = scheme + window.location.host + wsPath + "?visitor=" + encodeURIComponent(visitorId());
+    var url = scheme + window.location.host + wsPath +
+      (pageVisitor ? "?visitor=" + encodeURIComponent(pageVisitor) : "");
     setStatus("Connecting…", false);
     socket = new WebSocket(url);
 
@@ -264,5 +274,5 @@
     updateControls();
   });
 
-  connect();
+  adoptLegacyVisitor().then(connect, connect);
 })();
