@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     twitch_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description='bot login -> OAuth token ("oauth:...")'
     )
+    matrix_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="bot user id (@bot:server) -> access token"
+    )
     # Twitch locks a bot out of chat for 30 min over its limit: 20 messages per 30 s for an
     # ordinary account, 100 when the bot is a moderator of the channel.
     twitch_messages_per_window: int = Field(default=20, ge=1, le=1000)

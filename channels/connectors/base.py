@@ -1,5 +1,5 @@
 """The connector interface: a bridge between a chat network and one of the platform's
-channels. Each kind (twitch; matrix and youtube to come) has a stored spec (what to connect
+channels. Each kind (twitch, matrix) has a stored spec (what to connect
 to, never a secret) and a class that starts, stops and reports its health."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ class ConnectorSpec(BaseModel):
     """What a creator asked to connect (stored in the creator's settings: no credentials)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # The platform channel(s) it feeds, for people and the health report.
+    feeds: ClassVar[str] = "live"
 
     kind: str
     # The platform channel it feeds: the live stream `stream_id` of the creator.
@@ -120,6 +122,7 @@ class Connector(ABC):
             id=self.id,
             kind=self.kind,
             creator_id=self.creator_id,
+            channel=self.spec.feeds,
             stream_id=self.spec.stream_id,
             remote=self.spec.remote(),
             state=c.state,
@@ -150,6 +153,7 @@ def waiting_health(creator_id: str, spec: ConnectorSpec, why: str, kind: str) ->
         id=spec.id,
         kind=kind,
         creator_id=creator_id,
+        channel=spec.feeds,
         stream_id=spec.stream_id,
         remote=spec.remote(),
         state=State.WAITING,

@@ -1,6 +1,7 @@
 """Connector specs live in the creator's settings (`settings["connectors"]`, a list): what
 `persona connect`, the API and the console write, and what the running server connects.
-Credentials are never stored here: they come from the settings (PERSONA_TWITCH_TOKENS)."""
+Credentials are never stored here: they come from the settings (PERSONA_TWITCH_TOKENS,
+PERSONA_MATRIX_TOKENS)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+import channels.connectors.matrix  # noqa: F401 - registers the built-in kinds
 import channels.connectors.twitch  # noqa: F401 - registers the built-in kinds
 from channels.connectors.base import ConnectorSpec
 from channels.connectors.registry import CONNECTORS
