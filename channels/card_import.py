@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from channels.api.safejson import JSONInputError, loads
 from channels.cards import EXTENSION, PORTABLE_SETTINGS, SPEC, SPEC_VERSION, portable_settings
 from channels.console.settings_forms import MAX_ITEM_CHARS, MAX_LIST_ITEMS
@@ -20,7 +22,7 @@ from channels.deps import CREATOR_ID_PATTERN
 from persona.domain import PostKind, slugify_creator
 from persona.engine.prompt import Example
 from persona.safety.boundaries import Boundaries
-from persona.store import Creator
+from persona.store import Creator, Post
 
 MAX_CARD_BYTES = 1_000_000
 MAX_NAME_CHARS = 200
@@ -73,7 +75,13 @@ def read_card_file(path: Path) -> dict[str, Any]:
             f"{size} bytes; a card is at most {MAX_CARD_BYTES // 1_000_000} MB (a bigger one "
             "likely embeds an image or a lorebook: export the card as JSON without them)",
         )
-    raw = path.read_bytes()
+    return read_card_bytes(path.read_bytes(), source)
+
+
+def read_card_bytes(raw: bytes, source: str = "<card>") -> dict[str, Any]:
+    """The card's JSON document from a file's bytes (an upload): JSON or a PNG card."""
+    if len(raw) > MAX_CARD_BYTES:
+        raise CardError(source, "file", f"a card is at most {MAX_CARD_BYTES // 1_000_000} MB")
     if raw.startswith(PNG_SIGNATURE):
         from channels.card_png import card_json_from_png
 
@@ -258,6 +266,10 @@ def new_creator_id(value: str) -> str:
     return creator_id
 
 
+class CardSeedRefused(ValueError):
+    """A card may seed only an account without posts; the message says what to do."""
+
+
 @dataclass(slots=True)
 class ImportResult:
     creator_id: str
@@ -267,14 +279,35 @@ class ImportResult:
 
 
 def import_persona(
-    services: Any, persona: CardPersona, creator_id: str, source: str
+    services: Any,
+    persona: CardPersona,
+    creator_id: str,
+    source: str,
+    *,
+    into_new_account: bool = False,
 ) -> ImportResult:
     """Create `creator_id` from a card: its example replies become the creator's seed posts
-    (ingested: profile and index built), then its greeting and boundaries are stored."""
+    (ingested: profile and index built), then its greeting and boundaries are stored.
+
+    `into_new_account`: the creator exists already (an admin made their console account) and
+    has no posts yet; the card seeds it and its display name stays. A creator with posts is
+    refused (`CardSeedRefused`): the card's greeting and boundaries would replace theirs."""
     from ingest.sources import RawPost, to_record
 
     with services.db.session() as session:
-        if session.get(Creator, creator_id) is not None:
+        creator = session.get(Creator, creator_id)
+        if into_new_account:
+            if creator is None:
+                raise LookupError(f"unknown creator {creator_id!r}")
+            posts = session.scalar(select(func.count(Post.id)).where(Post.creator_id == creator_id))
+            if posts:
+                raise CardSeedRefused(
+                    f"a persona card starts a new account, and yours already has {posts} "
+                    "posts (its greeting and boundaries would replace yours): ask your admin "
+                    "for a new account (`persona admin create-creator NEW-ID --name NAME`) "
+                    "and import the card there"
+                )
+        elif creator is not None:
             raise FileExistsError(
                 f"creator {creator_id!r} already exists: import the card under a new --creator"
             )

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -748,3 +749,39 @@ def test_the_no_answer_text_is_set_per_language_and_reaches_the_fan(
     assert 'id="err-no_answer_message_fr"' in too_long.text
     assert "x" * 301 in too_long.text  # the draft is shown back
     assert creator_settings(client)["no_answer_messages"]["en"] == english
+
+
+def test_a_persona_card_seeds_a_new_account_from_the_console(client: TestClient) -> None:
+    from channels.card_png import card_to_png
+    from channels.cards import build_card
+
+    card = build_card(client.app.state.services.db, DEMO_CREATOR_ID)
+    card["data"]["first_mes"] = "Salut ! C'est le double de Bruno."
+    csrf = sign_in(client, OTHER)
+    assert "start from a persona card" in client.get("/console/import").text
+
+    def send(name: str, body: bytes, token: str = csrf) -> httpx.Response:
+        return client.post(
+            "/console/import/card",
+            files={"card": (name, body, "application/octet-stream")},
+            data={"csrf_token": token},
+            follow_redirects=False,
+        )
+
+    assert send("c.json", b"{}", token="wrong").status_code == 403
+    broken = send("broken.json", b'{"spec": "chara_card_v3"}')
+    assert broken.status_code == 400
+    assert "spec: is &#39;chara_card_v3&#39;" in broken.text
+    assert "Nothing was changed" in broken.text
+    assert creator_settings(client, OTHER).get("greeting") is None
+    done = send("camille.png", card_to_png(card))
+    assert done.status_code == 303 and done.headers["location"].startswith("/console/profile")
+    assert "Your persona card is imported" in client.get(done.headers["location"]).text
+    assert creator_settings(client, OTHER)["greeting"] == "Salut ! C'est le double de Bruno."
+    with client.app.state.services.db.session() as session:
+        bruno = session.get(Creator, OTHER)
+        assert bruno.display_name == "Bruno" and bruno.profile["post_count"] >= 1
+    # Once the account has posts, a card would replace its greeting and boundaries: refused.
+    again = send("camille.json", json.dumps(card).encode())
+    assert again.status_code == 409 and "already has" in again.text
+    assert "persona admin create-creator" in again.text

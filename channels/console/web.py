@@ -51,6 +51,8 @@ NOTICES: dict[str, str] = {
     "unflagged": "The “not me” mark is removed.",
     "signed_out": "You are signed out.",
     "import_started": "Import started.",
+    "card_imported": "Your persona card is imported: its example replies are your first posts, "
+    "its greeting and boundaries are in Settings.",
     "taken_over": "You answer this conversation yourself now: your AI stays quiet in it.",
     "handed_back": "Your AI answers this conversation again.",
     "sent_by_hand": "Sent: your reply is on its way to the fan.",

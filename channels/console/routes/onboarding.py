@@ -11,6 +11,15 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from channels.card_import import (
+    MAX_CARD_BYTES,
+    CardError,
+    CardSeedRefused,
+    ImportResult,
+    card_persona,
+    import_persona,
+    read_card_bytes,
+)
 from channels.console.auth import same_token
 from channels.console.imports import (
     MAX_UPLOAD_BYTES,
@@ -134,6 +143,68 @@ async def start_import(request: Request, viewer: ViewerDep) -> Response:
             status_code=status.HTTP_202_ACCEPTED,
         )
     return redirect(f"/console/import/{job_id}", "import_started")
+
+
+def _seed_from_card(services: Any, creator_id: str, raw: bytes, filename: str) -> ImportResult:
+    persona = card_persona(read_card_bytes(raw, filename), filename)
+    return import_persona(services, persona, creator_id, filename, into_new_account=True)
+
+
+@router.post("/import/card")
+async def import_card(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+    """A persona card (Character Card V2 JSON or PNG, channels/card_import.py) seeds a new
+    account: its example replies become the first posts (profile and index built), its
+    greeting and boundaries the settings. Small (a card is at most 1 MB, a few hundred
+    examples at most), so it runs in the request; the button says it is working."""
+    runner = import_runner(request)
+    if await run_in_threadpool(runner.in_progress, viewer.creator_id):
+        return _refuse(
+            request,
+            viewer,
+            "An import is already running: wait for it to finish, then import the card.",
+            status.HTTP_409_CONFLICT,
+        )
+    form = await request.form(max_files=1, max_fields=4, max_part_size=MAX_CARD_BYTES + 1024)
+    try:
+        given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+        if not same_token(viewer.csrf_token, given if isinstance(given, str) else None):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "this form is out of date (missing or wrong CSRF token): reload the page and retry",
+            )
+        upload = form.get("card")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return _refuse(
+                request,
+                viewer,
+                "Choose a persona card file (.json or .png).",
+                status.HTTP_400_BAD_REQUEST,
+            )
+        filename = safe_filename(upload.filename)
+        raw = await upload.read(MAX_CARD_BYTES + 1)
+    finally:
+        await form.close()
+    try:
+        result = await run_in_threadpool(
+            _seed_from_card, services, viewer.creator_id, raw, filename
+        )
+    except CardError as exc:
+        return _refuse(
+            request,
+            viewer,
+            f"This card cannot be imported: {exc.where}: {exc.problem}. Nothing was changed.",
+            status.HTTP_400_BAD_REQUEST,
+        )
+    except CardSeedRefused as exc:
+        message = str(exc)
+        return _refuse(
+            request, viewer, message[:1].upper() + message[1:] + ".", status.HTTP_409_CONFLICT
+        )
+    # With a profile the creator reads what the card made of their voice; without one (a
+    # card with no examples) they import posts next.
+    return redirect(
+        "/console/profile" if result.has_profile else "/console/import", "card_imported"
+    )
 
 
 async def _owned_import(request: Request, viewer: Viewer, job_id: str) -> Any:
