@@ -259,7 +259,7 @@ def test_a_creator_runs_their_double_from_the_console(
     # 8. Live: a stream's questions, answers and skips appear while the page is open.
     follow_live_stream(page, server)
 
-    # 9. The avatar studio: verdicts, styles, progress, favourites, downloads.
+    # 9. The avatar studio: verdicts, styles, progress that ends, keeping, downloads.
     make_avatars(page, url, tmp_path)
 
     # 10. Another creator cannot reach any of it.
@@ -325,18 +325,23 @@ def make_avatars(page: Any, url: str, tmp_path: Path) -> None:
     # Each avatar shows its likeness; the job its median likeness and variety (issue 20).
     assert outputs.nth(0).locator(".likeness").inner_text().startswith("Likeness 0.")
     assert "Variety:" in page.locator("#job-report").inner_text()
+    # The progress ended with the job: no bar left behind once the avatars are shown.
+    expect(page.locator("#job-step")).to_be_hidden()
+    # One primary action per avatar; the others behind "More".
     first = outputs.nth(0)
-    first.get_by_role("button", name="☆ Favourite").click()
-    first.get_by_role("button", name="★ Favourite").wait_for()
-    first.get_by_role("button", name="Set as profile picture").click()
+    assert first.locator("button:visible, a:visible, input:visible").count() == 1
+    first.get_by_role("button", name="Keep Avatar 1", exact=False).click()
+    expect(first.get_by_role("button", name="Keep Avatar 1", exact=False)).to_have_text("★ Kept")
+    first.locator("summary").click()
+    first.get_by_role("button", name="Use as my profile picture").click()
     page.locator("#studio-status").filter(has_text="profile picture").wait_for()
     with page.expect_download() as one:
         first.get_by_role("link", name="Download").click()
     assert one.value.suggested_filename.endswith(".jpg")
-    outputs.nth(1).locator("input.pick").check()
-    first.locator("input.pick").check()
+    outputs.nth(1).get_by_role("button", name="Keep Avatar 2", exact=False).click()
+    expect(page.get_by_role("button", name="Download the 2 kept")).to_be_enabled()
     with page.expect_download() as several:
-        page.get_by_role("button", name="Download selected").click()
+        page.get_by_role("button", name="Download the 2 kept").click()
     with zipfile.ZipFile(several.value.path()) as archive:
         assert len([n for n in archive.namelist() if n.endswith(".jpg")]) == 2
     with page.expect_download() as everything:

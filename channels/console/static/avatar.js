@@ -1,7 +1,9 @@
 /* Avatar studio: a small client of the avatar JSON API (/api/creators/{id}/avatar/...).
    Photos are checked one by one, 2-5 styles are picked from previews, the job's progress is
-   followed, and the results can be starred, downloaded (one, several, all) or set as the
-   profile picture. Text from the server is always inserted as text, never as HTML. */
+   followed (its bar ends with the job, or says why it stopped), and each avatar has one
+   primary action, keep it; downloading one or making it the profile picture sit behind its
+   "More"; the kept ones or all download as a zip. Text from the server is always inserted
+   as text, never as HTML. */
 (function () {
   "use strict";
 
@@ -123,14 +125,18 @@
   }
 
   function showProgress(job) {
-    $("job-step").hidden = false;
+    // Only an unfinished job has a progress bar; a finished one says how it ended, once.
+    var finished = job.state === "done" || job.state === "failed" || job.state === "cancelled";
+    $("job-step").hidden = job.state === "done";
+    $("job-progress").hidden = finished;
     $("job-progress").value = Math.round(job.percent);
     $("job-progress").textContent = Math.round(job.percent) + "%";
     var label = job.state === "queued" ? "Waiting for its turn…" :
       job.state === "running" ? "Making avatar " + Math.min(job.images_done + 1, job.images_total) + " of " + job.images_total + "…" :
-      job.state === "done" ? "Done: " + job.images_done + " avatars" : "Job " + job.state;
+      job.state === "done" ? "Done: " + job.images_done + " avatars" :
+      job.state === "failed" ? "The job failed" : "The job was cancelled";
     $("job-progress-label").textContent = label;
-    $("job-message").textContent = job.message || Math.round(job.percent) + "%";
+    $("job-message").textContent = job.message || (finished ? "" : Math.round(job.percent) + "%");
     $("job-report").textContent = job.report ? reportText(job.report) : "";
   }
 
@@ -146,15 +152,32 @@
   async function follow(jobId) {
     currentJob = jobId;
     $("results-step").hidden = true;
+    var misses = 0;
     while (currentJob === jobId) {
-      var response = await window.consoleFetch(api + "/jobs/" + encodeURIComponent(jobId));
-      if (!response.ok) { say(await window.consoleError(response)); return; }
-      var job = await response.json();
-      showProgress(job);
-      if (job.state === "done") { say("Your avatars are ready."); await loadOutputs(jobId); loadJobs(); return; }
-      if (job.state === "failed" || job.state === "cancelled") { say(job.message || "The job " + job.state + "."); loadJobs(); return; }
-      await new Promise(function (resolve) { setTimeout(resolve, 800); });
+      var response = null;
+      try { response = await window.consoleFetch(api + "/jobs/" + encodeURIComponent(jobId)); } catch (e) { response = null; }
+      if (response && !response.ok) { stopFollowing(await window.consoleError(response)); return; }
+      if (!response) {
+        // The server is out of reach for a moment: say so rather than leave a frozen bar.
+        misses += 1;
+        if (misses > 10) { stopFollowing("Lost contact with the server: reload the page to see your avatars."); return; }
+        say("Lost contact with the server; trying again…");
+      } else {
+        misses = 0;
+        var job = await response.json();
+        showProgress(job);
+        if (job.state === "done") { say("Your avatars are ready."); await loadOutputs(jobId); loadJobs(); return; }
+        if (job.state === "failed" || job.state === "cancelled") { say(job.message || "The job " + job.state + "."); loadJobs(); return; }
+      }
+      await new Promise(function (resolve) { setTimeout(resolve, misses ? 2000 : 800); });
     }
+  }
+
+  function stopFollowing(message) {
+    $("job-progress").hidden = true;
+    $("job-progress-label").textContent = "Not following this job any more";
+    $("job-message").textContent = message;
+    say(message);
   }
 
   // -- results ---------------------------------------------------------------------------
@@ -164,9 +187,14 @@
     return known ? known.name : id;
   }
 
-  function selectedIds() {
-    return Array.prototype.map.call(
-      document.querySelectorAll("#outputs input.pick:checked"), function (i) { return i.value; });
+  function keptIds() {
+    return outputs.filter(function (o) { return o.chosen; }).map(function (o) { return o.id; });
+  }
+
+  function updateKeptCount() {
+    var kept = keptIds().length;
+    $("download-kept").disabled = kept === 0;
+    $("download-kept").textContent = kept ? "Download the " + kept + " kept" : "Download kept";
   }
 
   function zipUrl(jobId, ids) {
@@ -175,7 +203,9 @@
     return url;
   }
 
-  async function toggleFavourite(output, button, item) {
+  function keepText(chosen) { return chosen ? "★ Kept" : "☆ Keep"; }
+
+  async function toggleKept(output, button, item) {
     var response = await window.consoleFetch(api + "/jobs/" + encodeURIComponent(output.job_id) + "/choose", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -184,9 +214,10 @@
     if (!response.ok) { say(await window.consoleError(response)); return; }
     output.chosen = !output.chosen;
     button.setAttribute("aria-pressed", output.chosen ? "true" : "false");
-    button.textContent = output.chosen ? "★ Favourite" : "☆ Favourite";
+    button.textContent = keepText(output.chosen);
     item.classList.toggle("chosen", output.chosen);
-    say(output.chosen ? "Kept as a favourite." : "No longer a favourite.");
+    updateKeptCount();
+    say(output.chosen ? "Kept." : "No longer kept: it is deleted after a while.");
   }
 
   async function setProfile(output) {
@@ -206,29 +237,33 @@
     grid.textContent = "";
     outputs.forEach(function (output, index) {
       var item = el("li", { className: "output" + (output.chosen ? " chosen" : ""), id: "output-" + output.id });
-      var fav = el("button", { type: "button", className: "btn fav", "aria-pressed": output.chosen ? "true" : "false",
-        text: output.chosen ? "★ Favourite" : "☆ Favourite" });
-      fav.addEventListener("click", function () { toggleFavourite(output, fav, item); });
-      var profile = el("button", { type: "button", className: "btn profile", text: "Set as profile picture" });
-      profile.addEventListener("click", function () { setProfile(output); });
-      var pick = el("input", { type: "checkbox", className: "pick", value: output.id, id: "pick-" + output.id });
-      pick.addEventListener("change", function () { $("download-selected").disabled = selectedIds().length === 0; });
       var name = "Avatar " + (index + 1) + ", " + styleName(output.style);
+      // One primary action per avatar (keep it); the rarer ones wait behind "More".
+      var keep = el("button", { type: "button", className: "btn btn-primary keep", "aria-pressed": output.chosen ? "true" : "false",
+        "aria-label": "Keep " + name, text: keepText(output.chosen) });
+      keep.addEventListener("click", function () { toggleKept(output, keep, item); });
+      var profile = el("button", { type: "button", className: "btn btn-quiet profile", text: "Use as my profile picture" });
+      profile.addEventListener("click", function () { setProfile(output); });
+      var more = el("details", { className: "more" }, [
+        el("summary", { text: "More", "aria-label": "More for " + name }),
+        el("div", { className: "more-actions" }, [
+          profile,
+          el("a", { className: "btn btn-quiet download-one", href: output.url + "?download=true",
+            download: "avatar-" + output.id.slice(0, 8) + ".jpg", text: "Download" })
+        ])
+      ]);
       [
         el("img", { src: output.url, alt: name + " (labelled AI-generated)", loading: "lazy" }),
         el("p", { className: "small likeness", text: "Likeness " + output.similarity.toFixed(2) }),
-        el("label", { for: "pick-" + output.id }, [pick, document.createTextNode(" Select " + name)]),
-        fav,
-        el("a", { className: "btn download-one", href: output.url + "?download=true", download: "avatar-" + output.id.slice(0, 8) + ".jpg", text: "Download" }),
-        profile
+        el("div", { className: "output-actions" }, [keep, more])
       ].forEach(function (child) { item.appendChild(child); });
       grid.appendChild(item);
     });
     $("download-all").href = zipUrl(jobId);
     $("download-all").setAttribute("download", "avatars.zip");
-    $("download-selected").disabled = true;
-    $("download-selected").onclick = function () {
-      var ids = selectedIds();
+    updateKeptCount();
+    $("download-kept").onclick = function () {
+      var ids = keptIds();
       if (ids.length) window.location.href = zipUrl(jobId, ids);
     };
     $("results-step").hidden = false;
