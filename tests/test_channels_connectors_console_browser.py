@@ -160,6 +160,23 @@ def test_a_creator_connects_pauses_and_disconnects_a_twitch_chat(
             viewer.wait_for(lambda line: line.nick == BOT and line.command in ("QUIT", "PART"), 30)
         )
         assert left.command in ("QUIT", "PART")
+
+        # A Matrix account this server has no access token for: the page says so, and why
+        # it does not connect.
+        page.get_by_label("Homeserver").fill("matrix.example.org")
+        page.get_by_label("Matrix account of your AI").fill("@camille-ai:example.org")
+        page.get_by_role("button", name="Connect Matrix account").click()
+        expect(page.locator("#err-homeserver")).to_be_visible()
+        page.get_by_label("Homeserver").fill(f"http://127.0.0.1:{free_port()}")
+        page.get_by_role("button", name="Connect Matrix account").click()
+        matrix = page.locator("#connector-matrix--camille-ai-example-org")
+        expect(matrix.locator(".connector-state")).to_have_text("Stopped", timeout=30_000)
+        expect(matrix.locator(".connector-error")).to_contain_text("no access token")
+        expect(matrix.locator(".connector-warning")).to_contain_text("PERSONA_MATRIX_TOKENS")
+        expect(matrix).to_contain_text("DMs (rooms of two) and group chats")
+        shoot(page, "connectors-matrix")
+        matrix.get_by_role("button", name="Disconnect").click()
+        expect(page.locator("#no-connectors")).to_be_visible()
     finally:
         background.run(viewer.close())
         page.close()

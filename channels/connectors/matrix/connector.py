@@ -120,6 +120,14 @@ class MatrixConnector(Connector):
         return client
 
     async def _run(self) -> None:
+        if not self._token:
+            # Settings are read at start: nothing to retry until the server restarts.
+            self.counters.last_error = (
+                f"no access token for {self.spec.user_id} in PERSONA_MATRIX_TOKENS: add it "
+                "and restart the server"
+            )
+            self.counters.move(State.STOPPED)
+            return
         attempt = 0
         while not self._stopping:
             was_online = False
@@ -127,6 +135,9 @@ class MatrixConnector(Connector):
             try:
                 was_online = await self._session(client)
             except (ClientError, OSError, TimeoutError) as exc:
+                self.counters.last_error = redact(describe(exc), self._token)
+            except Exception as exc:  # noqa: BLE001 - a library surprise must not end the loop
+                log.exception("matrix sync failed", extra={"connector": self.id})
                 self.counters.last_error = redact(describe(exc), self._token)
             finally:
                 self._online.clear()

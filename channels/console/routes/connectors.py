@@ -1,4 +1,4 @@
-"""Connectors page: the creator's chat-network connectors (a Twitch channel today) with their
+"""Connectors page: the creator's chat-network connectors (Twitch chat, Matrix rooms) with their
 live status, a form to connect one and a button to disconnect. It goes through the same
 parts as the connectors API (`channels.connectors`: the kind's spec validates, the store
 keeps it with the creator, the manager of this server connects within a second); the
@@ -28,6 +28,7 @@ PATH = "/console/connectors"
 # The form's fields, by kind, in the order shown (the spec's own names: errors map back).
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "twitch": ("channel", "nick", "stream_id", "server", "port", "tls"),
+    "matrix": ("homeserver", "user_id"),
 }
 CHECKBOXES = frozenset({"tls"})
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -66,12 +67,20 @@ def _view(health: Health, settings: Any) -> dict[str, Any]:
                 f"This server has no token for {nick} (PERSONA_TWITCH_TOKENS): it logs in "
                 "without one, and Twitch refuses that."
             )
+    elif health.kind == "matrix":
+        user_id = health.remote.split(" on ", 1)[0]
+        if user_id not in (getattr(settings, "matrix_tokens", None) or {}):
+            warnings.append(
+                f"This server has no access token for {user_id} (PERSONA_MATRIX_TOKENS): "
+                "the homeserver refuses it."
+            )
     return {
         "id": health.id,
         "dom_id": "connector-" + "".join(c if c.isalnum() else "-" for c in health.id),
         "kind": health.kind,
         "remote": health.remote,
         "stream_id": health.stream_id,
+        "feeds": health.channel,
         "state": health.state.value,
         "state_label": label,
         "state_tag": tag,
