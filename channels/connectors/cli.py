@@ -1,12 +1,15 @@
-"""`persona connect`: connect a creator's live stream to a chat room, list, disconnect.
+"""`persona connect`: connect a creator's double to a chat network (a Twitch channel's chat
+into a live stream, a Matrix account's DMs and group rooms into the inbox), list, disconnect.
 
 The spec is stored with the creator; the running server (`persona serve`) connects within
-PERSONA_CONNECTOR_POLL_S seconds and reconnects on its own. The bot's OAuth token is read
-by the server from PERSONA_TWITCH_TOKENS (never from the command line: shell history)."""
+PERSONA_CONNECTOR_POLL_S seconds and reconnects on its own. The bot's token is read by the
+server from PERSONA_TWITCH_TOKENS / PERSONA_MATRIX_TOKENS (never from the command line:
+shell history)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -14,10 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from channels.connectors import store
+from channels.connectors.base import ConnectorSpec
+from channels.connectors.matrix.spec import MatrixSpec
 from channels.connectors.twitch.spec import TWITCH_IRC, TwitchSpec
 
 connect_app = typer.Typer(
-    help="Connect the AI double to chat networks (Twitch chat today).", no_args_is_help=True
+    help="Connect the AI double to chat networks (Twitch chat, Matrix).", no_args_is_help=True
 )
 console = Console()
 err = Console(stderr=True)
@@ -42,21 +47,10 @@ def twitch(
     tls: Annotated[bool, typer.Option("--tls/--no-tls", help="TLS (Twitch: on)")] = True,
 ) -> None:
     """Answer a Twitch channel's chat as the creator's live stream."""
-    try:
-        spec = TwitchSpec(
-            channel=channel, nick=nick, stream_id=stream, server=server, port=port, tls=tls
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        err.print(f"[red]invalid connector:[/red] {problems}")
-        raise typer.Exit(2) from None
-    with _services() as services:
-        try:
-            store.save(services.db, creator, spec)
-        except LookupError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from None
-        has_token = nick in services.settings.twitch_tokens
+    spec = _valid(
+        TwitchSpec, channel=channel, nick=nick, stream_id=stream, server=server, port=port, tls=tls
+    )
+    has_token = _save(creator, spec, lambda settings: nick in settings.twitch_tokens)
     console.print(f"stored {spec.id}: {spec.remote()} -> live stream {spec.stream_id!r}")
     if not has_token:
         err.print(
@@ -65,6 +59,51 @@ def twitch(
             highlight=False,
         )
     err.print("a running `persona serve` connects within PERSONA_CONNECTOR_POLL_S seconds")
+
+
+@connect_app.command("matrix")
+def matrix(
+    creator: Annotated[str, typer.Argument(help="Creator id")],
+    user_id: Annotated[
+        str,
+        typer.Argument(
+            help="The bot's Matrix id, e.g. '@camille-ai:example.org' (its token: "
+            "PERSONA_MATRIX_TOKENS)"
+        ),
+    ],
+    homeserver: Annotated[str, typer.Option(help="Homeserver URL, e.g. https://example.org")],
+) -> None:
+    """Answer the DMs (rooms of two) and group rooms of a Matrix account."""
+    spec = _valid(MatrixSpec, user_id=user_id, homeserver=homeserver)
+    has_token = _save(creator, spec, lambda settings: user_id in settings.matrix_tokens)
+    console.print(f"stored {spec.id}: {spec.remote()} -> the DM and group channels")
+    if not has_token:
+        err.print(
+            f"[yellow]no token for {user_id!r} in PERSONA_MATRIX_TOKENS[/yellow]: the server "
+            "does not connect it until there is one",
+            highlight=False,
+        )
+    err.print("a running `persona serve` connects within PERSONA_CONNECTOR_POLL_S seconds")
+
+
+def _valid(model: type[ConnectorSpec], **values: object) -> ConnectorSpec:
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        err.print(f"[red]invalid connector:[/red] {problems}")
+        raise typer.Exit(2) from None
+
+
+def _save(creator: str, spec: ConnectorSpec, has_token: Callable[[Any], bool]) -> bool:
+    """Store the spec; whether the server's settings hold the bot's token."""
+    with _services() as services:
+        try:
+            store.save(services.db, creator, spec)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        return has_token(services.settings)
 
 
 @connect_app.command("list")
@@ -76,9 +115,13 @@ def list_connectors(creator: Annotated[str, typer.Argument(help="Creator id")]) 
         except LookupError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
-    table = Table("id", "where", "live stream")
+    table = Table("id", "where", "into")
     for spec in specs:
-        table.add_row(spec.id, spec.remote(), spec.stream_id)
+        table.add_row(
+            spec.id,
+            spec.remote(),
+            f"live stream {spec.stream_id}" if spec.stream_id else spec.feeds,
+        )
     console.print(table)
 
 
