@@ -5,6 +5,7 @@ conversation over; the creator's own reply reaches the fan marked as theirs, not
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,3 +183,34 @@ def test_a_fan_from_before_the_cookie_keeps_their_chats(client: TestClient) -> N
     assert client.app.state.fan_cookies.read(client.cookies[FAN_COOKIE]) == legacy
     history = cookie_ready(client)["history"]
     assert history[0]["text"] == "I baked your lemon tart this weekend!"
+
+
+def test_the_space_shows_the_avatar_studios_profile_picture(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from avatar.errors import NotFoundError
+    from avatar.records import ProfilePicture
+
+    page = client.get(f"/space/{DEMO_CREATOR_ID}").text
+    assert "avatar-initial" in page  # no picture yet: the initial
+    assert client.get(f"/space/{DEMO_CREATOR_ID}/picture").status_code == 404
+    picture = tmp_path / "profile.jpg"
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(picture, "JPEG")
+    studio = client.app.state.services.avatar
+
+    def chosen(creator_id: str) -> ProfilePicture:
+        if creator_id != DEMO_CREATOR_ID:
+            raise NotFoundError("no profile picture yet")
+        return ProfilePicture(creator_id, "out-1", picture, datetime.now(UTC))
+
+    monkeypatch.setattr(studio, "profile_picture", chosen)
+    page = client.get(f"/space/{DEMO_CREATOR_ID}").text
+    assert "avatar-initial" not in page
+    src = re.search(r'<img class="avatar" src="([^"]+)"', page).group(1)
+    assert src.startswith(f"/space/{DEMO_CREATOR_ID}/picture?v=")
+    image = client.get(src)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    assert image.content == picture.read_bytes()
+    assert client.get("/space/nobody-here/picture").status_code == 404

@@ -1,8 +1,11 @@
-"""What the space shows about a creator: name, picture and the AI label they chose."""
+"""What the space shows about a creator: name, picture (the avatar studio's profile picture,
+else a picture URL in their settings) and the AI label they chose."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from channels.inbox.policy import PolicyChannel, halted, load_policy
 from channels.services import Services
@@ -37,6 +40,26 @@ class SpaceCreator:
     suggestions: list[str] = field(default_factory=list)
 
 
+def studio_picture(services: Services, creator_id: str) -> Path | None:
+    """The profile picture the creator chose in the avatar studio (an AI-labelled avatar),
+    if any. Any studio problem means no picture, never a broken page."""
+    from avatar.errors import AvatarError
+
+    try:
+        path = services.avatar.profile_picture(creator_id).path
+    except (AvatarError, OSError):
+        return None
+    return path if path.is_file() else None
+
+
+def _picture_url(services: Services, creator_id: str, settings: dict[str, Any]) -> str | None:
+    path = studio_picture(services, creator_id)
+    if path is not None:
+        # Versioned by the file's time: a new picture is a new URL, the old one caches long.
+        return f"/space/{creator_id}/picture?v={int(path.stat().st_mtime)}"
+    return safe_image_url(settings.get("avatar_url"))
+
+
 def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | None:
     """The creator, if their space can open: they exist and have posts (a voice profile).
     Synchronous (a database read): call it from a worker thread in async code."""
@@ -50,7 +73,7 @@ def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | No
         return SpaceCreator(
             id=creator.id,
             display_name=name,
-            avatar_url=safe_image_url(settings.get("avatar_url")),
+            avatar_url=_picture_url(services, creator.id, settings),
             label=label.strip()
             if isinstance(label, str) and label.strip()
             else default_label(name),

@@ -27,7 +27,7 @@ from channels.space.connection import (
     refuse,
     space_registry,
 )
-from channels.space.creator_info import load_space_creator
+from channels.space.creator_info import load_space_creator, studio_picture
 from channels.space.fan_cookie import FAN_COOKIE, fan_cookies, new_visitor_id
 from channels.space.protocol import ErrorCode
 from persona.engine import Channel, fan_key
@@ -77,6 +77,20 @@ def space_static(name: str) -> FileResponse:
     return FileResponse(
         path,
         media_type=STATIC_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/space/{creator_id}/picture", include_in_schema=False)
+async def space_picture(creator_id: str, services: ServicesDep) -> FileResponse:
+    """The creator's profile picture from the avatar studio, public like their space."""
+    creator = await asyncio.to_thread(load_space_creator, services, creator_id)
+    path = await asyncio.to_thread(studio_picture, services, creator_id) if creator else None
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no picture")
+    return FileResponse(
+        path,
+        media_type="image/jpeg",
         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
 
