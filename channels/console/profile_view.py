@@ -122,6 +122,9 @@ def topic_shares(terms: list[str], texts: list[str]) -> dict[str, float]:
 
 def _topics_chart(profile: VoiceProfile, texts: list[str] | None) -> Chart:
     top = [t for t, _ in profile.topics[:10]]
+    if not top:
+        # A topic needs 3 posts using it: a handful of posts (a persona card) may have none.
+        return chart("Topics you come back to", [], "{:.0%}", "None yet: import more posts.")
     if texts:
         shares = topic_shares(top, texts)
         ranked = sorted(top, key=lambda t: -shares[t])
