@@ -7,7 +7,8 @@ creator's double; fans are plain client-server API clients.
   started again is survived (reconnection logged and counted in /metrics), and the bot's
   access token is in no log line.
 - In a group room, a message that mentions the bot is answered (as a Matrix reply), one
-  that mentions another fan is not."""
+  that mentions another fan is not. A DM while the DM channel is paused is not answered;
+  in review mode the reply waits for the creator's approval, then reaches the fan."""
 
 from __future__ import annotations
 
@@ -179,7 +180,7 @@ def test_a_dm_is_answered_once_across_a_kill_and_a_homeserver_restart(
     assert bot.token not in logs
 
 
-def test_a_group_room_is_answered_when_the_bot_is_addressed(
+def test_a_group_room_is_answered_when_addressed_and_dms_follow_the_pause_and_approvals(
     synapse: Synapse, bot: MatrixUser, platform: Platform
 ) -> None:
     anna, ben = fan(synapse, "anna", bot), fan(synapse, "ben", bot)
@@ -196,3 +197,34 @@ def test_a_group_room_is_answered_when_the_bot_is_addressed(
     time.sleep(QUIET_S)
     assert len(anna.messages_from(room, bot.user_id)) == 1
     assert platform.connector()["received"] == 2
+
+    # DMs: the DM channel paused, nothing is said; in review mode a reply waits for the
+    # creator's approval, then reaches the fan's room.
+    dm = anna.create_room([bot.user_id], direct=True)
+    anna.wait_joined(dm, bot.user_id)
+    with platform.http() as http:
+        assert http.post(f"{API}/channels/dm/pause").status_code == 200
+        anna.say(dm, "Are you there?")
+        time.sleep(QUIET_S)
+        assert anna.messages_from(dm, bot.user_id) == []
+        assert http.post(f"{API}/channels/dm/resume").status_code == 200
+        assert http.put(f"{API}/channels/dm", json={"mode": "review"}).status_code == 200
+        anna.say(dm, "Do you ship your cookbook abroad?")
+        held = wait_for_held(http)
+        assert held["platform"] == "matrix" and held["thread"] == dm
+        assert anna.messages_from(dm, bot.user_id) == []
+        approved = http.post(f"{API}/approvals/{held['reply_id']}/approve")
+        assert approved.status_code == 200, approved.text
+    replies = anna.wait_for_messages(dm, bot.user_id, 1)
+    assert len(replies) == 1 and held["text"] in replies[0]["content"]["body"], replies
+
+
+def wait_for_held(http: httpx.Client, timeout_s: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        items = http.get(f"{API}/approvals").json()["items"]
+        if items:
+            return dict(items[0])
+        if time.monotonic() > deadline:
+            raise AssertionError("no reply was held for approval")
+        time.sleep(0.3)
