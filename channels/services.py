@@ -195,6 +195,7 @@ class Services:
                     max_tokens=s.reply_max_tokens,
                     retrieve_posts=s.retrieve_posts,
                     retrieve_replies=s.retrieve_replies,
+                    prefill=self.llm.continues_assistant_prefix,
                 ),
                 model_name=s.llm_model,
                 adapters=self.llm,

@@ -263,6 +263,43 @@ def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(services)
     assert len(rejected) == 1 and rejected[0].startswith("announces what the posts do not hold")
 
 
+def test_a_server_that_continues_replies_gets_the_honest_opener_to_continue(services, monkeypatch):
+    # llama.cpp continues a final assistant message: the reply starts with "nothing to
+    # announce", the model writes the rest, and a yes after the opener is still caught.
+    from persona.safety.news import no_news_opener
+
+    monkeypatch.setattr(ScriptedBackend, "continues_assistant_prefix", True)
+    ScriptedBackend.script = [
+        ", mais oui, on y travaille 😍",
+        " : vous le saurez ici en premier 🤫",
+    ]
+    question = "tu prépares un troisième livre sur les fromages du Japon ?"
+    result = reply(services, question, candidates=2, record=False)
+    opener = no_news_opener("fr")
+    assert result.action == ReplyAction.SEND, result.reason
+    assert result.text == f"{opener} : vous le saurez ici en premier 🤫"
+    rejected = [c["rejected"] for c in result.candidates if c["rejected"]]
+    assert len(rejected) == 1 and "oui" in rejected[0]
+    sent = services.engine.chat_model.calls[-1]
+    assert sent[-1].type == "ai" and sent[-1].content == opener
+
+    async def streamed() -> list[str | ReplyResult]:
+        return [
+            part
+            async for part in services.engine.stream(
+                ReplyRequest(DEMO_CREATOR_ID, question, channel=Channel.SPACE, record=False)
+            )
+        ]
+
+    ScriptedBackend.script = [" : vous le saurez ici en premier 🤫"]
+    services.engine.chat_model.script[:] = ScriptedBackend.script
+    parts = asyncio.run(streamed())
+    final = parts[-1]
+    assert isinstance(final, ReplyResult) and final.action == ReplyAction.SEND, final.reason
+    assert "".join(p for p in parts if isinstance(p, str)) == final.text
+    assert final.text.startswith(opener)
+
+
 def test_a_listicle_becomes_plain_chat_text(services):
     ScriptedBackend.script = [
         "Here are some tips:\n\n1. **Chill the butter**: cold is flaky\n2. Rest the dough\n3."

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from sqlalchemy import select
 
 from persona.engine.copyguard import CopyGuard, EchoGuard
@@ -66,7 +67,7 @@ from persona.safety.factcheck import (
     verify_extraction,
 )
 from persona.safety.language import guess_lang
-from persona.safety.news import announces, asks_news, no_news_instruction
+from persona.safety.news import announces, asks_news, no_news_instruction, no_news_opener
 from persona.safety.replies import no_answer_text
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
@@ -83,6 +84,9 @@ class EngineConfig:
     temperature: float = 0.7
     top_p: float = 0.8
     max_tokens: int = 120
+    # The model server continues a final assistant message (LLMBackend's
+    # `continues_assistant_prefix`): replies may then be started for the model.
+    prefill: bool = False
     retrieve_posts: int = 6
     retrieve_replies: int = 6
     # Retrieved posts less similar than this to the message are left out of the prompt.
@@ -150,6 +154,8 @@ class _Prepared:
     rescue_messages: list[BaseMessage] = field(default_factory=list)
     # News to come that the posts do not hold: the reply must announce nothing.
     no_news: bool = False
+    # The reply's first words, given to a server that continues them (every draft starts so).
+    prefix: str = ""
 
 
 class CreatorNotFound(LookupError):
@@ -405,7 +411,7 @@ class ReplyEngine:
             rescue_messages=rescue,
         )
         if no_news:
-            _expect_no_news(prepared)
+            _expect_no_news(prepared, self.config.prefill)
         return prepared
 
     def _retrieve(
@@ -513,7 +519,7 @@ class ReplyEngine:
             return text, "assistant voice"
         if _wrong_language(text, prepared.guard_ctx.lang):
             return text, "not in the fan's language"
-        if prepared.no_news and (said := announces(text, [prepared.request.message])):
+        if prepared.no_news and (said := _announces(text, prepared)):
             return text, f"announces what the posts do not hold: {said}"
         if not prepared.inbound.hint and sounds_like_refusal(text):
             # No safety layer flagged the message (no hint), so the model's own refusal is
@@ -634,7 +640,11 @@ class ReplyEngine:
         n = max(1, request.candidates or self.config.candidates)
         t_gen = time.perf_counter()
         raws = await self._generate(
-            prepared.messages, n, fact=prepared.fact is not None, creator=prepared.ctx.id
+            prepared.messages,
+            n,
+            fact=prepared.fact is not None,
+            creator=prepared.ctx.id,
+            prefix=prepared.prefix,
         )
         prepared.timings["generate"] = _ms(t_gen)
         t_post = time.perf_counter()
@@ -694,6 +704,8 @@ class ReplyEngine:
 
         async def draft() -> None:
             try:
+                if prepared.prefix:  # the server continues it: released like any delta
+                    deltas.put_nowait(prepared.prefix)
                 async for chunk in bound.astream(prepared.messages):
                     if isinstance(chunk.content, str) and chunk.content:
                         deltas.put_nowait(chunk.content)
@@ -748,6 +760,7 @@ class ReplyEngine:
             max(2, n),
             hotter=True,
             creator=prepared.ctx.id,
+            prefix=prepared.prefix,
         )
         rescued = await asyncio.to_thread(self._select, prepared, raws)
         rescued.candidates = [{**c, "round": 1} for c in first] + [
@@ -764,7 +777,10 @@ class ReplyEngine:
         hotter: bool = False,
         fact: bool = False,
         creator: str | None = None,
+        prefix: str = "",
     ) -> list[Draft]:
+        """`n` drafts; with a `prefix` (the messages end with it as the assistant's turn, see
+        `_expect_no_news`) each draft is the prefix and the server's continuation."""
         offset = 100 if hotter else 0
         calls = [
             self._bound(seed=offset + i, hotter=hotter, fact=fact, creator=creator).ainvoke(
@@ -774,7 +790,8 @@ class ReplyEngine:
         ]
         outputs = await asyncio.gather(*calls)
         return [
-            Draft(o.content if isinstance(o.content, str) else "", _fluency(o)) for o in outputs
+            Draft(prefix + (o.content if isinstance(o.content, str) else ""), _fluency(o))
+            for o in outputs
         ]
 
     def _bound(
@@ -830,7 +847,7 @@ class ReplyEngine:
             fact = verify_extraction(extracted, notes, request.message)
         prepared.timings["fact_check"] = _ms(t0)
         if fact is None and asks_news(request.message):
-            _expect_no_news(prepared)
+            _expect_no_news(prepared, self.config.prefill)
             return None
         if fact is None:
             inbound = InboundOutcome(
@@ -945,16 +962,32 @@ def _fluency(output: Any) -> float | None:
     return math.exp(sum(values) / len(values)) if values else None
 
 
-def _expect_no_news(prepared: _Prepared) -> None:
+def _expect_no_news(prepared: _Prepared, prefill: bool) -> None:
     """News to come that the posts do not hold: both prompts ask for "nothing to announce
-    yet" in the creator's words, and every draft is checked to announce nothing."""
+    yet" in the creator's words, and every draft is checked to announce nothing. With a
+    server that continues a started reply (`prefill`), the reply starts with that state."""
     prepared.no_news = True
     # After the message, where a small model reads it last (placed before the notes, the
     # 1.5B answered "Oui !" / "Bien sûr" anyway in 9 of 20 drafts on the dev split).
-    instruction = no_news_instruction(prepared.guard_ctx.lang)
+    lang = prepared.guard_ctx.lang
+    instruction = no_news_instruction(lang)
+    prepared.prefix = no_news_opener(lang) if prefill else ""
     for messages in (prepared.messages, prepared.rescue_messages):
         if messages:
             messages[-1] = HumanMessage(f"{messages[-1].content}\n\n({instruction})")
+            if prepared.prefix:
+                messages.append(AIMessage(prepared.prefix))
+
+
+def _announces(text: str, prepared: _Prepared) -> str:
+    """`announces` on the whole reply and, when it was started for the model, on what the
+    model wrote after the opener ("Nothing to announce yet, but yes, it's coming!")."""
+    known = [prepared.request.message]
+    said = announces(text, known)
+    if not said and prepared.prefix and text.startswith(prepared.prefix):
+        rest = text[len(prepared.prefix) :].lstrip(" ,.;:!-\u2014")
+        said = announces(re.sub(r"^(?:but|and|mais|et)\b\W*", "", rest, flags=re.I), known)
+    return said
 
 
 def _wrong_language(text: str, lang: str | None) -> bool:

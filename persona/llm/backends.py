@@ -34,6 +34,10 @@ class LLMBackend(ABC):
     """One model endpoint. Subclasses say how the endpoint comes to exist (`start`)."""
 
     name: ClassVar[str]
+    # Does the server continue a final assistant message instead of starting a new one?
+    # llama.cpp does by default; vLLM only with its non-standard `continue_final_message`,
+    # and an unknown OpenAI-compatible server cannot be assumed to.
+    continues_assistant_prefix: ClassVar[bool] = False
 
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
@@ -208,6 +212,7 @@ class EmbeddedBackend(LLMBackend):
     """llama.cpp's server in a supervised child process on loopback (dev, CI, small hosts)."""
 
     name = "embedded"
+    continues_assistant_prefix = True
 
     def __init__(self, config: LLMConfig) -> None:
         super().__init__(config)

@@ -80,6 +80,20 @@ _INSTRUCTIONS = {
 }
 
 
+# Where the model server continues a started reply, the reply starts with the honest state
+# and the model writes the rest in the creator's voice: told only not to say yes or no, the
+# 1.5B still opened with "Oui !" or "Bien sûr" in most drafts of such questions (dev split).
+_OPENERS = {
+    "en": "Nothing I can announce on that yet",
+    "fr": "Rien d'officiel à annoncer pour l'instant",
+}
+
+
+def no_news_opener(lang: str | None) -> str:
+    """The first words of a reply that announces nothing, in the fan's language."""
+    return _OPENERS.get(lang or "en", _OPENERS["en"])
+
+
 def no_news_instruction(lang: str | None) -> str:
     """The instruction in the fan's language (English for the others): a small model answers
     in the language it was last spoken to in."""
