@@ -1,5 +1,6 @@
 """Avatar studio: upload selfies (each gets a verdict), choose 2-5 styles from previews, watch
-the job, pick favourites, download one, several or all, set one as profile picture.
+the job, keep the avatars they like (one action per avatar; download one or make it the
+profile picture, shown in their space, behind "More"), download the kept ones or all.
 
 The page is a small script over the avatar studio's JSON API (`channels/avatar_api.py`,
 `/api/creators/{id}/avatar/...`), called with the console session and its CSRF header."""
