@@ -21,6 +21,9 @@ from persona.safety.news import announces, asks_news
         "tu prépares quelque chose pour cet été ?",
         "vous allez refaire des ateliers ?",
         "des projets de collab à venir ?",
+        "is the podcast available in spanish yet?",
+        "are you coming to Lyon for the festival?",
+        "tu viens au salon du livre ?",
     ],
 )
 def test_questions_about_what_comes_next_ask_for_news(question: str) -> None:
@@ -29,7 +32,13 @@ def test_questions_about_what_comes_next_ask_for_news(question: str) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["what's your dog's name?", "c'est quoi ta marque de farine ?", "how old were you then?"],
+    [
+        "what's your dog's name?",
+        "c'est quoi ta marque de farine ?",
+        "how old were you then?",
+        "tu viens d'où ?",
+        "did you finish it yet?",
+    ],
 )
 def test_facts_of_the_past_are_not_news(question: str) -> None:
     assert not asks_news(question)

@@ -93,7 +93,9 @@ _PLANS = re.compile(
     r"(?<![a-z])(?:will (?:you|u|there)|(?:are|r) (?:you|u) (?:going to|gonna|planning|"
     r"launching|releasing|bringing|making|writing|preparing|thinking of|ever going)|"
     r"any plans?|(?:your|ur) plans?|plans? (?:for|to)|upcoming|anytime soon|any time soon|"
-    r"(?:out|back|available) yet|tu (?:vas|comptes|prevois|prepares)|"
+    r"(?:out|back|available|released|translated)\b.{0,30}\byet|tu (?:vas|comptes|prevois|prepares)|"
+    # Coming to an event: "are you coming to Lyon?", "tu viens au salon ?" ("tu viens d'où").
+    r"(?:are|r) (?:you|u) coming (?:to|back)|(?:tu viens|vous venez) (?:a|au|aux|en)|"
     r"vous (?:allez|comptez|prevoyez|preparez)|(?:des|tes|vos) projets|projets? (?:pour|de)|"
     r"en preparation|a venir|pas encore|toujours pas)(?![a-z])"
 )
