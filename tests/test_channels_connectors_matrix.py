@@ -129,7 +129,8 @@ def platform(
 
 
 def fan(synapse: Synapse, name: str, bot: MatrixUser) -> MatrixUser:
-    return synapse.register(f"{name}{bot.user_id[7:15]}")
+    # Unique per test like the bot (the homeserver lives for the module).
+    return synapse.register(f"{name}-{bot.user_id[1:].split(':', 1)[0]}")
 
 
 def texts(events: list[dict[str, Any]]) -> list[str]:

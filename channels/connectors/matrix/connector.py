@@ -54,6 +54,7 @@ COMPONENT = "matrix"  # the label in /metrics
 SYNC_TIMEOUT_MS = 25_000
 RESEND_WINDOW = timedelta(minutes=10)  # replies sent again (deduplicated) on connect
 MAX_TEXT = 4000  # the inbox's limit on a message
+SENT_MEMORY = 10_000  # reply ids remembered as sent by this process
 
 
 def _txn_id(reply_id: int) -> str:
@@ -343,7 +344,8 @@ class MatrixConnector(Connector):
         return halted(load_policy(settings, channel), settings) or ""
 
     async def _send_loop(self) -> None:
-        sent: set[int] = set()  # this process's sends: a resend of one of them is skipped
+        # This process's recent sends, oldest first: a resend of one of them is skipped.
+        sent: dict[int, None] = {}
         while True:
             body = await self._outbox.get()
             reply_id = int(body["reply_id"])
@@ -385,6 +387,8 @@ class MatrixConnector(Connector):
                 await asyncio.sleep(self.backoff_base_s)
                 await self._outbox.put(body)
                 continue
-            sent.add(reply_id)
+            sent[reply_id] = None
+            if len(sent) > SENT_MEMORY:
+                del sent[next(iter(sent))]
             if not body.get("resend"):
                 self.counters.sent += 1
