@@ -266,6 +266,16 @@ def new_creator_id(value: str) -> str:
     return creator_id
 
 
+_CHAR_MACRO = re.compile(r"\{\{char\}\}|<bot>", re.IGNORECASE)
+_USER_MACRO = re.compile(r"[ \t]*(\{\{user\}\}|<user>)", re.IGNORECASE)
+
+
+def fill_macros(text: str, name: str) -> str:
+    """A card's greeting as the space shows it: {{char}} (V1: <BOT>) is the creator's name;
+    {{user}} is dropped, since the space greets a fan before it knows their name."""
+    return _USER_MACRO.sub("", _CHAR_MACRO.sub(name, text)).strip()
+
+
 class CardSeedRefused(ValueError):
     """A card may seed only an account without posts; the message says what to do."""
 
@@ -335,7 +345,8 @@ def import_persona(
             session.add(creator)
         settings = dict(creator.settings or {}) | persona.settings
         if persona.greeting:
-            settings["greeting"] = persona.greeting
+            name = creator.display_name or persona.name
+            settings["greeting"] = fill_macros(persona.greeting, name)
         creator.settings = settings
         has_profile = bool(creator.profile)
     return ImportResult(creator_id, persona.name, added, has_profile)

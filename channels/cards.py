@@ -175,7 +175,9 @@ def build_card(db: Database, creator_id: str) -> dict[str, Any]:
             f"{name}'s voice, from what {name} has posted. {{{{user}}}} knows it is an AI, "
             f"not {name} in person."
         ),
-        "first_mes": greeting(name, settings, profile_dict),
+        # The default greeting names the character with SillyTavern's {{char}} macro, so a
+        # creator seeded from this card greets under their own name; an own greeting is kept.
+        "first_mes": greeting("{{char}}", settings, profile_dict),
         "mes_example": format_examples(choose_examples(records)),
         "creator_notes": _creator_notes(creator_id, name, portable),
         "system_prompt": _system_prompt(name, portable),

@@ -229,3 +229,12 @@ def test_console_settings_page_links_to_the_card(client):
     card = browser.get("/api/creators/mia/card")
     assert card.status_code == 200 and card.json()["data"]["name"] == "Mia"
     assert browser.get("/api/creators/other/card").status_code == 403
+
+
+def test_a_cards_greeting_macros_become_the_creators_name() -> None:
+    from channels.card_import import fill_macros
+
+    assert fill_macros("Hi {{user}}! I'm {{char}}'s AI double.", "Mia") == (
+        "Hi! I'm Mia's AI double."
+    )
+    assert fill_macros("<BOT> says hello to <USER>", "Mia") == "Mia says hello to"
