@@ -738,7 +738,8 @@ def summarise(batches: list[Batch]) -> list[dict[str, Any]]:
         row["ttft_ratio"] = row["ttft_p50"] / row["raw_ttft_p50"]
         row["total_ratio"] = row["total_p50"] / row["raw_total_p50"]
         rows.append(row)
-    return rows
+    order = {p: i for i, p in enumerate(PATHS)}
+    return sorted(rows, key=lambda r: (r["level"], order[r["path"]]))
 
 
 def fmt(value: float, digits: int = 1) -> str:
