@@ -172,7 +172,11 @@ class MatrixConnector(Connector):
         since = await asyncio.to_thread(self._load_since)
         online = False
         while not self._stopping:
-            response = await client.sync(timeout=0 if not online else SYNC_TIMEOUT_MS, since=since)
+            # The first sync of a session asks for the rooms' full state: a new client knows
+            # no room's members, and a group room would look like a DM (its member count).
+            response = await client.sync(
+                timeout=0 if not online else SYNC_TIMEOUT_MS, since=since, full_state=not online
+            )
             if isinstance(response, SyncError):
                 self.counters.last_error = redact(
                     f"the homeserver said: {response.status_code} {response.message}"[:200],
