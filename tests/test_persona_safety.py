@@ -841,3 +841,27 @@ def test_a_meeting_is_backed_only_by_a_published_meet_up_not_by_a_shared_number(
     found = find_commitments("Great! Let's meet at the market at 10am!", demo_boundaries())
     assert [f.kind for f in found] == ["meeting"]
     assert find_commitments("Use CAMILLE10 for 10% off merch!", demo_boundaries()) == []
+
+
+def test_an_appointment_or_an_appearance_in_other_words_is_a_commitment():
+    # Seen in the 1.5B's replies to ordinary fan messages (holdout of the fan set, read while
+    # measuring issue 13): a coffee with a fan on Friday, an invented conference.
+    from persona.safety.commitments import find_commitments
+    from persona.safety.redteam import demo_boundaries
+
+    b = demo_boundaries()
+    for reply in (
+        "Et si tu peux me faire un café avec moi le vendredi à 14h, je serais ravie.",
+        "grab a coffee with me on Sunday?",
+    ):
+        assert [f.kind for f in find_commitments(reply, b)] == ["meeting"], reply
+    for reply in ("I'll be at PyData 2021 in Amsterdam.", "je serai au Salon du Chocolat samedi"):
+        assert [f.kind for f in find_commitments(reply, b)] == ["appearance"], reply
+    # A live show is not an appointment; a published date backs the creator being there.
+    for reply in (
+        "cook with me tonight on live!",
+        "on cuisine ensemble ce soir en live à 18h !",
+        "I'll be in Lyon on May 3!",
+        "tonight at 8pm I'm baking bread",
+    ):
+        assert find_commitments(reply, b) == [], reply

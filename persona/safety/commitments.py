@@ -16,7 +16,7 @@ from persona.safety.normalize import fold
 
 @dataclass(frozen=True, slots=True)
 class CommitmentFinding:
-    kind: str  # money, amount, meeting, gift, discount, free
+    kind: str  # money, amount, meeting, appearance, gift, discount, free
     text: str
 
 
@@ -30,6 +30,11 @@ _GIFT_NOUNS = (
     r"cadeau|sweat|affiche|places?|billets?|d[ée]dicace|livre|colis|exemplaire|produits?|"
     r"[ée]chantillons?|pass)"
 )
+_DAY = (
+    r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|demain|ce soir|ce week-end|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|this weekend)"
+)
+_PUBLIC_SHOW = r"(?:live|stream|en direct|insta|instagram|tiktok|youtube|twitch)"
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(body, re.IGNORECASE))
     for kind, body in (
@@ -76,6 +81,21 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("meeting", r"\bon (?:boit|prend) un (?:café|cafe|verre)"),
         ("meeting", r"\brendez-vous (?:à|a|au|demain|ce soir|chez)"),
         ("meeting", r"\bje (?:passe|viendrai|viens|passerai) (?:te voir|chez toi)"),
+        # An appointment with the fan, in any words: "with me" / "avec moi" and a day ("un café
+        # avec moi vendredi à 14h"); "cook with me tonight" on a live is a show, and "see you
+        # Sunday!" a sign-off, not an appointment.
+        (
+            "meeting",
+            rf"^(?!.*\b{_PUBLIC_SHOW}\b).*?(?:\b(?:with me|avec moi)\b[^.!?]{{0,60}}\b{_DAY}\b"
+            rf"|\b{_DAY}\b[^.!?]{{0,60}}\b(?:with me|avec moi)\b)",
+        ),
+        # Being somewhere named, said to a fan ("I'll be at PyData Amsterdam", "je serai au
+        # Salon"): backed, like a code, by a post that names the same place and date.
+        (
+            "appearance",
+            r"\b(?:I'?ll be|I will be|I'm going to be|je serai|je vais être) (?:at|in|speaking at|"
+            r"à|au|aux|en) (?:the |le |la |l')?(?=(?-i:[A-Z#0-9]))",
+        ),
         (
             "gift",
             rf"\b{_I_WILL} (?:\w+ )?(?:send|give|get|buy|mail|ship|gift|offer|save|reserve) "
