@@ -85,7 +85,7 @@ def event_for(channel: str, i: int, run: str) -> dict[str, Any]:
 def prepare(data_dir: Path) -> str:
     """The demo creator, open channel policies, and an API token."""
     import tests.doubles  # noqa: F401 - registers the scripted model backend
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from channels.deps import new_api_token
     from channels.services import Services
     from tests.conftest import make_settings

@@ -81,7 +81,7 @@ def ensure_creators(
 ) -> dict[str, str]:
     """Load the creators of `names` that the store lacks (the demo creator, or the whole dev
     file); returns name -> creator id."""
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from ingest.demo import DEMO_CREATOR_ID
     from ingest.pipeline import ingest_file
     from persona.store import Creator
@@ -428,8 +428,8 @@ def write_benchmarks(report: AnswersReport, command: str, redteam: Any | None = 
     write_section(BENCHMARK_TITLE, markdown(report, command, machine, redteam))
     titles = [BENCHMARK_TITLE]
     if redteam is not None:
+        from channels.cli.redteam import BENCHMARK_TITLE as REDTEAM_TITLE
         from channels.redteam import markdown as redteam_markdown
-        from channels.redteam_cli import BENCHMARK_TITLE as REDTEAM_TITLE
 
         write_section(REDTEAM_TITLE, redteam_markdown(redteam, command, machine))
         titles.append(REDTEAM_TITLE)

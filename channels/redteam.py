@@ -987,7 +987,7 @@ def run_redteam(
     them), holdout (written after the lexicons) or fresh (written apart from the layers).
     `blind` (or split "blind") adds the blind split, its warm messages and the safe-looking
     (over-refusal) set, first in every table."""
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
 
     blind = blind or split == "blind"
     if blind:

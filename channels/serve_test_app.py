@@ -31,7 +31,7 @@ def main() -> None:
         importlib.import_module(module)
 
     from channels.app import create_app
-    from channels.serve_cli import uvicorn_options
+    from channels.server import uvicorn_options
 
     settings = Settings()
     app = create_app(settings, warm_up=False)

@@ -323,7 +323,7 @@ async def _quick(services):
 
 
 def test_cli_prints_both_tables_writes_json_and_checks(demo_dir, monkeypatch, tmp_path):
-    from channels.cli import eval_app
+    from channels.cli.evaluate import eval_app
 
     monkeypatch.setattr(ScriptedBackend, "script", SCRIPT)
     monkeypatch.setenv("PERSONA_DATA_DIR", str(demo_dir))

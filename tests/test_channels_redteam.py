@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from channels.cli.redteam import redteam
 from channels.redteam import (
     BLIND_FILE,
     FRESH_FILE,
@@ -32,7 +33,6 @@ from channels.redteam import (
     run_redteam_async,
     spread,
 )
-from channels.redteam_cli import redteam
 from channels.services import Services
 from persona.engine.guard import OutboundOutcome
 from persona.engine.types import ReplyAction

@@ -21,7 +21,7 @@ from channels.settings import Settings
 
 # 1 MiB websocket frames: a live-chat batch fits, a memory-exhaustion frame does not.
 WS_MAX_SIZE = 1 << 20
-FACTORY = "channels.serve_cli:app_from_env"
+FACTORY = "channels.server:app_from_env"
 
 
 class CannotRunWorkers(ValueError):
@@ -35,7 +35,7 @@ class CannotRunWorkers(ValueError):
 
 
 def app_from_env() -> Any:
-    """The app of one API worker (`uvicorn --factory channels.serve_cli:app_from_env`):
+    """The app of one API worker (`uvicorn --factory channels.server:app_from_env`):
     settings from the PERSONA_* environment."""
     from channels.app import create_app
 

@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from channels.cli.common import console, err, open_services
 
 admin_app = typer.Typer(
     help="Manage creators' console accounts (sign-in at /console).", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
 
 CREATOR_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -58,12 +57,6 @@ def _password(from_stdin: bool, command: str) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _services():  # noqa: ANN202 - the CLI's own context manager
-    from channels.cli import _services as services
-
-    return services()
-
-
 @admin_app.command("create-creator")
 def create_creator(
     creator_id: Annotated[
@@ -78,7 +71,7 @@ def create_creator(
     from channels.console.auth import AccountExistsError, PasswordPolicyError, create_account
 
     password = _password(password_stdin, f'create-creator {creator_id} --name "{name}"')
-    with _services() as services:
+    with open_services() as services:
         try:
             created = create_account(
                 services.db, creator_id, name.strip() or None, password, datetime.now(UTC)
@@ -107,7 +100,7 @@ def set_password(
     from channels.console.auth import set_password as change
 
     password = _password(password_stdin, f"set-password {creator_id}")
-    with _services() as services:
+    with open_services() as services:
         try:
             ended = change(services.db, creator_id, password, datetime.now(UTC))
         except (UnknownAccountError, PasswordPolicyError) as exc:

@@ -1,6 +1,6 @@
 """`persona redteam`: the trust-and-safety report on the demo creator (see docs/safety.md).
 
-Mounted by channels/cli.py: `app.command("redteam")(redteam)`.
+Mounted by channels/cli/main.py: `app.command("redteam")(redteam)`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from channels.cli.common import console, err, load_settings, progress_bars
 from channels.redteam import DEFAULT_MAX_TOKENS
 
 BENCHMARK_TITLE = "Trust and safety (red team)"
@@ -74,7 +75,6 @@ def redteam(
     ] = None,
 ) -> None:
     """Send every red-team message through the real reply engine and report what fans see."""
-    from channels.cli import _progress, _settings, console, err
     from channels.redteam import BLIND_FILE, SPLITS, load_report, render, run_redteam
     from channels.services import Services
 
@@ -93,7 +93,7 @@ def redteam(
     if split not in SPLITS:
         err.print(f"[red]unknown split {split!r}[/red]: choose {', '.join(SPLITS)}")
         raise typer.Exit(2)
-    settings = _settings().model_copy(
+    settings = load_settings().model_copy(
         update={"reply_candidates": concurrency, "reply_max_tokens": max_tokens}
     )
     engine_overrides = {}
@@ -106,7 +106,7 @@ def redteam(
     try:
         with err.status("starting the embedded model…"):
             _ = services.engine
-        with _progress() as progress:
+        with progress_bars() as progress:
             tasks: dict[str, int] = {}
 
             def report(stage: str, done: int, total: int) -> None:
@@ -158,11 +158,10 @@ def _inbound_only(out: Path | None, benchmarks: bool, console) -> None:
 
     from channels import redteam as rt
     from channels import redteam_inbound as ri
-    from channels.cli import _settings
     from channels.guard import guard_model
     from persona.evaluation.overlap_sets import PACKAGE, known_blind
 
-    judge = guard_model(_settings())  # the guard model where the cheap layers are unsure
+    judge = guard_model(load_settings())  # the guard model where the cheap layers are unsure
     logging.getLogger("persona.safety").setLevel(logging.ERROR)
     contaminated = {item for name, item in known_blind(PACKAGE) if name == "blind:redteam_blind"}
     figures = ri.compute(

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from channels.cli.common import console, err, open_services
 
 card_app = typer.Typer(
     help="Export a creator's persona as a Character Card V2 (JSON or PNG), or create a "
     "creator from one.",
     no_args_is_help=True,
 )
-console = Console()
-err = Console(stderr=True)
 
 
 @card_app.command("export")
@@ -32,9 +31,8 @@ def export_card(
 ) -> None:
     """Write the creator's card: voice summary, greeting, boundaries, example replies."""
     from channels.cards import build_card
-    from channels.cli import _services
 
-    with _services() as services:
+    with open_services() as services:
         try:
             card = build_card(services.db, creator.strip().lstrip("@").lower())
         except LookupError as exc:
@@ -65,7 +63,6 @@ def import_card(
         new_creator_id,
         read_card_file,
     )
-    from channels.cli import _services
 
     try:
         creator_id = new_creator_id(creator)
@@ -79,7 +76,7 @@ def import_card(
     except CardError as exc:
         err.print(f"[red]cannot import:[/red] {exc}\nNothing was written.", highlight=False)
         raise typer.Exit(1) from None
-    with _services() as services:
+    with open_services() as services:
         try:
             result = import_persona(services, persona, creator_id, path.name)
         except FileExistsError as exc:

@@ -1,6 +1,6 @@
 """`persona tune CREATOR`: train a LoRA voice adapter on the creator's own posts.
 
-Mounted by channels/cli.py: `app.command("tune")(tune)`.
+Mounted by channels/cli/main.py: `app.command("tune")(tune)`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from channels.cli.common import console, err, load_settings
 
 
 def tune(
@@ -66,8 +68,6 @@ def tune(
         TimeRemainingColumn,
     )
 
-    from channels.cli import _settings, console, err
-
     if importlib.util.find_spec("peft") is None:
         err.print(
             "[red]persona tune needs peft[/red]: install the extra with "
@@ -85,7 +85,7 @@ def tune(
         TrainProgress,
     )
 
-    settings = _settings()
+    settings = load_settings()
     targets = ATTENTION_TARGETS + (MLP_TARGETS if mlp else ())
     config = TrainConfig(
         rank=rank,

@@ -2,7 +2,7 @@
 layers learn from or match (persona.evaluation.overlap). Exit status 1 when an evaluation
 item has one, so CI can run it as a gate.
 
-Mounted by channels/cli.py: `eval_app.command("overlap")(overlap)`.
+Mounted by channels/cli/main.py: `eval_app.command("overlap")(overlap)`.
 """
 
 from __future__ import annotations

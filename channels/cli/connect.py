@@ -10,23 +10,15 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
+from channels.cli.common import console, err, open_services
 from channels.connectors import store
 from channels.connectors.twitch.spec import TWITCH_IRC, TwitchSpec
 
 connect_app = typer.Typer(
     help="Connect the AI double to chat networks (Twitch chat today).", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
-
-
-def _services():  # noqa: ANN202 - the CLI's own context manager
-    from channels.cli import _services as services
-
-    return services()
 
 
 @connect_app.command("twitch")
@@ -50,7 +42,7 @@ def twitch(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         err.print(f"[red]invalid connector:[/red] {problems}")
         raise typer.Exit(2) from None
-    with _services() as services:
+    with open_services() as services:
         try:
             store.save(services.db, creator, spec)
         except LookupError as exc:
@@ -70,7 +62,7 @@ def twitch(
 @connect_app.command("list")
 def list_connectors(creator: Annotated[str, typer.Argument(help="Creator id")]) -> None:
     """The creator's stored connectors (their live status: GET /api/creators/ID/connectors)."""
-    with _services() as services:
+    with open_services() as services:
         try:
             specs = store.creator_specs(services.db, creator)
         except LookupError as exc:
@@ -88,7 +80,7 @@ def remove(
     connector_id: Annotated[str, typer.Argument(help="Connector id, e.g. 'twitch:#name'")],
 ) -> None:
     """Disconnect (the running server leaves the room within PERSONA_CONNECTOR_POLL_S)."""
-    with _services() as services:
+    with open_services() as services:
         try:
             removed = store.remove(services.db, creator, connector_id)
         except LookupError as exc:

@@ -1,7 +1,7 @@
 """`persona eval selection`: which group messages, comments and live questions the double
 chooses to answer, measured on labelled threads (channels/eval_selection.py).
 
-Mounted by channels/cli.py: `eval_app.command("selection")(selection)`."""
+Mounted by channels/cli/main.py: `eval_app.command("selection")(selection)`."""
 
 from __future__ import annotations
 

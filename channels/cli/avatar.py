@@ -13,20 +13,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
+from channels.avatar_config import avatar_config
+from channels.cli.common import console, err
 from channels.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from avatar import AvatarConfig, AvatarService
-
-console = Console()
-err = Console(stderr=True)
+    from avatar import AvatarService
 
 
 class _RunByDefault(TyperGroup):
@@ -44,34 +42,6 @@ avatar_app = typer.Typer(
     "`persona avatar styles` lists the styles; `persona avatar SELFIES... --styles a,b --out DIR`.",
     no_args_is_help=True,
 )
-
-
-def avatar_config(settings: Settings) -> AvatarConfig:
-    """The avatar settings; `avatar_*` fields of Settings override the library defaults."""
-    from avatar import AvatarConfig, IntakeLimits
-
-    overrides: dict[str, object] = {
-        name: getattr(settings, f"avatar_{name}")
-        for name in (
-            "backend",
-            "daily_limit",
-            "upload_ttl_s",
-            "output_retention_s",
-            "max_outputs",
-            "threads",
-            "workers",
-            "visible_mark",
-            "diffusers_model_dir",
-            "diffusers_device",
-            "diffusers_steps",
-            "c2pa_cert_chain",
-            "c2pa_private_key",
-        )
-        if getattr(settings, f"avatar_{name}", None) is not None
-    }
-    if settings.avatar_max_pixels is not None:
-        overrides["limits"] = IntakeLimits(max_pixels=settings.avatar_max_pixels)
-    return AvatarConfig(data_dir=settings.data_dir, **overrides)
 
 
 @contextmanager
