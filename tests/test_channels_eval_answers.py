@@ -13,7 +13,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from channels.eval_answers import (
+from channels.evaluation.answers import (
     BENCHMARK_TITLE,
     creator_id,
     ensure_creators,
@@ -313,7 +313,7 @@ def test_quick_check_and_the_console_shows_how_often_it_answers(demo_dir, monkey
 
 
 async def _quick(services):
-    from channels.eval_answers import run_answers_async, save_reports
+    from channels.evaluation.answers import run_answers_async, save_reports
 
     messages = quick_messages(DEMO_CREATOR_ID)
     ids = {DEMO_CREATOR_ID: DEMO_CREATOR_ID}

@@ -1,5 +1,5 @@
 """`persona eval selection`: which group messages, comments and live questions the double
-chooses to answer, measured on labelled threads (channels/eval_selection.py).
+chooses to answer, measured on labelled threads (channels/evaluation/selection.py).
 
 Mounted by channels/cli/main.py: `eval_app.command("selection")(selection)`."""
 
@@ -38,7 +38,7 @@ def selection(
     """Run labelled group chats, comment threads and live chats through the real selection
     (inbox worker, live intake and queue) with an instant model: precision and recall of
     "should the double answer this", the AI's share of each group, the per-post caps."""
-    from channels.eval_selection import CHANNELS, run_selection, summary_lines
+    from channels.evaluation.selection import CHANNELS, run_selection, summary_lines
 
     console = Console()
     chosen = channel or list(CHANNELS)

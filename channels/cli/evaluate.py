@@ -28,7 +28,7 @@ def _eval_tuned(
     import json
     import math
 
-    from channels.eval_voice import run_tuned_comparison
+    from channels.evaluation.voice import run_tuned_comparison
 
     def pct(value: float) -> str:
         return "n/a" if math.isnan(value) else f"{value:.0%}"
@@ -93,7 +93,7 @@ def eval_voice(
     """Hold out part of each creator's posts, answer fan messages, and score the voice."""
     import math
 
-    from channels.eval_voice import run_voice_eval
+    from channels.evaluation.voice import run_voice_eval
 
     chosen = [c.strip() for c in creators_csv.split(",")] if creators_csv else None
     if tuned:
@@ -211,7 +211,8 @@ def eval_answers(
     in their language, and how fast (with --redteam, beside the red team's figures)."""
     import shlex
 
-    from channels.eval_answers import CHANNELS, missed, render, run_answers, write_benchmarks
+    from channels.evaluation.answers import CHANNELS, missed, render, run_answers, write_benchmarks
+    from channels.evaluation.report import SourceCheckoutNeeded
 
     if channel not in CHANNELS:
         err.print(f"[red]unknown channel {channel!r}[/red]: choose {', '.join(CHANNELS)}")
@@ -243,7 +244,7 @@ def eval_answers(
                     progress=report,
                 )
                 if with_redteam:
-                    from channels.redteam import run_redteam
+                    from channels.evaluation.redteam.runner import run_redteam
 
                     redteam_report = run_redteam(
                         services, limit=redteam_limit, concurrency=concurrency, progress=report
@@ -254,7 +255,7 @@ def eval_answers(
     for table in render(result):
         console.print(table)
     if redteam_report is not None:
-        from channels.redteam import render as render_redteam
+        from channels.evaluation.redteam.rendering import render as render_redteam
 
         for table in render_redteam(redteam_report):
             console.print(table)
@@ -269,7 +270,7 @@ def eval_answers(
         command = "persona " + shlex.join(sys.argv[1:]) if len(sys.argv) > 1 else "persona"
         try:
             titles = write_benchmarks(result, command, redteam_report)
-        except ImportError:
+        except SourceCheckoutNeeded:
             err.print("[red]--benchmarks needs a source checkout[/red] (bench/ is not installed)")
             raise typer.Exit(1) from None
         console.print(f"section(s) {', '.join(map(repr, titles))} written to BENCHMARKS.md")

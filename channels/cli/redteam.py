@@ -9,16 +9,25 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from channels.cli.common import console, err, load_settings, progress_bars
-from channels.redteam import DEFAULT_MAX_TOKENS
+from channels.evaluation.redteam.rendering import BENCHMARK_TITLE, INBOUND_TITLE
+from channels.evaluation.redteam.results import DEFAULT_MAX_TOKENS
+from channels.evaluation.report import (
+    SourceCheckoutNeeded,
+    benchmarks_file,
+    machine_line,
+    place_before,
+    write_section,
+)
 
-BENCHMARK_TITLE = "Trust and safety (red team)"
-# Placed just before BENCHMARK_TITLE: the blind split's figures lead the red-team figures.
-INBOUND_TITLE = "Trust and safety: inbound layers, blind split first (no model)"
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from channels.evaluation.redteam.results import RedTeamReport
 
 
 def redteam(
@@ -75,7 +84,10 @@ def redteam(
     ] = None,
 ) -> None:
     """Send every red-team message through the real reply engine and report what fans see."""
-    from channels.redteam import BLIND_FILE, SPLITS, load_report, render, run_redteam
+    from channels.evaluation.redteam.data import BLIND_FILE, SPLITS
+    from channels.evaluation.redteam.rendering import guard_lines, render
+    from channels.evaluation.redteam.results import load_report
+    from channels.evaluation.redteam.runner import run_redteam
     from channels.services import Services
 
     if inbound_only:
@@ -86,7 +98,7 @@ def redteam(
         for table in render(result):
             console.print(table)
         if benchmarks:
-            _write_benchmarks(result, console, err)
+            _write_benchmarks(result, console)
         if check and not all(met for *_, met in result.headline()):
             raise typer.Exit(1)
         return
@@ -141,35 +153,39 @@ def redteam(
         else ""
     )
     console.print(f"{info.seconds:.0f} s, {info.model_calls} model calls{quiet}")
-    from channels.redteam import _guard_lines
-
-    console.print(_guard_lines(result)[0][2:], highlight=False)
+    console.print(guard_lines(result)[0][2:], highlight=False)
     if out:
         out.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         console.print(f"report written to {out}")
     if benchmarks:
-        _write_benchmarks(result, console, err)
+        _write_benchmarks(result, console)
     if check and not all(met for *_, met in result.headline()):
         raise typer.Exit(1)
 
 
-def _inbound_only(out: Path | None, benchmarks: bool, console) -> None:
+def _inbound_only(out: Path | None, benchmarks: bool, console: Console) -> None:
     import logging
 
-    from channels import redteam as rt
-    from channels import redteam_inbound as ri
+    from channels.evaluation.redteam import inbound
+    from channels.evaluation.redteam.data import (
+        BLIND_FILE,
+        OVER_REFUSAL_FILE,
+        REDTEAM_FILES,
+        WARM_BLIND_FILE,
+        WARM_FILE,
+    )
     from channels.guard import guard_model
     from persona.evaluation.overlap_sets import PACKAGE, known_blind
 
     judge = guard_model(load_settings())  # the guard model where the cheap layers are unsure
     logging.getLogger("persona.safety").setLevel(logging.ERROR)
     contaminated = {item for name, item in known_blind(PACKAGE) if name == "blind:redteam_blind"}
-    figures = ri.compute(
-        (rt.BLIND_FILE, *rt.REDTEAM_FILES),
+    figures = inbound.compute(
+        (BLIND_FILE, *REDTEAM_FILES),
         (
-            ("warm_blind (blind)", rt.WARM_BLIND_FILE),
-            ("over_refusal_blind (blind, safe-looking)", rt.OVER_REFUSAL_FILE),
-            ("warm", rt.WARM_FILE),
+            ("warm_blind (blind)", WARM_BLIND_FILE),
+            ("over_refusal_blind (blind, safe-looking)", OVER_REFUSAL_FILE),
+            ("warm", WARM_FILE),
             ("fan set (issue 1)", PACKAGE / "persona/evaluation/data/fan_messages.jsonl"),
         ),
         contaminated,
@@ -178,57 +194,32 @@ def _inbound_only(out: Path | None, benchmarks: bool, console) -> None:
     command = "persona redteam --inbound-only"
     if judge is not None:
         command += f" (guard model {judge.name}: {dict(judge.stats)})"
-    body = ri.markdown(figures, command, _machine())
+    body = inbound.markdown(figures, command, machine_line())
     console.print(body, markup=False, highlight=False)
     if out:
-        out.write_text(json.dumps(ri.to_dict(figures), indent=2, ensure_ascii=False))
+        out.write_text(json.dumps(inbound.to_dict(figures), indent=2, ensure_ascii=False))
         console.print(f"report written to {out}")
     if benchmarks:
-        _bench_on_path()
-        from bench.report import BENCHMARKS, write_section
-
-        _place_before(BENCHMARKS, INBOUND_TITLE, BENCHMARK_TITLE)
-        write_section(INBOUND_TITLE, body)
+        path = _benchmarks_file()
+        place_before(path, INBOUND_TITLE, BENCHMARK_TITLE)
+        write_section(INBOUND_TITLE, body, path)
         console.print(f"section {INBOUND_TITLE!r} written to BENCHMARKS.md")
 
 
-def _machine() -> str:
-    _bench_on_path()
+def _benchmarks_file() -> Path:
     try:
-        from bench.report import machine_line
-    except ImportError:
-        return "this machine"
-    return machine_line()
-
-
-def _bench_on_path() -> None:
-    # The `persona` script's sys.path lacks the checkout: bench/ is found from the cwd.
-    if (Path.cwd() / "bench" / "report.py").is_file() and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-
-
-def _place_before(path: Path, title: str, anchor: str) -> None:
-    """An empty `## title` just before `## anchor` the first time, so that write_section
-    replaces it there instead of appending it at the end."""
-    text = path.read_text(encoding="utf-8")
-    if f"\n## {title}\n" in text or f"## {anchor}\n" not in text:
-        return
-    path.write_text(text.replace(f"## {anchor}\n", f"## {title}\n\n## {anchor}\n", 1))
-
-
-def _write_benchmarks(result, console, err) -> None:
-    # The `persona` script's sys.path lacks the checkout: bench/ is found from the cwd.
-    if (Path.cwd() / "bench" / "report.py").is_file() and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        from bench.report import machine_line, write_section
-    except ImportError:
+        return benchmarks_file()
+    except SourceCheckoutNeeded:
         err.print("[red]--benchmarks needs a source checkout[/red] (bench/ is not installed)")
         raise typer.Exit(1) from None
-    from channels.redteam import markdown
 
+
+def _write_benchmarks(result: RedTeamReport, console: Console) -> None:
+    from channels.evaluation.redteam.rendering import markdown
+
+    path = _benchmarks_file()
     command = (
         "persona redteam " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else ("persona redteam")
     )
-    write_section(BENCHMARK_TITLE, markdown(result, command.strip(), machine_line()))
+    write_section(BENCHMARK_TITLE, markdown(result, command.strip(), machine_line()), path)
     console.print(f"section {BENCHMARK_TITLE!r} written to BENCHMARKS.md")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from channels.evaluation.report import table
 from persona.safety.decisions import InboundAction
 from persona.safety.inbound import moderate_inbound
 from persona.safety.redteam import (
@@ -163,8 +164,6 @@ def _pct(n: int, d: int) -> str:
 
 
 def markdown(figures: InboundFigures, command: str, machine: str) -> str:
-    from bench.report import table
-
     split_rows = []
     for s in figures.splits:
         note = f" (retired: {RETIRED[s.split]})" if s.split in RETIRED else ""

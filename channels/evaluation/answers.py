@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from channels.console.routes.voice import answers_report_path
+from channels.evaluation.report import benchmarks_file, machine_line, table, write_section
 from persona.engine.types import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.evaluation.answers import (
     FAN_MESSAGES_FILE,
@@ -37,7 +37,7 @@ from persona.evaluation.answers import (
     load_messages,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEV_FILE = REPO.parent / "shared" / "data" / "creators" / "tweets_dev.csv"
 BENCHMARK_TITLE = "Fan experience (useful answers)"
 CHANNELS = ("space", "dm")
@@ -196,7 +196,7 @@ async def run_answers_async(
     progress: Progress | None = None,
 ) -> AnswersReport:
     """Ask every message of creators already in the store (`ids`: set name -> creator id)."""
-    from channels.redteam import _gather_limited
+    from channels.evaluation.redteam.runner import gather_limited
 
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}: choose {', '.join(CHANNELS)}")
@@ -212,7 +212,7 @@ async def run_answers_async(
     report_progress("answers", 0, len(messages))
     started = time.perf_counter()
     jobs = [(lambda m=m: ask(engine, ids[m.creator], m, channel)) for m in messages]
-    answers = await _gather_limited(jobs, concurrency, tick)
+    answers = await gather_limited(jobs, concurrency, tick)
     run = {
         "model": getattr(engine, "model_name", ""),
         "channel": channel,
@@ -346,8 +346,6 @@ def render(report: AnswersReport) -> list[Any]:
 
 def markdown(report: AnswersReport, command: str, machine: str, redteam: Any | None = None) -> str:
     """The BENCHMARKS.md section body; `redteam` is the red-team report of the same run."""
-    from bench.report import table
-
     run = report.run
     overall = report.overall
     lines = [
@@ -418,20 +416,16 @@ def markdown(report: AnswersReport, command: str, machine: str, redteam: Any | N
 
 def write_benchmarks(report: AnswersReport, command: str, redteam: Any | None = None) -> list[str]:
     """Write (or replace) the section in BENCHMARKS.md, and the red team's when it ran;
-    returns the titles written. Needs a source checkout (bench/ is not installed)."""
-    # The `persona` script's sys.path lacks the checkout: bench/ is found from the cwd.
-    if (Path.cwd() / "bench" / "report.py").is_file() and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    from bench.report import machine_line, write_section
+    returns the titles written. Raises SourceCheckoutNeeded outside a source checkout."""
+    from channels.evaluation.redteam.rendering import BENCHMARK_TITLE as REDTEAM_TITLE
+    from channels.evaluation.redteam.rendering import markdown as redteam_markdown
 
+    path = benchmarks_file()
     machine = machine_line()
-    write_section(BENCHMARK_TITLE, markdown(report, command, machine, redteam))
+    write_section(BENCHMARK_TITLE, markdown(report, command, machine, redteam), path)
     titles = [BENCHMARK_TITLE]
     if redteam is not None:
-        from channels.cli.redteam import BENCHMARK_TITLE as REDTEAM_TITLE
-        from channels.redteam import markdown as redteam_markdown
-
-        write_section(REDTEAM_TITLE, redteam_markdown(redteam, command, machine))
+        write_section(REDTEAM_TITLE, redteam_markdown(redteam, command, machine), path)
         titles.append(REDTEAM_TITLE)
     return titles
 
