@@ -218,7 +218,7 @@ def report(results: list[dict[str, Any]], server: dict[str, Any], messages: int)
 
 
 async def bench(messages: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from channels.live.testserver import start_server
+    from tests.live_server import start_server
 
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         data_dir = Path(tmp) / "data"

@@ -25,7 +25,7 @@ from channels.deps import new_api_token
 from ingest.sources import RawPost, to_record
 from persona.store import Creator
 from tests.conftest import make_settings
-from tests.test_channels_console_support import add_account, build_app, sign_in
+from tests.console_support import add_account, build_app, sign_in
 
 CREATOR = "mia"
 REPLIES = [

@@ -294,7 +294,7 @@ def test_dev_file_creators_are_ingested_under_the_ids_ingest_gives(demo_dir, tmp
 
 
 def test_quick_check_and_the_console_shows_how_often_it_answers(demo_dir, monkeypatch):
-    from tests.test_channels_console_support import add_account, build_app, sign_in
+    from tests.console_support import add_account, build_app, sign_in
 
     monkeypatch.setattr(ScriptedBackend, "script", SCRIPT)
     assert len(quick_messages("x")) == 8

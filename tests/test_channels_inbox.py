@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from channels.inbox.models import EventStatus, ReplyStatus
 from channels.inbox.signing import signed_headers
 from persona.store import Message
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CREATOR,
     PLATFORM,
     SECRET,

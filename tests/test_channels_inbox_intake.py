@@ -46,7 +46,7 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
         yield database
         database.dispose()
         return
-    from tests.test_production_support import fresh_database, service_urls
+    from tests.production_support import fresh_database, service_urls
 
     with fresh_database(service_urls()) as url:
         database = _database(url)

@@ -17,7 +17,7 @@ import pytest
 from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME
 from tests.conftest import make_settings
-from tests.test_channels_console_support import PASSWORD, ConsoleServer, add_account
+from tests.console_support import PASSWORD, ConsoleServer, add_account
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,6 +1,6 @@
 """Runs the platform with the live router mounted, on loopback, for tests and benchmarks.
 
-    python -m channels.live.testserver --port 8765 [--import tests.doubles]
+    python -m tests.live_server --port 8765 [--import tests.doubles]
 
 Settings come from PERSONA_* variables as usual. `--import` loads modules first, e.g. one
 that registers a test-double model backend. The live router is added only when the app does
@@ -107,7 +107,7 @@ def start_server(
 ) -> ServerProcess:
     """Start the server in a subprocess on a free loopback port; wait for /healthz."""
     port = free_port()
-    command = [sys.executable, "-m", "channels.live.testserver", "--port", str(port)]
+    command = [sys.executable, "-m", "tests.live_server", "--port", str(port)]
     for module in imports:
         command += ["--import", module]
     with log_path.open("wb") as log:

@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from channels.observability import InstrumentedEngine, Metrics, exposition, failure_cause
 from persona.engine import Channel, ReplyRequest
 from tests.conftest import make_settings
-from tests.test_production_support import metric_value
+from tests.production_support import metric_value
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_failures_are_counted_by_the_component_that_failed() -> None:
 def test_failure_cause_names_the_client_library() -> None:
     import chromadb
 
-    from tests.test_production_support import free_port
+    from tests.production_support import free_port
 
     with pytest.raises(Exception) as chroma_error:
         chromadb.HttpClient(host="127.0.0.1", port=free_port())
@@ -137,7 +137,7 @@ def test_store_queue_depths_are_read_at_scrape_time(client) -> None:
 
 def test_dependency_probe_marks_the_database_up(client) -> None:
     test_client, _, _ = client
-    from tests.test_production_support import wait_until
+    from tests.production_support import wait_until
 
     wait_until(lambda: metric_value(_text(test_client), "persona_dependency_up") == 1, 10)
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.test_channels_inbox_support import CallbackSink
-from tests.test_production_support import (
+from tests.inbox_support import CallbackSink
+from tests.production_support import (
     Deployment,
     all_sent,
     answered_once,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from channels.doctor import FAIL, OK, SKIP, WARN, multi_worker_problems, run_checks
-from tests.test_production_support import (
+from tests.production_support import (
     ServiceURLs,
     free_port,
     fresh_database,

@@ -1,7 +1,7 @@
 """Start the real app on a free loopback port, for tests and benchmarks that need a real server
 (a process they can kill -9). Settings come from PERSONA_* variables as usual.
 
-    python -m channels.serve_test_app --port-file PATH [--import tests.doubles]
+    python -m tests.app_process --port-file PATH [--import tests.doubles]
 
 The port is chosen by the OS and written to PATH once the socket is bound (no race on a
 "free" port); `--import` loads modules that register test doubles through the registries

@@ -2,7 +2,7 @@
 live streams, the avatar studio, until `create_app` includes them itself), console accounts,
 signing in, and the real server in a subprocess (a process we start on loopback and kill).
 
-    python -m tests.test_channels_console_support --port-file PATH
+    python -m tests.console_support --port-file PATH
 
 serves the app with settings from PERSONA_* variables and the scripted test model registered;
 the port is chosen by the OS and written to PATH once the socket is bound.
@@ -171,7 +171,7 @@ def sign_in(client: TestClient | httpx.Client, creator_id: str, password: str = 
 
 
 class ConsoleServer:
-    """`python -m tests.test_channels_console_support` in a subprocess, on loopback."""
+    """`python -m tests.console_support` in a subprocess, on loopback."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
@@ -203,7 +203,7 @@ class ConsoleServer:
                 [
                     sys.executable,
                     "-m",
-                    "tests.test_channels_console_support",
+                    "tests.console_support",
                     "--port-file",
                     str(port_file),
                 ],

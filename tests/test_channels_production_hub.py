@@ -12,7 +12,7 @@ import pytest
 from channels.hub import Hub
 from channels.observability import Metrics
 from channels.redis_hub import RedisHub, build_hub
-from tests.test_production_support import RedisProcess, metric_value, service_urls
+from tests.production_support import RedisProcess, metric_value, service_urls
 
 
 async def _next(subscription, timeout: float = 10.0):

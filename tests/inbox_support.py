@@ -259,7 +259,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "channels.serve_test_app",
+                "tests.app_process",
                 "--port-file",
                 str(port_file),
                 "--import",

@@ -25,8 +25,8 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from channels.inbox.models import EventStatus, InboxEvent
-from tests.test_channels_inbox_support import CallbackSink
-from tests.test_production_support import (
+from tests.inbox_support import CallbackSink
+from tests.production_support import (
     ChromaProcess,
     RedisProcess,
     Workers,

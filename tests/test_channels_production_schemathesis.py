@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.test_production_support import CREATOR, Deployment, deploy
+from tests.production_support import CREATOR, Deployment, deploy
 
 MAX_EXAMPLES = 30
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from channels.ratelimit import Bucket, InProcessRateLimiter, RedisRateLimiter, build_rate_limiter
-from tests.test_production_support import (
+from tests.production_support import (
     CREATOR,
     ServiceURLs,
     fresh_database,
@@ -208,7 +208,7 @@ def test_redis_rate_limiter_falls_back_when_redis_is_gone() -> None:
     """With the inbox's own bucket and limit types, as the inbox worker calls it."""
     from channels.inbox.policy import RateLimit
     from channels.inbox.ratelimit import Bucket as InboxBucket
-    from tests.test_production_support import free_port
+    from tests.production_support import free_port
 
     fallbacks: list[str] = []
     limiter = RedisRateLimiter(

@@ -2,7 +2,7 @@
 production). Skipped unless PERSONA_TEST_VLLM_URL names one, e.g. the CPU build started as in
 docs/deploy.md ("vLLM (CPU build)"):
 
-    PERSONA_TEST_VLLM_URL=http://127.0.0.1:8011/v1 pytest tests/test_production_vllm.py
+    PERSONA_TEST_VLLM_URL=http://127.0.0.1:8011/v1 pytest tests/test_channels_production_vllm.py
 
 PERSONA_TEST_VLLM_API_KEY is sent if the server has `--api-key`. The served model name is read
 from `/v1/models`.
@@ -73,7 +73,7 @@ def test_engine_replies_and_streams_through_vllm(demo_dir: Path, served_model: s
     from channels.observability import InstrumentedEngine, Metrics
     from channels.services import Services
     from persona.engine import Channel, ReplyAction, ReplyRequest
-    from tests.test_production_support import metric_value
+    from tests.production_support import metric_value
 
     metrics = Metrics()
     services = Services.build(_settings(demo_dir, served_model))
