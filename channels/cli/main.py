@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import typer
 
-from channels.cli import creators, demo, reply, serve
+from channels.cli.creators import creators, ingest, profile, reindex, token
+from channels.cli.demo import demo
 from channels.cli.evaluate import eval_app
+from channels.cli.reply import reply
+from channels.cli.serve import serve
 
 app = typer.Typer(
     name="persona",
@@ -15,14 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(eval_app, name="eval")
-app.command()(creators.ingest)
-app.command()(creators.creators)
-app.command()(creators.profile)
-app.command()(reply.reply)
-app.command()(creators.reindex)
-app.command()(creators.token)
-app.command()(demo.demo)
-app.command()(serve.serve)
+for command in (ingest, creators, profile, reply, reindex, token, demo, serve):
+    app.command()(command)
 
 
 def main() -> None:
