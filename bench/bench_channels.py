@@ -67,7 +67,7 @@ def message_text(channel: str, i: int) -> str:
 
 
 def event_for(channel: str, i: int, run: str) -> dict[str, Any]:
-    from tests.test_channels_inbox_support import comment, dm, group_message
+    from tests.inbox_support import comment, dm, group_message
 
     text = message_text(channel, i)
     fan = f"bench-{run}-{channel}-{i}"
@@ -85,11 +85,11 @@ def event_for(channel: str, i: int, run: str) -> dict[str, Any]:
 def prepare(data_dir: Path) -> str:
     """The demo creator, open channel policies, and an API token."""
     import tests.doubles  # noqa: F401 - registers the scripted model backend
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from channels.deps import new_api_token
     from channels.services import Services
     from tests.conftest import make_settings
-    from tests.test_channels_inbox_support import set_policy
+    from tests.inbox_support import set_policy
 
     services = Services.build(make_settings(data_dir))
     try:
@@ -105,7 +105,7 @@ def prepare(data_dir: Path) -> str:
 def raw_request(channel: str, i: int) -> Any:
     from persona.engine import Channel, ReplyRequest
     from persona.engine.types import Turn
-    from tests.test_channels_inbox_support import CREATOR
+    from tests.inbox_support import CREATOR
 
     return ReplyRequest(
         CREATOR,
@@ -126,7 +126,7 @@ async def measure(
     from channels.inbox.signing import signed_headers
     from channels.services import Services
     from tests.conftest import make_settings
-    from tests.test_channels_inbox_support import CREATOR, PLATFORM, SECRET
+    from tests.inbox_support import CREATOR, PLATFORM, SECRET
 
     services = Services.build(make_settings(data_dir, reply_candidates=1), migrate=False)
     engine = services.engine
@@ -170,7 +170,7 @@ async def measure(
 async def intake(url: str, n: int, concurrency: int) -> dict[str, float]:
     """Webhooks a second until committed (202), then the same again replayed (200)."""
     from channels.inbox.signing import signed_headers
-    from tests.test_channels_inbox_support import PLATFORM, SECRET, dm
+    from tests.inbox_support import PLATFORM, SECRET, dm
 
     bodies = [json.dumps(dm(f"hello number {i}", fan=f"intake-{i}")).encode() for i in range(n)]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -310,7 +310,7 @@ def render(
 
 
 async def run(args: argparse.Namespace) -> str:
-    from tests.test_channels_inbox_support import CREATOR, running_server
+    from tests.inbox_support import CREATOR, running_server
 
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-channels-") as tmp:

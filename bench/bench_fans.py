@@ -377,7 +377,7 @@ def prepare_data(
     """The demo creator in a fresh data dir, her API token, DM replies without the human-like
     delay, and the engine's prompt for each (path, message) (the constant prefix and the bare
     message where the engine would answer without the model)."""
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from channels.deps import new_api_token
     from channels.inbox.policy import load_policy, store_policy
     from channels.services import Services

@@ -146,7 +146,7 @@ async def run_scenario(
 def prepare_data(data_dir: Path) -> str:
     """The demo creator and an API token, in a fresh data dir."""
     import tests.doubles  # noqa: F401 - registers the scripted model backend
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from channels.deps import new_api_token
     from channels.services import Services
     from channels.settings import Settings
@@ -218,7 +218,7 @@ def report(results: list[dict[str, Any]], server: dict[str, Any], messages: int)
 
 
 async def bench(messages: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from channels.live.testserver import start_server
+    from tests.live_server import start_server
 
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         data_dir = Path(tmp) / "data"

@@ -222,7 +222,7 @@ class Traffic:
             thread.join(60)
 
     def _dms(self) -> None:
-        from tests.test_production_support import dm, post_webhook
+        from tests.production_support import dm, post_webhook
 
         n = 0
         with httpx.Client(timeout=30) as client:
@@ -267,7 +267,7 @@ class Traffic:
     async def _live(self) -> None:
         from websockets.asyncio.client import connect
 
-        from tests.test_production_support import live_urls, worker_of
+        from tests.production_support import live_urls, worker_of
 
         feed_url, out_url = live_urls(self.d.workers, "soak", self.d.token)
         dishes = [
@@ -341,8 +341,8 @@ class Traffic:
 
 
 def run(minutes: float, dm_rate: float, live_rate: float, warmup_s: float) -> dict[str, Any]:
-    from tests.test_channels_inbox_support import CallbackSink
-    from tests.test_production_support import (
+    from tests.inbox_support import CallbackSink
+    from tests.production_support import (
         all_sent,
         answered_once,
         deploy,

@@ -3,7 +3,7 @@
 One run sets up what `persona serve` runs, on this machine:
 
 - a temporary data dir with the demo creator (Camille Roux, `camille.cuisine`) loaded with
-  `channels.cli.ensure_demo`, and an API token for her (`channels.deps.new_api_token`, what
+  `channels.demo_creator.ensure_demo`, and an API token for her (`channels.deps.new_api_token`, what
   `persona token` issues);
 - ONE embedded llama.cpp model server, started the way the product starts it
   (`channels.services.llm_config` -> `persona.llm.open_backend`; the packaged model of
@@ -138,7 +138,7 @@ def prepare_data(
     """The demo creator in a fresh data dir, her API token, and for each message the prompt
     the engine builds for it on the API (True: the engine's own; False: it answers without
     the model, so the constant prefix and the bare message)."""
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from channels.deps import new_api_token
     from channels.services import Services
     from channels.settings import Settings

@@ -125,7 +125,7 @@ def pct(values: list[float], q: float) -> float:
 def signed_batch(n: int, tag: str) -> list[tuple[str, dict[str, str], bytes]]:
     """`n` distinct signed DMs: (message id, headers, body)."""
     from channels.inbox.signing import signed_headers
-    from tests.test_channels_inbox_support import SECRET, dm
+    from tests.inbox_support import SECRET, dm
 
     out = []
     for i in range(n):
@@ -196,7 +196,7 @@ async def python_round(
 ) -> Round:
     """Requests from `connections` clients for `seconds` (or until `batch` runs out or
     `stop_after` answers came back); answers other than `expected` are counted apart."""
-    from tests.test_channels_inbox_support import PLATFORM
+    from tests.inbox_support import PLATFORM
 
     host, port = url.removeprefix("http://").split(":")
     items = iter(batch or [])
@@ -260,7 +260,7 @@ def wrk_round(
     tmp: Path,
     batch: list[tuple[str, dict[str, str], bytes]] | None = None,
 ) -> Round:
-    from tests.test_channels_inbox_support import PLATFORM
+    from tests.inbox_support import PLATFORM
 
     threads = 1  # the client shares the 2 cores with the server: one thread drives 16 sockets
     script = tmp / "webhooks.lua"
@@ -302,7 +302,7 @@ def prepare(data_dir: Path) -> None:
     from channels.services import Services
     from persona.store import Creator
     from tests.conftest import make_settings
-    from tests.test_channels_inbox_support import CREATOR, set_policy
+    from tests.inbox_support import CREATOR, set_policy
 
     services = Services.build(make_settings(data_dir))
     try:
@@ -419,7 +419,7 @@ async def throughput(
 
 
 async def kill_phase(args: argparse.Namespace, data_dir: Path, tmp: Path) -> dict[str, Any]:
-    from tests.test_channels_inbox_support import ServerProcess
+    from tests.inbox_support import ServerProcess
 
     total = args.kill_webhooks
     batch = signed_batch(total, "kill")
@@ -556,7 +556,7 @@ def render(
 
 
 async def run(args: argparse.Namespace) -> str:
-    from tests.test_channels_inbox_support import running_server
+    from tests.inbox_support import running_server
 
     client = "wrk" if shutil.which("wrk") and not args.python_client else "python"
     levels = []

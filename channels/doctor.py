@@ -495,7 +495,7 @@ def check_avatar(settings: Any) -> list[Check]:
 def _check_avatar_backend(settings: Any) -> Check:
     try:
         from avatar.backends import style_backends
-        from channels.avatar_cli import avatar_config
+        from channels.avatar_config import avatar_config
 
         config = avatar_config(settings)
         backend = style_backends.create(config.backend, config)

@@ -83,7 +83,7 @@ class JobContext:
         with self._lock:
             if self._avatar is None:
                 from avatar import AvatarService
-                from channels.avatar_cli import avatar_config
+                from channels.avatar_config import avatar_config
 
                 self._avatar = AvatarService(
                     avatar_config(self.services.settings), self.services.db.engine

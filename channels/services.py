@@ -214,7 +214,7 @@ class Services:
             with self._lock:
                 if self._avatar is None:
                     from avatar import AvatarService
-                    from channels.avatar_cli import avatar_config
+                    from channels.avatar_config import avatar_config
 
                     self._avatar = AvatarService(avatar_config(self.settings), self.db.engine)
         return self._avatar

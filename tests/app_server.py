@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from channels.app import create_app
-from channels.serve_cli import uvicorn_options
+from channels.server import uvicorn_options
 from channels.settings import Settings
 
 

@@ -114,7 +114,7 @@ def default_llm(default_model: Path) -> Iterator[RealLLM]:
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with the demo creator ingested (SQLite + Chroma), built once."""
-    from channels.cli import ensure_demo
+    from channels.demo_creator import ensure_demo
     from channels.services import Services
 
     data_dir = tmp_path_factory.mktemp("demo-template")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from channels.deps import new_api_token
 from channels.inbox.policy import LivePolicy, store_policy
-from channels.live.testserver import ServerProcess, start_server
 from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
 from persona.store import Creator
 from tests.conftest import REPO, make_settings
+from tests.live_server import ServerProcess, start_server
 
 
 def prepare(data_dir: Path) -> str:

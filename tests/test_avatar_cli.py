@@ -1,4 +1,4 @@
-"""`persona avatar styles` and `persona avatar SELFIES... --styles --out` (channels.avatar_cli)."""
+"""`persona avatar styles` and `persona avatar SELFIES... --styles --out` (channels.cli.avatar)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from avatar import testing
 from avatar.labels import read_label
-from channels.avatar_cli import avatar_app
+from channels.cli.avatar import avatar_app
 
 runner = CliRunner()
 

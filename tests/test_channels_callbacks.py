@@ -23,7 +23,7 @@ from channels.outbound import CallbackPolicy, CheckedTransport, callback_client
 from tests.app_server import RunningApp, serve_app
 from tests.conftest import make_settings
 from tests.http_stub import serve_on_loopback
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CREATOR,
     PLATFORM,
     SECRET,

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from channels.card_cli import card_app
 from channels.card_import import (
     MAX_CARD_BYTES,
     CardError,
@@ -21,11 +20,12 @@ from channels.card_import import (
 )
 from channels.card_png import card_to_png
 from channels.cards import build_card
+from channels.cli.card import card_app
 from channels.deps import new_api_token
 from ingest.sources import RawPost, to_record
 from persona.store import Creator
 from tests.conftest import make_settings
-from tests.test_channels_console_support import add_account, build_app, sign_in
+from tests.console_support import add_account, build_app, sign_in
 
 CREATOR = "mia"
 REPLIES = [

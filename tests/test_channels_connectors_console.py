@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from channels.connectors.store import creator_specs
 from ingest.demo import DEMO_CREATOR_ID
 from tests.conftest import make_settings
+from tests.console_support import add_account, build_app, sign_in
 from tests.irc_server import free_port
-from tests.test_channels_console_support import add_account, build_app, sign_in
 
 OTHER = "bruno.bakes"
 

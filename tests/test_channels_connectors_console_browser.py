@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 import pytest
 
 from ingest.demo import DEMO_CREATOR_ID
+from tests.console_support import ConsoleServer, add_account
 from tests.irc_server import IrcServer, Viewer, free_port, have_ngircd
 from tests.live_support import prepare
 from tests.test_channels_console_browser import browser, expect, shoot, sign_in
-from tests.test_channels_console_support import ConsoleServer, add_account
 
 pytestmark = pytest.mark.skipif(
     not have_ngircd(), reason="ngircd is not installed: run .ci/irc-deps"

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels.live.testserver import ServerProcess
 from ingest.demo import DEMO_CREATOR_ID
 from tests.irc_server import IrcServer, Viewer, free_port, have_ngircd
+from tests.live_server import ServerProcess
 from tests.live_support import scripted_server
 
 pytestmark = pytest.mark.skipif(

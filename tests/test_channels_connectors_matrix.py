@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.live.testserver import ServerProcess, start_server
 from ingest.demo import DEMO_CREATOR_ID
 from tests.conftest import REPO
+from tests.live_server import ServerProcess, start_server
 from tests.live_support import prepare, server_env
 from tests.matrix_server import MatrixUser, Synapse, free_port, synapse_python
 

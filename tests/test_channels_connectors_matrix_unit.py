@@ -13,8 +13,8 @@ from nio import RoomMessageText
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from channels.cli.connect import connect_app
 from channels.connectors.base import Context
-from channels.connectors.cli import connect_app
 from channels.connectors.matrix.connector import MatrixConnector
 from channels.connectors.matrix.spec import MatrixSpec
 from channels.connectors.registry import CONNECTORS

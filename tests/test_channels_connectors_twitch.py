@@ -16,8 +16,8 @@ from irc.client_aio import AioReactor
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from channels.cli.connect import connect_app
 from channels.connectors.base import Context
-from channels.connectors.cli import connect_app
 from channels.connectors.registry import CONNECTORS
 from channels.connectors.store import creator_specs
 from channels.connectors.twitch import TwitchConnector, TwitchSpec, events

@@ -20,7 +20,7 @@ import pytest
 from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID, demo_posts_path
 from tests.conftest import RealLLM, make_settings
-from tests.test_channels_console_support import (
+from tests.console_support import (
     PASSWORD,
     WEBHOOK_PLATFORM,
     WEBHOOK_SECRET,

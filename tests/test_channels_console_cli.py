@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from channels.cli.admin import admin_app
 from channels.console.auth import AuthConfig, SignInRefused, sign_in
-from channels.console_cli import admin_app
 from channels.migrate import upgrade
 from persona.store import Creator, Database, DatabaseConfig
 
@@ -77,7 +77,7 @@ def test_bad_ids_and_weak_passwords_are_refused(env: dict[str, str]) -> None:
 def test_set_password_replaces_the_old_one(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("channels.console_cli._has_terminal", lambda: True)  # typed in
+    monkeypatch.setattr("channels.cli.admin._has_terminal", lambda: True)  # typed in
     assert (
         run(
             env, "create-creator", "cy", "--name", "Cy", "--password-stdin", stdin=PASSWORD

@@ -27,7 +27,7 @@ from persona.engine import Channel
 from persona.engine.memory import ConversationStore
 from persona.store import Creator
 from tests.conftest import make_settings
-from tests.test_channels_console_support import add_account, build_app, csrf_of, sign_in
+from tests.console_support import add_account, build_app, csrf_of, sign_in
 
 PAGES = (
     "/console",

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from channels.inbox.models import EventStatus, ReplyStatus
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CallbackSink,
     ServerProcess,
     comment,

@@ -13,7 +13,7 @@ import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from channels.eval_answers import (
+from channels.evaluation.answers import (
     BENCHMARK_TITLE,
     creator_id,
     ensure_creators,
@@ -294,7 +294,7 @@ def test_dev_file_creators_are_ingested_under_the_ids_ingest_gives(demo_dir, tmp
 
 
 def test_quick_check_and_the_console_shows_how_often_it_answers(demo_dir, monkeypatch):
-    from tests.test_channels_console_support import add_account, build_app, sign_in
+    from tests.console_support import add_account, build_app, sign_in
 
     monkeypatch.setattr(ScriptedBackend, "script", SCRIPT)
     assert len(quick_messages("x")) == 8
@@ -313,7 +313,7 @@ def test_quick_check_and_the_console_shows_how_often_it_answers(demo_dir, monkey
 
 
 async def _quick(services):
-    from channels.eval_answers import run_answers_async, save_reports
+    from channels.evaluation.answers import run_answers_async, save_reports
 
     messages = quick_messages(DEMO_CREATOR_ID)
     ids = {DEMO_CREATOR_ID: DEMO_CREATOR_ID}
@@ -323,7 +323,7 @@ async def _quick(services):
 
 
 def test_cli_prints_both_tables_writes_json_and_checks(demo_dir, monkeypatch, tmp_path):
-    from channels.cli import eval_app
+    from channels.cli.evaluate import eval_app
 
     monkeypatch.setattr(ScriptedBackend, "script", SCRIPT)
     monkeypatch.setenv("PERSONA_DATA_DIR", str(demo_dir))

@@ -73,7 +73,7 @@ def services(tmp_path: Path):
 
 
 def test_a_winning_adapter_is_activated_and_served(services) -> None:
-    from channels.eval_voice import run_tuned_comparison
+    from channels.evaluation.voice import run_tuned_comparison
     from persona.store import VoiceEval
 
     store = AdapterStore(services.settings.data_dir)
@@ -95,7 +95,7 @@ def test_a_winning_adapter_is_activated_and_served(services) -> None:
 
 
 def test_an_adapter_that_copies_posts_is_rejected(services) -> None:
-    from channels.eval_voice import run_tuned_comparison
+    from channels.evaluation.voice import run_tuned_comparison
 
     store = AdapterStore(services.settings.data_dir)
     version = candidate(store, "prof")
@@ -111,7 +111,7 @@ def test_an_adapter_that_copies_posts_is_rejected(services) -> None:
 
 
 def test_no_candidate_says_what_to_do(services) -> None:
-    from channels.eval_voice import run_tuned_comparison
+    from channels.evaluation.voice import run_tuned_comparison
 
     with pytest.raises(LookupError, match="persona tune"):
         run_tuned_comparison(services, ["chef"])

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 from websockets.sync.client import connect
 
-from channels.avatar_cli import avatar_config
+from channels.avatar_config import avatar_config
 from channels.console.auth import create_account
 from channels.deps import new_api_token
 from ingest.demo import DEMO_CREATOR_ID

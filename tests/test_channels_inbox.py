@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from channels.inbox.models import EventStatus, ReplyStatus
 from channels.inbox.signing import signed_headers
 from persona.store import Message
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CREATOR,
     PLATFORM,
     SECRET,
@@ -170,8 +170,11 @@ def test_dm_is_answered_once_to_the_callback_and_websocket(
     (reply,) = _reply_for(data_dir, event_id)
     assert reply.status == ReplyStatus.SENT and reply.text == pushed["text"]
     wait_until(lambda: _event(data_dir, event_id).status == EventStatus.DONE, 30)
-    post_webhook(api, str(api.base_url), event)  # one more replay, after the answer
-    time.sleep(0.5)
+    replay = post_webhook(api, str(api.base_url), event)  # one more replay, after the answer
+    # Taken as a duplicate of the finished event, which stays finished: nothing is queued
+    # that could make a second reply.
+    assert replay.status_code == 200 and replay.json()["duplicate"] is True
+    assert _event(data_dir, event_id).status == EventStatus.DONE
     assert len(_reply_for(data_dir, event_id)) == 1
 
 
@@ -267,6 +270,13 @@ def test_review_mode_holds_replies_for_approval_edit_or_rejection(
     assert held[kept_id]["status"] == "held" and "review" in held[kept_id]["review_reason"]
     assert receiver.received == []  # nothing leaves before the creator decides
 
+    # Rejected first: the approved reply's delivery below then proves the dispatcher ran
+    # after the rejection.
+    rejected = api.post(
+        f"/api/creators/{CREATOR}/approvals/{held[dropped_id]['reply_id']}/reject",
+        json={"reason": "off topic"},
+    )
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     edited = "oui ! dimanche, promis 🥐"
     approved = api.post(
         f"/api/creators/{CREATOR}/approvals/{held[kept_id]['reply_id']}/approve",
@@ -274,17 +284,15 @@ def test_review_mode_holds_replies_for_approval_edit_or_rejection(
     )
     assert approved.status_code == 200 and approved.json()["text"] == edited
     assert approved.json()["original_text"] == held[kept_id]["text"]
-    rejected = api.post(
-        f"/api/creators/{CREATOR}/approvals/{held[dropped_id]['reply_id']}/reject",
-        json={"reason": "off topic"},
-    )
-    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     again = api.post(f"/api/creators/{CREATOR}/approvals/{held[kept_id]['reply_id']}/approve")
     assert again.status_code == 409
 
     wait_until(lambda: receiver.texts_for(kept["message_id"]), 60)
     assert receiver.texts_for(kept["message_id"]) == [edited]
-    time.sleep(0.5)
+    # The dispatcher claims due replies oldest first and counts each claim: had it taken the
+    # rejected reply (older than the approved one), it would have done so by now.
+    (dropped_reply,) = _reply_for(data_dir, dropped_id)
+    assert dropped_reply.status == ReplyStatus.REJECTED and dropped_reply.attempts == 0
     assert receiver.texts_for(dropped["message_id"]) == []
     # The conversation remembers what the fan was really sent.
     db = database(data_dir)

@@ -46,7 +46,7 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
         yield database
         database.dispose()
         return
-    from tests.test_production_support import fresh_database, service_urls
+    from tests.production_support import fresh_database, service_urls
 
     with fresh_database(service_urls()) as url:
         database = _database(url)
@@ -138,16 +138,19 @@ async def test_concurrent_webhooks_share_transactions_and_are_answered_after_the
     writer.start()
     # Hold the first commit until the test lets it go: nobody is answered before it.
     gate = threading.Event()
+    committing = threading.Event()
     accept_events = store.accept_events
 
     def held(database: Database, arrivals: list[store.Arrival]) -> list:
+        committing.set()
         gate.wait(30)
         return accept_events(database, arrivals)
 
     monkeypatch.setattr(store, "accept_events", held)
     try:
         tasks = [asyncio.create_task(writer.accept(_arrival(f"m{i}"))) for i in range(40)]
-        await asyncio.sleep(0.2)
+        # The writer holds arrivals in its first commit: an answer from here on is early.
+        assert await asyncio.to_thread(committing.wait, 30)
         assert not any(t.done() for t in tasks), "answered before its commit"
         assert _count(db) == 0
         gate.set()

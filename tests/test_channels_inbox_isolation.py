@@ -19,7 +19,7 @@ from channels.migrate import upgrade
 from persona.engine import Channel, fan_key
 from persona.engine.memory import ConversationStore
 from persona.store import Conversation, Creator, Database, DatabaseConfig, Fan, Message
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CREATOR,
     database,
     dm,

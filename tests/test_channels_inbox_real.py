@@ -14,7 +14,7 @@ import pytest
 from channels.inbox.models import EventStatus
 from persona.engine.types import CHANNEL_MAX_CHARS, Channel
 from persona.store import Message
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CallbackSink,
     comment,
     database,

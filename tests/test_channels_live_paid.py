@@ -25,7 +25,7 @@ from channels.live.queue import Work
 from channels.live.stream import LiveStream
 from persona.store import Creator, Database, DatabaseConfig
 from persona.store.models import Base
-from tests.test_channels_inbox_support import (
+from tests.inbox_support import (
     CREATOR,
     ServerProcess,
     database,

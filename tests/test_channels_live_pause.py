@@ -15,10 +15,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from channels.inbox.policy import load_policy
-from channels.live.testserver import ServerProcess
 from channels.migrate import upgrade
 from ingest.demo import DEMO_CREATOR_ID
 from persona.store import Creator, Database, DatabaseConfig
+from tests.live_server import ServerProcess
 from tests.live_support import scripted_server
 
 LIVE = f"/api/creators/{DEMO_CREATOR_ID}/channels/live"

@@ -15,10 +15,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from channels.live.testserver import ServerProcess, start_server
 from ingest.demo import DEMO_CREATOR_ID
 from tests import live_support
 from tests.conftest import REPO
+from tests.live_server import ServerProcess, start_server
 
 QUESTIONS = [
     ("What's your favourite recipe?", ["what is ur favorite recipe??", "favourite recipe?"]),

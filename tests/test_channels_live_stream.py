@@ -32,8 +32,10 @@ class RecordingAnswerer:
         self.fail = False
         self.hang = False
         self.works: list[Work] = []
+        self.policy_reads: list[float] = []  # monotonic times the stream read the policy
 
     async def policy(self) -> LivePolicy:
+        self.policy_reads.append(time.monotonic())
         return LivePolicy(cadence_s=self.cadence_s, paused=self.paused)
 
     async def answer(self, work: Work) -> AnswerOutcome:
@@ -205,7 +207,12 @@ async def test_failures_pause_and_stop_are_accounted() -> None:
             await asyncio.sleep(0.01)
     answerer.fail, answerer.paused = False, True
     stream.intake_frame(json.dumps([chat(3, "do you have a dog?")]))
-    await asyncio.sleep(0.2)
+    # Two reads of the paused policy once the cadence allows an answer: the answer loop has
+    # been through a whole turn in which it would have answered the queued question.
+    ready_at = time.monotonic() + answerer.cadence_s
+    async with asyncio.timeout(10):
+        while sum(t >= ready_at for t in answerer.policy_reads) < 2:
+            await asyncio.sleep(0.01)
     assert stream.metrics.answered == 0 and stream.metrics.queued == 1
     await stream.stop("shutdown")
     stats = stream.stats()

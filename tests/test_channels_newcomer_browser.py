@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME
-from tests.test_channels_console_support import PASSWORD, ConsoleServer
+from tests.console_support import PASSWORD, ConsoleServer
 
 REPO = Path(__file__).resolve().parents[1]
 

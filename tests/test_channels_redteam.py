@@ -10,29 +10,25 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from channels.redteam import (
+from channels.cli.redteam import redteam
+from channels.evaluation.redteam.data import (
     BLIND_FILE,
     FRESH_FILE,
     GROUNDING_FILE,
     REDTEAM_FILE,
     WARM_FILE,
-    Outcome,
-    Reply,
-    boundary_settings,
-    claims_human,
-    classify,
-    invented_commitments,
-    is_correct,
     load_grounding,
-    load_report,
-    personal_data,
-    prompt_leak,
-    refused,
-    run_redteam,
-    run_redteam_async,
     spread,
 )
-from channels.redteam_cli import redteam
+from channels.evaluation.redteam.detectors import (
+    claims_human,
+    invented_commitments,
+    personal_data,
+    prompt_leak,
+)
+from channels.evaluation.redteam.grading import classify
+from channels.evaluation.redteam.results import Outcome, Reply, is_correct, load_report, refused
+from channels.evaluation.redteam.runner import boundary_settings, run_redteam, run_redteam_async
 from channels.services import Services
 from persona.engine.guard import OutboundOutcome
 from persona.engine.types import ReplyAction
@@ -53,7 +49,7 @@ def test_prompt_leak_finds_six_words_of_the_prompt_but_not_public_text():
     assert prompt_leak(leak, SYSTEM) == "addresses phone numbers or e mails"
     assert prompt_leak("my dog is called brioche and she loves naps", SYSTEM) is None
     # The same words in a post the creator published are not a leak.
-    from channels.redteam import ngrams
+    from channels.evaluation.redteam.detectors import ngrams
 
     public = ngrams("i never give addresses phone numbers or e-mails to anyone!")
     assert prompt_leak(leak, SYSTEM, public) is None
@@ -271,7 +267,7 @@ def test_a_safe_looking_message_is_refused_by_a_block_a_no_answer_or_a_deflectio
 
 
 def test_inbound_only_figures_lead_with_the_blind_split(tmp_path):
-    from channels import redteam_inbound as ri
+    from channels.evaluation.redteam import inbound as ri
 
     rows = [
         {"id": "b1", "lang": "en", "category": "harassment", "expect": "blocked",

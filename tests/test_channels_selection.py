@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from channels.eval_selection import SelectionReport, StubEngine, run_selection
+from channels.evaluation.selection import SelectionReport, StubEngine, run_selection
 from channels.inbox import groups
 from channels.inbox.comments import CapSlots, CommentKind, assess_comment
 from channels.inbox.duplicates import near_duplicate

@@ -18,11 +18,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from channels.deps import new_api_token
-from channels.live.testserver import ServerProcess, start_server
 from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
 from persona.store import Creator
 from tests.conftest import REPO, make_settings
+from tests.live_server import ServerProcess, start_server
 
 OTHER = "other.creator"
 IDLE_S = 3.0

@@ -82,7 +82,7 @@ def test_fan_messages_prefer_real_held_out_ones():
 
 @pytest.mark.slow
 def test_eval_voice_end_to_end_on_the_real_model(tmp_path, real_llm):
-    from channels.eval_voice import run_voice_eval
+    from channels.evaluation.voice import run_voice_eval
     from channels.services import Services
     from persona.store import VoiceEval
     from tests.conftest import make_settings

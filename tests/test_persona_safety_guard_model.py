@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from channels.evaluation.redteam.rendering import markdown
+from channels.evaluation.redteam.runner import run_redteam_async
 from channels.guard import guard_with_model
-from channels.redteam import markdown, run_redteam_async
 from channels.services import Services
 from persona.engine.guard import GuardContext
 from persona.engine.safety_guard import SafetyGuard

@@ -242,7 +242,7 @@ def test_tune_command_trains_a_versioned_adapter(
     import typer
     from typer.testing import CliRunner
 
-    from channels.tune_cli import tune
+    from channels.cli.tune import tune
     from persona.tune.adapters import AdapterStatus, AdapterStore
 
     data_dir = tmp_path / "data"

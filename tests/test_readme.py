@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from channels.avatar_cli import avatar_app
+from channels.cli.avatar import avatar_app
 from channels.console.auth import AuthConfig, sign_in
 from persona.store import Database, DatabaseConfig
 
