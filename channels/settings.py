@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     matrix_tokens: dict[str, SecretStr] = Field(
         default_factory=dict, description="bot user id (@bot:server) -> access token"
     )
+    youtube_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="account name (default: the creator id) -> YouTube OAuth access token",
+    )
+    # YouTube Data API units a day for every YouTube connector of this server (Google's
+    # default allocation: 10,000, reset at midnight Pacific time); answers stop, not reading.
+    youtube_daily_quota_units: int = Field(default=10_000, ge=0, le=100_000_000)
     # Twitch locks a bot out of chat for 30 min over its limit: 20 messages per 30 s for an
     # ordinary account, 100 when the bot is a moderator of the channel.
     twitch_messages_per_window: int = Field(default=20, ge=1, le=1000)

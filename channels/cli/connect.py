@@ -1,10 +1,11 @@
-"""`persona connect`: connect a creator's double to a chat network (a Twitch channel's chat
-into a live stream, a Matrix account's DMs and group rooms into the inbox), list, disconnect.
+"""`persona connect`: connect a creator's double to a chat network (a Twitch channel's or a
+YouTube live chat into a live stream, a Matrix account's DMs and group rooms into the inbox),
+list, disconnect.
 
 The spec is stored with the creator; the running server (`persona serve`) connects within
 PERSONA_CONNECTOR_POLL_S seconds and reconnects on its own. The bot's token is read by the
-server from PERSONA_TWITCH_TOKENS / PERSONA_MATRIX_TOKENS (never from the command line:
-shell history)."""
+server from PERSONA_TWITCH_TOKENS / PERSONA_MATRIX_TOKENS / PERSONA_YOUTUBE_TOKENS (never
+from the command line: shell history)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ from channels.connectors import store
 from channels.connectors.base import ConnectorSpec
 from channels.connectors.matrix.spec import MatrixSpec
 from channels.connectors.twitch.spec import TWITCH_IRC, TwitchSpec
+from channels.connectors.youtube.spec import YOUTUBE_API, YouTubeSpec
 
 connect_app = typer.Typer(
-    help="Connect the AI double to chat networks (Twitch chat, Matrix).", no_args_is_help=True
+    help="Connect the AI double to chat networks (Twitch chat, YouTube live chat, Matrix).",
+    no_args_is_help=True,
 )
 
 
@@ -73,6 +76,39 @@ def matrix(
         err.print(
             f"[yellow]no token for {user_id!r} in PERSONA_MATRIX_TOKENS[/yellow]: the server "
             "does not connect it until there is one",
+            highlight=False,
+        )
+    err.print("a running `persona serve` connects within PERSONA_CONNECTOR_POLL_S seconds")
+
+
+@connect_app.command("youtube")
+def youtube(
+    creator: Annotated[str, typer.Argument(help="Creator id")],
+    live_chat_id: Annotated[
+        str, typer.Argument(help="The broadcast's liveChatId (liveBroadcasts.list snippet)")
+    ],
+    stream: Annotated[str, typer.Option(help="Live stream id the chat feeds")] = "youtube",
+    account: Annotated[
+        str | None,
+        typer.Option(help="Key of the token in PERSONA_YOUTUBE_TOKENS (default: the creator id)"),
+    ] = None,
+    api_base: Annotated[str, typer.Option(help="YouTube Data API base URL")] = YOUTUBE_API,
+) -> None:
+    """Answer a YouTube live chat as the creator's live stream (Data API polling)."""
+    spec = _valid(
+        YouTubeSpec,
+        live_chat_id=live_chat_id,
+        stream_id=stream,
+        account=account,
+        api_base=api_base,
+    )
+    key = account or creator
+    has_token = _save(creator, spec, lambda settings: key in settings.youtube_tokens)
+    console.print(f"stored {spec.id}: {spec.remote()} -> live stream {spec.stream_id!r}")
+    if not has_token:
+        err.print(
+            f"[yellow]no token for {key!r} in PERSONA_YOUTUBE_TOKENS[/yellow]: the server "
+            "does not poll the chat until there is one",
             highlight=False,
         )
     err.print("a running `persona serve` connects within PERSONA_CONNECTOR_POLL_S seconds")

@@ -62,6 +62,9 @@ class Health(BaseModel):
     taken: int = 0  # accepted by the live intake (the rest: its drop reasons)
     sent: int = 0  # answers written back to the network
     not_sent: dict[str, int] = Field(default_factory=dict)  # answers not sent, by reason
+    # API quota units spent today and the daily budget (YouTube; None: a kind without one).
+    quota_used: int | None = None
+    quota_budget: int | None = None
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 """Connector specs live in the creator's settings (`settings["connectors"]`, a list): what
 `persona connect`, the API and the console write, and what the running server connects.
 Credentials are never stored here: they come from the settings (PERSONA_TWITCH_TOKENS,
-PERSONA_MATRIX_TOKENS)."""
+PERSONA_MATRIX_TOKENS, PERSONA_YOUTUBE_TOKENS)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 import channels.connectors.matrix  # noqa: F401 - registers the built-in kinds
 import channels.connectors.twitch  # noqa: F401 - registers the built-in kinds
+import channels.connectors.youtube  # noqa: F401 - registers the built-in kinds
 from channels.connectors.base import ConnectorSpec
 from channels.connectors.registry import CONNECTORS
 from persona.registry import UnknownBackendError
