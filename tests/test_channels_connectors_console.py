@@ -94,3 +94,27 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: TestClient) -> None:
     response = client.get("/console/connectors", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/console/login")
+
+
+def test_connect_a_youtube_live_chat(client: TestClient) -> None:
+    csrf = sign_in(client, DEMO_CREATOR_ID)
+    page = client.get("/console/connectors")
+    assert 'id="connect-youtube"' in page.text and "www.googleapis.com" in page.text
+    form = {
+        "csrf_token": csrf,
+        "kind": "youtube",
+        "live_chat_id": "Cg0KC2xpdmVjaGF0",
+        "stream_id": "",  # left empty: the spec's default
+        "account": "",
+        # A closed port on loopback: nothing reaches a network (no token: it does not poll).
+        "api_base": f"http://127.0.0.1:{free_port()}",
+    }
+    refused = client.post("/console/connectors", data={**form, "live_chat_id": "has spaces"})
+    assert refused.status_code == 422 and 'id="err-live_chat_id"' in refused.text
+    stored = client.post("/console/connectors", data=form, follow_redirects=False)
+    assert stored.status_code == 303
+    [spec] = creator_specs(client.app.state.services.db, DEMO_CREATOR_ID)
+    assert spec.id == "youtube:Cg0KC2xpdmVjaGF0" and spec.stream_id == "youtube"
+    page = client.get("/console/connectors")
+    assert 'id="connector-youtube-Cg0KC2xpdmVjaGF0"' in page.text
+    assert f"no YouTube token for {DEMO_CREATOR_ID}" in page.text

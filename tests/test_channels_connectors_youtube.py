@@ -224,8 +224,9 @@ def test_no_token_in_a_spec() -> None:
         )
     with pytest.raises(ValidationError):
         YouTubeSpec(live_chat_id=CHAT_ID, stream_id="s", api_base="ftp://x")
-    spec = CONNECTORS.spec({"kind": "youtube", "live_chat_id": CHAT_ID, "stream_id": "s"})
+    spec = CONNECTORS.spec({"kind": "youtube", "live_chat_id": CHAT_ID})
     assert spec.id == f"youtube:{CHAT_ID}" and "www.googleapis.com" in spec.remote()
+    assert spec.stream_id == "youtube"
 
 
 def test_persona_connect_youtube_stores_the_connector(demo_dir: Path) -> None:

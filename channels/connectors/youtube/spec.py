@@ -7,13 +7,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from channels.connectors.base import ConnectorSpec
+from channels.connectors.base import STREAM_ID, ConnectorSpec
 
 YOUTUBE_API = "https://www.googleapis.com"
 
 
 class YouTubeSpec(ConnectorSpec):
     kind: Literal["youtube"] = "youtube"
+    # A default, unlike Twitch's form: the console's YouTube form may leave it empty.
+    stream_id: str = Field(default="youtube", pattern=STREAM_ID)
     # A broadcast's `snippet.liveChatId` (liveBroadcasts.list): base64url-like characters.
     live_chat_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,200}$")
     account: str | None = Field(

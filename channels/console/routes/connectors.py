@@ -1,4 +1,5 @@
-"""Connectors page: the creator's chat-network connectors (Twitch chat, Matrix rooms) with their
+"""Connectors page: the creator's chat-network connectors (Twitch chat, YouTube live chat,
+Matrix rooms) with their
 live status, a form to connect one and a button to disconnect. It goes through the same
 parts as the connectors API (`channels.connectors`: the kind's spec validates, the store
 keeps it with the creator, the manager of this server connects within a second); the
@@ -18,6 +19,7 @@ from channels.connectors import store
 from channels.connectors.base import Health, State
 from channels.connectors.registry import CONNECTORS
 from channels.connectors.twitch.spec import TWITCH_IRC
+from channels.connectors.youtube.spec import YOUTUBE_API
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
 from channels.deps import ServicesDep
 from persona.registry import UnknownBackendError
@@ -29,10 +31,12 @@ PATH = "/console/connectors"
 FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "twitch": ("channel", "nick", "stream_id", "server", "port", "tls"),
     "matrix": ("homeserver", "user_id"),
+    "youtube": ("live_chat_id", "stream_id", "account", "api_base"),
 }
 CHECKBOXES = frozenset({"tls"})
 DEFAULTS: dict[str, dict[str, Any]] = {
     "twitch": {"stream_id": "twitch", "server": TWITCH_IRC, "port": 6697, "tls": True},
+    "youtube": {"stream_id": "youtube", "api_base": YOUTUBE_API},
 }
 STATE_NAMES: dict[State, tuple[str, str]] = {
     # state -> (what the creator reads, tag class)
@@ -46,6 +50,9 @@ NOT_SENT_NAMES = {
     "paused": "not sent: your AI was paused",
     "stale": "too old to send to a live chat",
     "overflow": "dropped: too many waiting",
+    "quota": "not sent: the day's YouTube API quota budget is spent",
+    "refused": "refused by the chat",
+    "error": "not sent: the chat could not be reached",
 }
 NOTICES = {
     "connected": "Saved. The server connects within a second; its status shows below.",
@@ -74,6 +81,15 @@ def _view(health: Health, settings: Any) -> dict[str, Any]:
                 f"This server has no access token for {user_id} (PERSONA_MATRIX_TOKENS): "
                 "the homeserver refuses it."
             )
+    elif health.kind == "youtube":
+        # The remote ends " as ACCOUNT" when one is named; else the token is the creator's.
+        account = health.remote.rsplit(" as ", 1)[-1] if " as " in health.remote else None
+        account = account or health.creator_id
+        if account not in (getattr(settings, "youtube_tokens", None) or {}):
+            warnings.append(
+                f"This server has no YouTube token for {account} (PERSONA_YOUTUBE_TOKENS): "
+                "it does not read the chat until there is one."
+            )
     return {
         "id": health.id,
         "dom_id": "connector-" + "".join(c if c.isalnum() else "-" for c in health.id),
@@ -90,6 +106,8 @@ def _view(health: Health, settings: Any) -> dict[str, Any]:
         "received": health.received,
         "taken": health.taken,
         "sent": health.sent,
+        "quota_used": health.quota_used,
+        "quota_budget": health.quota_budget,
         "not_sent": [
             {"count": n, "reason": NOT_SENT_NAMES.get(reason, reason.replace("_", " "))}
             for reason, n in sorted(health.not_sent.items())
