@@ -1,5 +1,5 @@
 """The connector interface: a bridge between a chat network and one of the platform's
-channels. Each kind (twitch, matrix) has a stored spec (what to connect
+channels. Each kind (twitch, matrix, youtube) has a stored spec (what to connect
 to, never a secret) and a class that starts, stops and reports its health."""
 
 from __future__ import annotations

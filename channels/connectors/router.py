@@ -6,7 +6,8 @@
 - `DELETE /api/creators/{id}/connectors/{connector_id}`: disconnect.
 
 The running server connects within a second (the API wakes the manager); credentials are
-not part of a spec: they come from the server's settings (PERSONA_TWITCH_TOKENS)."""
+not part of a spec: they come from the server's settings (PERSONA_TWITCH_TOKENS,
+PERSONA_MATRIX_TOKENS, PERSONA_YOUTUBE_TOKENS)."""
 
 from __future__ import annotations
 
