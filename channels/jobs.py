@@ -28,6 +28,8 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
+from persona.registry import Registry
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "persona:jobs"
@@ -309,18 +311,26 @@ class ArqJobQueue:
             self._sync = None
 
 
-def build_job_queue(
-    services: Any, redis_url: str | None, backend: str | None = None
-) -> InlineJobQueue | ArqJobQueue:
-    """arq when Redis is configured (or `backend="arq"`), else in-process."""
-    chosen = backend or ("arq" if redis_url else "inline")
-    if chosen == "arq":
-        if not redis_url:
-            raise ValueError("the arq job queue needs PERSONA_REDIS_URL (redis://HOST:6379/0)")
-        return ArqJobQueue(redis_url)
-    if chosen != "inline":
-        raise ValueError(f"unknown job queue {chosen!r}; choose 'inline' or 'arq'")
+# Job queues by name, like the other swappable parts (persona.registry): a plugin or a test
+# double registers here and `PERSONA_JOB_QUEUE` picks it.
+job_queues: Registry[JobQueue] = Registry("job queue")
+
+
+@job_queues.register("inline")
+def _inline_queue(services: Any, redis_url: str | None) -> JobQueue:
     return InlineJobQueue(JobContext(services))
+
+
+@job_queues.register("arq")
+def _arq_queue(services: Any, redis_url: str | None) -> JobQueue:
+    if not redis_url:
+        raise ValueError("the arq job queue needs PERSONA_REDIS_URL (redis://HOST:6379/0)")
+    return ArqJobQueue(redis_url)
+
+
+def build_job_queue(services: Any, redis_url: str | None, backend: str | None = None) -> JobQueue:
+    """arq when Redis is configured (or `backend="arq"`), else in-process."""
+    return job_queues.create(backend or ("arq" if redis_url else "inline"), services, redis_url)
 
 
 # -- avatars in production mode ------------------------------------------------------------------

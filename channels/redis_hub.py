@@ -26,6 +26,7 @@ from typing import Any
 
 from channels.aio import wait_set
 from channels.hub import Hub
+from persona.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +226,25 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
 
 
+# Hubs by name, like the other swappable parts (persona.registry).
+hubs: Registry[Hub] = Registry("hub")
+
+
 def build_hub(redis_url: str | None, metrics: Any = None, queue_size: int = 256) -> Hub:
     """The Redis hub when Redis is configured (several workers), else the in-process hub.
     `metrics` (channels.observability.Metrics) counts drops, errors and recoveries."""
+    return hubs.create("redis" if redis_url else "memory", redis_url, metrics, queue_size)
+
+
+@hubs.register("memory")
+def _memory_hub(redis_url: str | None, metrics: Any, queue_size: int) -> Hub:
+    return Hub(queue_size)
+
+
+@hubs.register("redis")
+def _redis_hub(redis_url: str | None, metrics: Any, queue_size: int) -> Hub:
     if not redis_url:
-        return Hub(queue_size)
+        raise ValueError("the Redis hub needs PERSONA_REDIS_URL (redis://HOST:6379/0)")
     options: dict[str, Any] = {}
     if metrics is not None:
         options = {
