@@ -119,6 +119,17 @@ class Connector(ABC):
     async def stop(self) -> None:
         """Disconnect and end every task of the connector."""
 
+    def failure(self) -> BaseException | None:
+        """The error that ended one of the connector's background tasks (`_tasks`), if any.
+
+        A loop that ends on an error it did not expect leaves a connector that looks
+        connected and reads nothing (the Matrix sync did, before its fix): the manager asks
+        this on every round and restarts such a connector, whatever its kind."""
+        for task in getattr(self, "_tasks", ()):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
+        return None
+
     def health(self) -> Health:
         c = self.counters
         return Health(

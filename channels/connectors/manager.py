@@ -78,7 +78,15 @@ class ConnectorManager:
     async def reconcile(self) -> None:
         wanted = await asyncio.to_thread(all_specs, self.services.db)
         for key, connector in list(self._running.items()):
-            if wanted.get(key) != connector.spec:
+            if (error := connector.failure()) is not None:
+                log.error(
+                    "connector task ended on an error; restarting it",
+                    extra={"creator": key[0], "connector": key[1], "error": repr(error)},
+                )
+                if self.ctx.metrics is not None:
+                    self.ctx.metrics.dependency_error(connector.kind, "crash")
+                await self._stop(key)  # started again below, as a new connector
+            elif wanted.get(key) != connector.spec:
                 await self._stop(key)
         for key, spec in wanted.items():
             if key not in self._running:
