@@ -21,16 +21,23 @@ MODEL_CACHE = Path(
     os.environ.get("PERSONA_TEST_MODEL_CACHE", Path.home() / ".cache" / "persona-test-models")
 )
 
+
 @pytest.fixture(autouse=True)
 def _root_logging_restored() -> Iterator[None]:
     """An app built in a test configures logging for the process (`configure_logging`: the
-    root's level and handlers); put them back, so that a later test's log capture sees what
-    it logs (a guard-model test missed its WARNING after another test left the root at ERROR)."""
-    root = logging.getLogger()
-    level, handlers = root.level, root.handlers[:]
+    root's level and handlers; uvicorn.Config: its own loggers' level, handlers and
+    propagation); put them back, so that a later test's log capture sees what it logs (a
+    guard-model test missed its WARNING after another test left the root at ERROR; the
+    access-log test saw no uvicorn line after a test server left "uvicorn.access" at WARNING
+    and not propagating)."""
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.level, lg.handlers[:], lg.propagate, lg.disabled) for lg in loggers]
     yield
-    root.setLevel(level)
-    root.handlers[:] = handlers
+    for lg, (level, handlers, propagate, disabled) in zip(loggers, saved, strict=True):
+        lg.setLevel(level)
+        lg.handlers[:] = handlers
+        lg.propagate, lg.disabled = propagate, disabled
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
