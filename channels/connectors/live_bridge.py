@@ -4,13 +4,20 @@ the stream's published answers come back to be written to the network."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from channels.connectors.base import Counters, describe
 from channels.live.manager import LiveManager
 from channels.live.protocol import Ack
 from channels.live.stream import LiveStream, topic
+
+log = logging.getLogger(__name__)
 
 
 class LiveBridge:
@@ -33,6 +40,41 @@ class LiveBridge:
 
     def take(self, messages: list[dict[str, Any]]) -> Ack:
         return self.stream().intake_frame(json.dumps(messages, ensure_ascii=False))
+
+    def take_counted(
+        self, message: dict[str, Any] | None, counters: Counters, kind: str, connector_id: str
+    ) -> None:
+        """One chat message into the intake, counted in the connector's health; a refusal is
+        reported there, never raised: a full server must not end the connector's reading."""
+        if message is None:
+            return
+        counters.received += 1
+        try:
+            ack = self.take([message])
+        except Exception as exc:  # noqa: BLE001
+            counters.last_error = describe(exc)
+            log.warning(
+                f"the live intake refused a {kind} message", extra={"connector": connector_id}
+            )
+            return
+        counters.taken += ack.accepted
+
+    async def queue_answers(
+        self,
+        outbox: deque[tuple[float, str]],
+        queued: asyncio.Event,
+        counters: Counters,
+        render: Callable[[dict[str, Any]], str],
+        limit: int,
+    ) -> None:
+        """The stream's answers into the connector's outbox as (time queued, text), the
+        oldest dropped (counted as "overflow") beyond `limit`; `queued` wakes the sender."""
+        async for event in self.answers():
+            if len(outbox) >= limit:
+                outbox.popleft()
+                counters.skip("overflow")
+            outbox.append((time.monotonic(), render(event)))
+            queued.set()
 
     async def paused(self) -> bool:
         """The kill switch and the live policy, read now (an answer waiting for the rate

@@ -267,27 +267,12 @@ class YouTubeConnector(Connector):
         author = str((item.get("authorDetails") or {}).get("channelId") or "")
         if message_id in self._own_ids or author in self._own_channels:
             return  # the bot's own answers
-        message = events.from_item(item)
-        if message is None:
-            return
-        self.counters.received += 1
-        try:
-            ack = self.bridge.take([message])
-        except Exception as exc:  # noqa: BLE001 - a full server must not end the polling
-            self.counters.last_error = describe(exc)
-            log.warning("the live intake refused a youtube message", extra={"connector": self.id})
-            return
-        self.counters.taken += ack.accepted
+        self.bridge.take_counted(events.from_item(item), self.counters, "youtube", self.id)
 
     # -- answers out -----------------------------------------------------------------------
 
     async def _collect_answers(self) -> None:
-        async for event in self.bridge.answers():
-            if len(self._outbox) >= OUTBOX:
-                self._outbox.popleft()
-                self.counters.skip("overflow")
-            self._outbox.append((time.monotonic(), outgoing(event)))
-            self._queued.set()
+        await self.bridge.queue_answers(self._outbox, self._queued, self.counters, outgoing, OUTBOX)
 
     async def _send_loop(self) -> None:
         while True:
