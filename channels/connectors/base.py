@@ -4,6 +4,8 @@ to, never a secret) and a class that starts, stops and reports its health."""
 
 from __future__ import annotations
 
+import logging
+import random
 import re
 import time
 from abc import ABC, abstractmethod
@@ -14,6 +16,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from channels.live.manager import LiveManager
+
+log = logging.getLogger(__name__)
 
 STREAM_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"  # the live router's stream id pattern
 
@@ -118,6 +122,27 @@ class Connector(ABC):
     @abstractmethod
     async def stop(self) -> None:
         """Disconnect and end every task of the connector."""
+
+    def _connection_lost(self, attempt: int, component: str, base_s: float, max_s: float) -> float:
+        """Count a lost connection (health, /metrics, a log line) and return the wait before
+        reconnection `attempt` (from 1): exponential backoff between `base_s` and `max_s`,
+        with jitter so that the bots of one server do not reconnect together."""
+        delay = min(max_s, base_s * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        self.counters.reconnects += 1
+        self.counters.move(State.RECONNECTING)
+        if self.ctx.metrics is not None:
+            self.ctx.metrics.dependency_error(component, "disconnect")
+        log.warning(
+            f"{component} connection lost; reconnecting",
+            extra={
+                "connector": self.id,
+                "creator": self.creator_id,
+                "delay_s": round(delay, 2),
+                "attempt": attempt,
+                "error": self.counters.last_error,
+            },
+        )
+        return delay
 
     def failure(self) -> BaseException | None:
         """The error that ended one of the connector's background tasks (`_tasks`), if any.

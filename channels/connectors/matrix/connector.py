@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,22 +147,9 @@ class MatrixConnector(Connector):
                 return
             if was_online:
                 attempt = 0
-            delay = min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
-            delay *= 0.5 + random.random() / 2
             attempt += 1
-            self.counters.reconnects += 1
-            self.counters.move(State.RECONNECTING)
-            if self.ctx.metrics is not None:
-                self.ctx.metrics.dependency_error(COMPONENT, "disconnect")
-            log.warning(
-                "matrix connection lost; reconnecting",
-                extra={
-                    "connector": self.id,
-                    "creator": self.creator_id,
-                    "delay_s": round(delay, 2),
-                    "attempt": attempt,
-                    "error": self.counters.last_error,
-                },
+            delay = self._connection_lost(
+                attempt, COMPONENT, self.backoff_base_s, self.backoff_max_s
             )
             await asyncio.sleep(delay)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import time
 from collections import deque
@@ -139,22 +138,9 @@ class TwitchConnector(Connector):
             if was_online:
                 attempt = 0
                 self.counters.last_error = self.counters.last_error or "the connection closed"
-            delay = min(self.backoff_max_s, self.backoff_base_s * 2**attempt)
-            delay *= 0.5 + random.random() / 2  # jitter: bots of one server do not stampede
             attempt += 1
-            self.counters.reconnects += 1
-            self.counters.move(State.RECONNECTING)
-            if self.ctx.metrics is not None:
-                self.ctx.metrics.dependency_error(COMPONENT, "disconnect")
-            log.warning(
-                "twitch connection lost; reconnecting",
-                extra={
-                    "connector": self.id,
-                    "creator": self.creator_id,
-                    "delay_s": round(delay, 2),
-                    "attempt": attempt,
-                    "error": self.counters.last_error,
-                },
+            delay = self._connection_lost(
+                attempt, COMPONENT, self.backoff_base_s, self.backoff_max_s
             )
             await asyncio.sleep(delay)
 
