@@ -644,7 +644,6 @@ class ReplyEngine:
             n,
             fact=prepared.fact is not None,
             creator=prepared.ctx.id,
-            prefix=prepared.prefix,
         )
         prepared.timings["generate"] = _ms(t_gen)
         t_post = time.perf_counter()
@@ -760,7 +759,6 @@ class ReplyEngine:
             max(2, n),
             hotter=True,
             creator=prepared.ctx.id,
-            prefix=prepared.prefix,
         )
         rescued = await asyncio.to_thread(self._select, prepared, raws)
         rescued.candidates = [{**c, "round": 1} for c in first] + [
@@ -777,10 +775,13 @@ class ReplyEngine:
         hotter: bool = False,
         fact: bool = False,
         creator: str | None = None,
-        prefix: str = "",
     ) -> list[Draft]:
-        """`n` drafts; with a `prefix` (the messages end with it as the assistant's turn, see
-        `_expect_no_news`) each draft is the prefix and the server's continuation."""
+        """`n` drafts. When the messages end with the assistant's turn started (see
+        `_expect_no_news`), each draft is that start and the server's continuation."""
+        last = messages[-1] if messages else None
+        prefix = (
+            last.content if isinstance(last, AIMessage) and isinstance(last.content, str) else ""
+        )
         offset = 100 if hotter else 0
         calls = [
             self._bound(seed=offset + i, hotter=hotter, fact=fact, creator=creator).ainvoke(
