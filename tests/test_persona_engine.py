@@ -11,7 +11,12 @@ from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.copyguard import CopyGuard, EchoGuard
-from persona.engine.postprocess import clean_completion, fit_length, sounds_like_assistant
+from persona.engine.postprocess import (
+    clean_completion,
+    drop_assistant_closers,
+    fit_length,
+    sounds_like_assistant,
+)
 from persona.store import Creator, Message
 from persona.store.posts import load_post_records
 from tests.conftest import make_settings
@@ -59,6 +64,41 @@ def test_copying_and_assistant_candidates_are_rejected(services):
     assert result.text == "merci, trop gentil 🍋"
     reasons = sorted(c["rejected"] for c in result.candidates)
     assert reasons == ["", "assistant voice", "copies a post (8+ words)"]
+
+
+def test_a_help_desk_closer_is_dropped_and_the_reply_kept(services):
+    # The small model's habit: a fine reply, then "feel free to ask". The closer goes, the
+    # reply stays; a draft that is nothing but a closer is still rejected.
+    ScriptedBackend.script = [
+        "Feel free to ask me anything!",
+        "Avec plaisir, ravie que ça ait marché ! N'hésite pas à me demander si besoin.",
+    ]
+    result = reply(services, "merci pour ta réponse, ça a marché !", candidates=2, record=False)
+    assert result.action == ReplyAction.SEND
+    assert result.text == "Avec plaisir, ravie que ça ait marché !"
+    assert sorted(c["rejected"] for c in result.candidates) == ["", "assistant voice"]
+    assert drop_assistant_closers("Feel free to ask me anything!") == ""
+    assert drop_assistant_closers("Try it with butter. Let me know if you need more") == (
+        "Try it with butter."
+    )
+
+
+def test_a_stream_never_shows_a_help_desk_closer(services):
+    ScriptedBackend.script = [
+        "Avec plaisir, ravie que ça ait marché pour toi et ta famille ce soir ! "
+        "N'hésite pas à me demander si tu as besoin d'autre chose pour la suite."
+    ]
+
+    async def collect() -> list:
+        request = ReplyRequest(DEMO_CREATOR_ID, "merci, ça a marché !", Channel.SPACE, record=False)
+        return [item async for item in services.engine.stream(request)]
+
+    items = asyncio.run(collect())
+    shown = "".join(i for i in items if isinstance(i, str))
+    assert "hésite" not in shown
+    assert (
+        items[-1].text == "Avec plaisir, ravie que ça ait marché pour toi et ta famille ce soir !"
+    )
 
 
 def test_all_candidates_rejected_gives_the_no_answer_message(services):

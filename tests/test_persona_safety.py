@@ -100,6 +100,15 @@ def test_guess_lang(text: str, lang: str) -> None:
     assert guess_lang(text) == lang
 
 
+def test_guess_lang_reads_the_words_not_the_creators_name() -> None:
+    # An accent in the creator's name says nothing about the fan's language.
+    assert guess_lang("sweet dreams chloé ✨", ignore=("Chloé", "Martin")) == "en"
+    assert guess_lang("bonne nuit chloé", ignore=("Chloé",)) == "fr"
+    # A word with several accents counts once.
+    assert guess_lang("great déjà-vu") == "en"
+    assert guess_lang("génial !") == "fr"
+
+
 # --- inbound layers -------------------------------------------------------------------------
 
 INBOUND_TABLE = [

@@ -32,6 +32,7 @@ from persona.engine.guard import Guard, GuardContext, InboundOutcome
 from persona.engine.memory import ConversationStore, FanState
 from persona.engine.postprocess import (
     clean_completion,
+    drop_assistant_closers,
     fit_length,
     flatten_markdown,
     has_markdown,
@@ -499,6 +500,10 @@ class ReplyEngine:
         if not ctx.writes_markdown:
             # The model's listicle habit ("Here are some tips: 1. **...**"): plain chat text.
             cleaned = flatten_markdown(cleaned)
+        kept = drop_assistant_closers(cleaned)
+        if cleaned and not kept:  # nothing but a help-desk closer
+            return fit_length(cleaned, prepared.max_chars), "assistant voice"
+        cleaned = kept
         text = fit_length(cleaned, prepared.max_chars)
         if not text:
             return text, "empty"
@@ -690,6 +695,10 @@ class ReplyEngine:
             # list or bold stops the stream: the final text is the flattened draft.
             if has_markdown(text) and not prepared.ctx.writes_markdown:
                 return "assistant formatting (lists, bold)"
+            if sounds_like_assistant(text):
+                # The final check drops a help-desk closer and keeps the rest; a stream
+                # must not have shown it, so it stops before.
+                return "assistant voice"
             _, rejected = self._check_candidate(prepared, text)
             if rejected:
                 return rejected

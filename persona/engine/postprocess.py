@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import re
 
-# Phrases no creator writes to a fan; a small model falls back to them when unsure.
+# Help-desk closers: a sentence that only offers more help ("If you have any more questions,
+# feel free to ask."). A small model tacks one onto a good reply; the sentence is dropped and
+# the rest kept, and only a draft that is nothing else goes (rejecting the whole draft threw
+# away "You're welcome! Glad it worked." with its closer).
+ASSISTANT_CLOSERS = re.compile(
+    r"feel free to (ask|reach out|let me know)|glad i could help|how can i (help|assist)|"
+    r"i hope this helps|let me know if you (have|need)|is there anything else|"
+    r"n'hésite(z)? pas à (me )?(demander|poser|revenir)|comment puis-je (vous|t')aider",
+    re.IGNORECASE,
+)
+# Phrases no creator writes to a fan, in any sentence: the draft is rejected.
 ASSISTANT_PHRASES = re.compile(
     r"as an ai language model|i'?m (just )?an ai( language model| assistant)|"
-    r"feel free to (ask|reach out)|glad i could help|how can i (help|assist)|"
-    r"i hope this helps|let me know if you (have|need)|is there anything else|"
-    r"n'hésite(z)? pas à (me )?(demander|poser)|comment puis-je vous aider|"
     r"en tant qu'(ia|intelligence artificielle|assistant)|"
     # the prompt's own instructions echoed back
     r"(under|at most|moins de) \d+ (words|mots)|keep it (short|under)",
@@ -94,7 +101,19 @@ def flatten_markdown(text: str) -> str:
 
 
 def sounds_like_assistant(text: str) -> bool:
-    return bool(ASSISTANT_PHRASES.search(text))
+    return bool(ASSISTANT_PHRASES.search(text) or ASSISTANT_CLOSERS.search(text))
+
+
+_SENTENCE = re.compile(r".*?(?:[.!?…]+|[\U0001F300-\U0001FAFF]+|$)(?:\s+|$)", re.DOTALL)
+
+
+def drop_assistant_closers(text: str) -> str:
+    """The text without its help-desk sentences ("" when nothing else is left)."""
+    if not ASSISTANT_CLOSERS.search(text):
+        return text
+    sentences = [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0)]
+    kept = [s for s in sentences if not ASSISTANT_CLOSERS.search(s)]
+    return "".join(kept).strip()
 
 
 def sounds_like_refusal(text: str) -> bool:

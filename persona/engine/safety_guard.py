@@ -36,7 +36,7 @@ class SafetyGuard:
     judge: LlmJudge | None = None  # a second opinion where the cheap layers are unsure
 
     def inbound(self, message: str, ctx: GuardContext) -> InboundOutcome:
-        ctx.lang = ctx.lang or guess_lang(message)
+        ctx.lang = ctx.lang or guess_lang(message, ignore=tuple(ctx.creator_name.split()))
         decision = moderate_inbound(message, _boundaries(ctx), lang=ctx.lang, judge=self.judge)
         category = str(decision.category)
         if decision.action is InboundAction.ALLOW:
@@ -74,7 +74,7 @@ class SafetyGuard:
             OutboundContext(
                 boundaries=_boundaries(ctx),
                 question=ctx.message,
-                lang=ctx.lang or guess_lang(ctx.message),
+                lang=ctx.lang or guess_lang(ctx.message, ignore=tuple(ctx.creator_name.split())),
                 creator_display_name=ctx.creator_name,
                 system_prompt=ctx.system_prompt,
                 sources=ctx.sources,
