@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from persona.engine.prompt import FACT_IN_PROMPT
 from persona.llm.backends import LLMBackend, chat_models
 
 
@@ -36,7 +36,7 @@ class ScriptedChatModel(BaseChatModel):
             return " ".join(first.split()[:6])
         # A faithful drafter follows the prompt's "Reply in French." (persona.engine.prompt).
         french = "Reply in French." in prompt
-        fact = re.search(r'Your posts answer this question: "([^"]*)"', prompt)
+        fact = FACT_IN_PROMPT.search(prompt)
         if fact:  # a faithful drafter keeps the verified fact in its reply
             if french:
                 return f"oh j'adore, {fact.group(1)}, merci pour ton message !"

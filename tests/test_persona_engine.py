@@ -62,7 +62,7 @@ def test_copying_and_assistant_candidates_are_rejected(services):
     result = reply(services, "Tu es la meilleure !", candidates=3, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text == "merci, trop gentil 🍋"
-    reasons = sorted(c["rejected"] for c in result.candidates)
+    reasons = sorted(c.rejected for c in result.candidates)
     assert reasons == ["", "assistant voice", "copies a post (8+ words)"]
 
 
@@ -76,7 +76,7 @@ def test_a_help_desk_closer_is_dropped_and_the_reply_kept(services):
     result = reply(services, "merci pour ta réponse, ça a marché !", candidates=2, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text == "Avec plaisir, ravie que ça ait marché !"
-    assert sorted(c["rejected"] for c in result.candidates) == ["", "assistant voice"]
+    assert sorted(c.rejected for c in result.candidates) == ["", "assistant voice"]
     assert drop_assistant_closers("Feel free to ask me anything!") == ""
     assert drop_assistant_closers("Try it with butter. Let me know if you need more") == (
         "Try it with butter."
@@ -240,7 +240,7 @@ def test_every_draft_rejected_gets_a_second_strategy_before_the_fallback(service
     assert result.action == ReplyAction.SEND
     assert result.text.startswith("haha la pâte brisée")
     assert "rescue prompt" in result.reason
-    rounds = [(c["round"], bool(c["rejected"])) for c in result.candidates]
+    rounds = [(c.round, bool(c.rejected)) for c in result.candidates]
     assert rounds[:2] == [(1, True), (1, True)] and (2, False) in rounds
 
 
@@ -262,7 +262,7 @@ def test_the_models_own_refusal_of_an_ordinary_message_is_not_sent(services):
     result = reply(services, "une astuce pour la pâte brisée ?", candidates=2, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text.startswith("beurre bien froid")
-    assert "refuses an ordinary message" in [c["rejected"] for c in result.candidates]
+    assert "refuses an ordinary message" in [c.rejected for c in result.candidates]
 
 
 def test_a_draft_in_the_other_language_is_rejected_and_the_prompt_names_the_language(services):
@@ -272,7 +272,7 @@ def test_a_draft_in_the_other_language_is_rejected_and_the_prompt_names_the_lang
     ]
     result = reply(services, "ta tarte au citron est trop bonne", candidates=2, record=False)
     assert result.text == "merci, la tarte au citron c'est ma préférée aussi !"
-    assert "not in the fan's language" in [c["rejected"] for c in result.candidates]
+    assert "not in the fan's language" in [c.rejected for c in result.candidates]
     prepared = services.engine._prepare(ReplyRequest(DEMO_CREATOR_ID, "ta tarte est trop bonne"))
     assert "Reply in French." in str(prepared.messages[-1].content)
 
@@ -299,7 +299,7 @@ def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(services)
     assert result.action == ReplyAction.SEND, result.reason
     assert result.category == "no_news"
     assert result.text.startswith("Rien à annoncer")
-    rejected = [c["rejected"] for c in result.candidates if c["rejected"]]
+    rejected = [c.rejected for c in result.candidates if c.rejected]
     assert len(rejected) == 1 and rejected[0].startswith("announces what the posts do not hold")
 
 
@@ -318,7 +318,7 @@ def test_a_server_that_continues_replies_gets_the_honest_opener_to_continue(serv
     opener = no_news_opener("fr")
     assert result.action == ReplyAction.SEND, result.reason
     assert result.text == f"{opener} : vous le saurez ici en premier 🤫"
-    rejected = [c["rejected"] for c in result.candidates if c["rejected"]]
+    rejected = [c.rejected for c in result.candidates if c.rejected]
     assert len(rejected) == 1 and "oui" in rejected[0]
     sent = services.engine.chat_model.calls[-1]
     assert sent[-1].type == "ai" and sent[-1].content == opener

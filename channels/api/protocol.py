@@ -81,7 +81,7 @@ class ReplyOut(BaseModel):
                 SourceOut(kind=s.kind, text=s.text, score=s.score, post_id=s.post_id)
                 for s in result.sources
             ],
-            candidates=result.candidates,
+            candidates=[c.public() for c in result.candidates],
             timings_ms=result.timings_ms,
             conversation_id=result.conversation_id,
             message_id=result.message_id,

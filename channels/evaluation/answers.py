@@ -159,8 +159,8 @@ async def ask(engine: Any, creator: str, message: FanMessage, channel: str) -> _
         result.reason,
         first,
         total,
-        [str(c.get("rejected") or "") for c in result.candidates if c.get("rejected")],
-        [str(c.get("text") or "") for c in result.candidates],
+        [c.rejected for c in result.candidates if c.rejected],
+        [c.text for c in result.candidates],
     )
 
 

@@ -4,6 +4,8 @@
 2. retrieve the creator's closest posts, their own past replies to similar messages, and the
    fan's memory;
 3. build the prompt, creator-constant part first;
+   3b. a factual question: the model reads the retrieved posts for the answer, code verifies
+   it there, and the prompt carries it (or the fan gets the no-answer message);
 4. generate (streaming, or several candidates ranked by the style scorer);
 5. check the outbound reply (copies, assistant voice, personal data, promises, length);
 6. record the exchange and refresh the fan's summary off the hot path.
@@ -40,7 +42,7 @@ from persona.engine.postprocess import (
     sounds_like_refusal,
 )
 from persona.engine.prompt import (
-    build_messages,
+    Prompt,
     choose_examples,
     context_block,
     example_messages,
@@ -48,8 +50,10 @@ from persona.engine.prompt import (
     similar_examples,
     system_prompt,
 )
+from persona.engine.streaming import ReleaseGate, UsageCounter
 from persona.engine.types import (
     CHANNEL_MAX_CHARS,
+    Candidate,
     ReplyAction,
     ReplyRequest,
     ReplyResult,
@@ -141,7 +145,7 @@ class _Prepared:
     request: ReplyRequest
     ctx: CreatorContext
     state: FanState | None
-    messages: list[BaseMessage]
+    prompt: Prompt
     sources: list[SourceRef]
     guard_ctx: GuardContext
     inbound: InboundOutcome
@@ -152,11 +156,24 @@ class _Prepared:
     # A fact verified in the creator's posts that the reply must carry (factual questions).
     fact: VerifiedFact | None = None
     label: str = ""
-    rescue_messages: list[BaseMessage] = field(default_factory=list)
+    # The second strategy's prompt (see `_rescue`).
+    rescue_prompt: Prompt | None = None
     # News to come that the posts do not hold: the reply must announce nothing.
     no_news: bool = False
+    # An instruction after the message, on both prompts (the no-news one).
+    instruction: str = ""
     # The reply's first words, given to a server that continues them (every draft starts so).
     prefix: str = ""
+
+    @property
+    def messages(self) -> list[BaseMessage]:
+        fact = self.fact.text if self.fact is not None else None
+        return self.prompt.messages(fact, self.instruction, self.prefix)
+
+    @property
+    def rescue_messages(self) -> list[BaseMessage]:
+        # Without the fact: a rescued draft that lacks it gets the fact's own words (step 5).
+        return (self.rescue_prompt or self.prompt).messages(None, self.instruction, self.prefix)
 
 
 class CreatorNotFound(LookupError):
@@ -372,10 +389,10 @@ class ReplyEngine:
             max_words,
             guard_ctx.lang,
         )
-        messages = build_messages(ctx.system, ctx.examples, block, request.message)
+        prompt = Prompt(ctx.system, ctx.examples, block, request.message)
         # The second strategy, used only when every draft of the first is rejected: no notes
         # to copy from, the creator's own replies to similar fan messages as the examples.
-        rescue = build_messages(
+        rescue = Prompt(
             ctx.system,
             example_messages(ctx.name, similar_examples(replies)) or ctx.examples,
             context_block(
@@ -401,7 +418,7 @@ class ReplyEngine:
             request,
             ctx,
             state,
-            messages,
+            prompt,
             sources,
             guard_ctx,
             inbound,
@@ -409,7 +426,7 @@ class ReplyEngine:
             timings,
             EchoGuard(echoes, instructions),
             label=label,
-            rescue_messages=rescue,
+            rescue_prompt=rescue,
         )
         if no_news:
             _expect_no_news(prepared, self.config.prefill)
@@ -535,7 +552,7 @@ class ReplyEngine:
     def _select(self, prepared: _Prepared, raws: Sequence[str | Draft]) -> ReplyResult:
         ctx = prepared.ctx
         drafts = [raw if isinstance(raw, Draft) else Draft(raw, None) for raw in raws]
-        scored: list[dict[str, Any]] = []
+        scored: list[Candidate] = []
         for raw, fluency in drafts:
             text, rejected = self._check_candidate(prepared, raw)
             outbound = None
@@ -545,29 +562,29 @@ class ReplyEngine:
                     rejected = f"outbound: {outbound.category}"
             style = ctx.scorer.score(text, "reply") if text else 0.0
             scored.append(
-                {
-                    "text": text,
-                    "style": round(style, 4),
-                    "fluency": round(fluency, 4) if fluency is not None else None,
-                    "rejected": rejected,
-                    "outbound": outbound,
-                }
+                Candidate(
+                    text,
+                    round(style, 4),
+                    round(fluency, 4) if fluency is not None else None,
+                    rejected,
+                    outbound=outbound,
+                )
             )
         # Rank: how much each draft reads like this creator rather than the platform's other
         # creators (when there are others), blended with the profile's typicality score.
-        voice = self.voice_ranker().probabilities(ctx.id, [c["text"] for c in scored])
+        voice = self.voice_ranker().probabilities(ctx.id, [c.text for c in scored])
         for i, candidate in enumerate(scored):
-            candidate["voice"] = round(voice[i], 4) if voice else None
-            blended = 0.7 * voice[i] + 0.3 * candidate["style"] if voice else candidate["style"]
-            if all(c["fluency"] is not None for c in scored):
+            candidate.voice = round(voice[i], 4) if voice else None
+            blended = 0.7 * voice[i] + 0.3 * candidate.style if voice else candidate.style
+            if candidate.fluency is not None and all(c.fluency is not None for c in scored):
                 # How sure the model was of its own words (the geometric mean of the token
                 # probabilities): among drafts that all pass, the garbled ones rank last.
-                blended = (1 - FLUENCY_WEIGHT) * blended + FLUENCY_WEIGHT * candidate["fluency"]
-            candidate["score"] = round(blended, 4)
-        usable = [c for c in scored if not c["rejected"]]
+                blended = (1 - FLUENCY_WEIGHT) * blended + FLUENCY_WEIGHT * candidate.fluency
+            candidate.score = round(blended, 4)
+        usable = [c for c in scored if not c.rejected]
         label = self.guard.label(prepared.guard_ctx)
         if not usable:
-            reasons = "; ".join(sorted({c["rejected"] for c in scored}))
+            reasons = "; ".join(sorted({c.rejected for c in scored}))
             return ReplyResult(
                 ctx.id,
                 self._no_answer(ctx, prepared.guard_ctx.lang),
@@ -576,12 +593,12 @@ class ReplyEngine:
                 "rejected",
                 label,
                 prepared.sources,
-                _public(scored),
+                scored,
             )
-        best = max(usable, key=lambda c: c["score"])
-        outbound = best["outbound"]
+        best = max(usable, key=lambda c: c.score)
+        outbound = best.outbound
         action = ReplyAction.SEND
-        text = best["text"]
+        text = best.text
         if outbound is not None and outbound.action != ReplyAction.SEND:
             action = outbound.action
             text = outbound.text or (
@@ -603,7 +620,7 @@ class ReplyEngine:
             category,
             label,
             prepared.sources,
-            _public(scored),
+            scored,
         )
 
     def _record(self, prepared: _Prepared, result: ReplyResult) -> None:
@@ -633,33 +650,12 @@ class ReplyEngine:
     # -- public API ------------------------------------------------------------------------
 
     async def reply(self, request: ReplyRequest) -> ReplyResult:
-        started = time.perf_counter()
-        prepared = await asyncio.to_thread(self._prepare, request)
-        if isinstance(prepared, ReplyResult):
-            prepared.timings_ms["total"] = _ms(started)
-            return prepared
-        unverified = await self._check_fact(prepared)
-        if unverified is not None:
-            unverified.timings_ms["total"] = _ms(started)
-            return unverified
-        n = max(1, request.candidates or self.config.candidates)
-        t_gen = time.perf_counter()
-        raws = await self._generate(
-            prepared.messages,
-            n,
-            fact=prepared.fact is not None,
-            creator=prepared.ctx.id,
-        )
-        prepared.timings["generate"] = _ms(t_gen)
-        t_post = time.perf_counter()
-        result = await asyncio.to_thread(self._select, prepared, raws)
-        result = await self._rescue(prepared, result, n)
-        prepared.timings["check"] = _ms(t_post)
-        result.model = self._model_for(prepared.ctx.id)
-        result.timings_ms = prepared.timings
-        await asyncio.to_thread(self._record, prepared, result)
-        result.timings_ms["total"] = _ms(started)
-        self._after_reply(prepared)
+        """The checked reply: several drafts, ranked (see `_steps`)."""
+        result: ReplyResult | None = None
+        async for item in self._steps(request, stream=False):
+            if isinstance(item, ReplyResult):
+                result = item
+        assert result is not None  # _steps always ends with the result
         return result
 
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str | ReplyResult]:
@@ -673,23 +669,70 @@ class ReplyEngine:
         authoritative: when it extends what was released, the rest is yielded before the
         result; when the draft is rejected, a ranked round of drafts (as in `reply`) answers
         and the result carries that text (clients show the final one)."""
-        from persona.engine.streaming import ReleaseGate, UsageCounter
+        async for item in self._steps(request, stream=True):
+            yield item
 
+    async def _steps(self, request: ReplyRequest, stream: bool) -> AsyncIterator[str | ReplyResult]:
+        """The numbered steps of the module docstring, one pipeline for `reply` and `stream`:
+        they differ only in step 4 (ranked drafts, or one draft released as it is written).
+        Yields released text (streaming only), then the result."""
         started = time.perf_counter()
         usage = UsageCounter()
+        # 1-3. inbound checks, retrieval, prompt (or a result decided without the model)
         prepared = await asyncio.to_thread(self._prepare, request)
         if isinstance(prepared, ReplyResult):
-            prepared.timings_ms["total"] = _ms(started)
-            prepared.usage = usage.totals()
-            yield prepared
+            yield self._finished(prepared, prepared.timings_ms, started, usage)
             return
-        unverified = await usage.start(self._check_fact(prepared))
+        # 3b. a factual question: the posts' answer, verified in code, or the no-answer
+        unverified = await usage.start(self._verify_fact(prepared))
         if unverified is not None:
-            unverified.timings_ms["total"] = _ms(started)
-            unverified.usage = usage.totals()
-            yield unverified
+            yield self._finished(unverified, unverified.timings_ms, started, usage)
             return
+        # 4. generate
+        n = max(1, request.candidates or self.config.candidates)
+        t_gen = time.perf_counter()
+        gate = self._release_gate(prepared) if stream else None
+        if gate is not None:
+            async for released in self._stream_draft(prepared, gate, usage, started):
+                yield released
+            drafts: list[Draft] = [Draft(gate.raw, None)]
+        else:
+            drafts = await usage.start(
+                self._generate(
+                    prepared.messages, n, fact=prepared.fact is not None, creator=prepared.ctx.id
+                )
+            )
+        prepared.timings["generate"] = _ms(t_gen)
+        # 5. check the drafts and pick one; a bounded second strategy if all were rejected
+        t_post = time.perf_counter()
+        result = await asyncio.to_thread(self._select, prepared, drafts)
+        result = await usage.start(self._rescue(prepared, result, n))
+        prepared.timings["check"] = _ms(t_post)
+        result.model = self._model_for(prepared.ctx.id)
+        result.timings_ms = prepared.timings
+        # 6. record the exchange; the fan's summary is refreshed off the hot path
+        await asyncio.to_thread(self._record, prepared, result)
+        rest = None
+        if gate is not None and result.action == ReplyAction.SEND:
+            rest = gate.remainder(result.text)
+        if rest:  # the first token may be this one (a held or rescued reply): before "total"
+            prepared.timings.setdefault("first_token", _ms(started))
+        self._finished(result, prepared.timings, started, usage)
+        self._after_reply(prepared)
+        if rest:
+            yield rest
+        yield result
 
+    @staticmethod
+    def _finished(
+        result: ReplyResult, timings: dict[str, float], started: float, usage: UsageCounter
+    ) -> ReplyResult:
+        result.timings_ms = timings
+        result.timings_ms["total"] = _ms(started)
+        result.usage = usage.totals()
+        return result
+
+    def _release_gate(self, prepared: _Prepared) -> ReleaseGate:
         def check(text: str) -> str:
             # The candidate's own checks, then the outbound guardrails, on partial text. A
             # list or bold stops the stream: the final text is the flattened draft.
@@ -706,7 +749,12 @@ class ReplyEngine:
             return "" if outbound.action == ReplyAction.SEND else f"outbound: {outbound.category}"
 
         closed = prepared.fact is not None or prepared.inbound.action == ReplyAction.HOLD
-        gate = ReleaseGate(prepared.ctx.name, prepared.max_chars, check, closed=closed)
+        return ReleaseGate(prepared.ctx.name, prepared.max_chars, check, closed=closed)
+
+    async def _stream_draft(
+        self, prepared: _Prepared, gate: ReleaseGate, usage: UsageCounter, started: float
+    ) -> AsyncIterator[str]:
+        """Step 4, streaming: one draft fed to the release gate; yields what it releases."""
         bound = self._bound(seed=0, fact=prepared.fact is not None, creator=prepared.ctx.id)
         deltas: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -720,7 +768,6 @@ class ReplyEngine:
             finally:
                 deltas.put_nowait(None)
 
-        t_gen = time.perf_counter()
         producer = usage.start(draft())
         try:
             while (delta := await deltas.get()) is not None:
@@ -734,26 +781,10 @@ class ReplyEngine:
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
         await producer  # a model error ends the stream here
-        prepared.timings["generate"] = _ms(t_gen)
-        if gate.stopped and not closed:
+        if gate.stopped and gate.stopped != "closed":
             log.info(
                 "stream gate stopped", extra={"creator": prepared.ctx.id, "reason": gate.stopped}
             )
-        result = await asyncio.to_thread(self._select, prepared, [gate.raw])
-        n = max(1, request.candidates or self.config.candidates)
-        result = await usage.start(self._rescue(prepared, result, n))
-        result.model = self._model_for(prepared.ctx.id)
-        result.timings_ms = prepared.timings
-        await asyncio.to_thread(self._record, prepared, result)
-        rest = gate.remainder(result.text) if result.action == ReplyAction.SEND else None
-        if rest:  # the first token may be this one (a held or rescued reply): before "total"
-            prepared.timings.setdefault("first_token", _ms(started))
-        result.timings_ms["total"] = _ms(started)
-        result.usage = usage.totals()
-        self._after_reply(prepared)
-        if rest:
-            yield rest
-        yield result
 
     async def _rescue(self, prepared: _Prepared, result: ReplyResult, n: int) -> ReplyResult:
         """Every draft was rejected: before any fallback, one bounded round with another
@@ -770,9 +801,10 @@ class ReplyEngine:
             creator=prepared.ctx.id,
         )
         rescued = await asyncio.to_thread(self._select, prepared, raws)
-        rescued.candidates = [{**c, "round": 1} for c in first] + [
-            {**c, "round": 2} for c in rescued.candidates
-        ]
+        for number, round_ in ((1, first), (2, rescued.candidates)):
+            for candidate in round_:
+                candidate.round = number
+        rescued.candidates = [*first, *rescued.candidates]
         if rescued.action != ReplyAction.NO_ANSWER:
             rescued.reason = (rescued.reason + "; " if rescued.reason else "") + "rescue prompt"
         return rescued
@@ -829,7 +861,7 @@ class ReplyEngine:
 
     # -- factual questions: extract, verify, then answer -------------------------------------
 
-    async def _check_fact(self, prepared: _Prepared) -> ReplyResult | None:
+    async def _verify_fact(self, prepared: _Prepared) -> ReplyResult | None:
         """For a factual question, ask the model for the posts' words that answer it and
         verify them in code. Sets `prepared.fact` and returns None to go on; returns the
         no-answer result when the posts do not support an answer."""
@@ -875,12 +907,7 @@ class ReplyEngine:
                 prepared.timings,
                 prepared.sources,
             )
-        prepared.fact = fact
-        last = prepared.messages[-1]
-        prepared.messages[-1] = HumanMessage(
-            f'Your posts answer this question: "{fact.text}". Give that answer in one short '
-            f"sentence.\n\n{last.content}"
-        )
+        prepared.fact = fact  # the drafts' prompt now carries it (`_Prepared.messages`)
         return None
 
     # -- fan memory, off the hot path ------------------------------------------------------
@@ -942,10 +969,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _public(scored: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in c.items() if k != "outbound"} for c in scored]
-
-
 class Draft(NamedTuple):
     raw: str
     fluency: float | None  # geometric mean of the token probabilities, when the server says
@@ -980,13 +1003,8 @@ def _expect_no_news(prepared: _Prepared, prefill: bool) -> None:
     # After the message, where a small model reads it last (placed before the notes, the
     # 1.5B answered "Oui !" / "Bien sûr" anyway in 9 of 20 drafts on the dev split).
     lang = prepared.guard_ctx.lang
-    instruction = no_news_instruction(lang)
+    prepared.instruction = no_news_instruction(lang)
     prepared.prefix = no_news_opener(lang) if prefill else ""
-    for messages in (prepared.messages, prepared.rescue_messages):
-        if messages:
-            messages[-1] = HumanMessage(f"{messages[-1].content}\n\n({instruction})")
-            if prepared.prefix:
-                messages.append(AIMessage(prepared.prefix))
 
 
 def _announces(text: str, prepared: _Prepared) -> str:

@@ -5,6 +5,7 @@ the fan's memory, the retrieved posts and the message follow."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -168,4 +169,39 @@ def build_messages(
     context: str,
     message: str,
 ) -> list[BaseMessage]:
-    return [SystemMessage(system), *examples, HumanMessage(f"{context} {message}")]
+    return Prompt(system, examples, context, message).messages()
+
+
+def fact_instruction(fact: str) -> str:
+    """Step 3b's addition: the fact verified in the creator's posts, to be said briefly."""
+    return f'Your posts answer this question: "{fact}". Give that answer in one short sentence.'
+
+
+# What `fact_instruction` wrote, for a reader of the prompt (a test double's faithful drafter).
+FACT_IN_PROMPT = re.compile(r'Your posts answer this question: "([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """One request's prompt in its parts. The steps that add to it (a verified fact, an
+    instruction, the reply's started first words) give them by name to `messages`; nothing
+    edits a built message's text."""
+
+    system: str
+    examples: list[BaseMessage]
+    context: str  # ends with the fan's label ("Fan:"), the message follows
+    message: str
+
+    def messages(
+        self, fact: str | None = None, instruction: str = "", prefix: str = ""
+    ) -> list[BaseMessage]:
+        turn = f"{self.context} {self.message}"
+        if fact is not None:
+            turn = f"{fact_instruction(fact)}\n\n{turn}"
+        if instruction:  # last, where a small model reads it
+            turn = f"{turn}\n\n({instruction})"
+        messages: list[BaseMessage] = [SystemMessage(self.system), *self.examples]
+        messages.append(HumanMessage(turn))
+        if prefix:  # the assistant's turn, started: a server that continues it writes the rest
+            messages.append(AIMessage(prefix))
+        return messages

@@ -94,6 +94,35 @@ class SourceRef:
 
 
 @dataclass(slots=True)
+class Candidate:
+    """One draft as step 5 judged it."""
+
+    text: str
+    style: float  # the style profile's typicality score
+    fluency: float | None  # the model's confidence in its words, when the server says
+    rejected: str  # why it may not go out ("" when it may)
+    voice: float | None = None  # how much it reads like this creator among the platform's
+    score: float = 0.0  # the blend the ranking uses
+    round: int | None = None  # 1 or 2 when a rescue round was needed
+    # The outbound guardrails' decision (persona.engine.guard.OutboundOutcome), internal.
+    outbound: Any = field(default=None, repr=False, compare=False)
+
+    def public(self) -> dict[str, Any]:
+        """What clients and reports see (the guardrails' internals left out)."""
+        shown: dict[str, Any] = {
+            "text": self.text,
+            "style": self.style,
+            "fluency": self.fluency,
+            "rejected": self.rejected,
+            "voice": self.voice,
+            "score": self.score,
+        }
+        if self.round is not None:
+            shown["round"] = self.round
+        return shown
+
+
+@dataclass(slots=True)
 class ReplyResult:
     creator_id: str
     text: str
@@ -102,7 +131,7 @@ class ReplyResult:
     category: str = "ok"
     label: str = ""
     sources: list[SourceRef] = field(default_factory=list)
-    candidates: list[dict[str, Any]] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     conversation_id: int | None = None
     message_id: int | None = None
