@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -31,13 +30,13 @@ from starlette.concurrency import run_in_threadpool
 
 from channels.api import safejson
 from channels.api.protocol import Page
+from channels.auth_tokens import TokenRejected, authenticate_creator
 from channels.deps import (
     CREATOR_ID_PATTERN,
     CreatorDep,
     OffsetQuery,
     RowIdPath,
     ServicesDep,
-    hash_token,
 )
 from channels.inbox import approvals, store, webhooks
 from channels.inbox.config import InboxConfig
@@ -113,10 +112,11 @@ async def webhook(platform: PlatformPath, request: Request, response: Response) 
 
 
 def _token_ok(services: Any, creator_id: str, token: str) -> bool:
-    with services.db.session() as session:
-        creator = session.get(Creator, creator_id)
-        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
-    return bool(expected) and hmac.compare_digest(expected, hash_token(token))
+    try:
+        authenticate_creator(services.db, creator_id, token)
+    except TokenRejected:
+        return False
+    return True
 
 
 async def _first_message_token(websocket: WebSocket) -> str | None:
