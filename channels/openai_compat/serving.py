@@ -61,6 +61,7 @@ from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_
 from persona.engine.engine import CreatorNotFound
 from persona.engine.streaming import counting_usage
 from persona.engine.types import API_FANS, Turn
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 log = logging.getLogger(__name__)
@@ -158,10 +159,9 @@ class PersonaServing:
             ) from None
         if not creator.profile:
             raise model_not_found(model)
-        settings = dict(creator.settings or {})
+        label = CreatorSettings.from_stored(creator.settings, lenient=True).ai_label.strip()
         name = creator.display_name or creator.id
-        label = settings.get("ai_label")
-        label = label.strip() if isinstance(label, str) and label.strip() else default_label(name)
+        label = label or default_label(name)
         return Persona(model, name, label)
 
     def list_models(self, after: str | None, limit: int) -> ModelList:
