@@ -22,6 +22,7 @@ from channels.deps import CREATOR_ID_PATTERN
 from persona.domain import PostKind, slugify_creator
 from persona.engine.prompt import Example
 from persona.safety.boundaries import Boundaries
+from persona.settings import CreatorSettings
 from persona.store import Creator, Post
 
 MAX_CARD_BYTES = 1_000_000
@@ -343,10 +344,11 @@ def import_persona(
         if creator is None:  # a card without examples: the creator starts with no posts
             creator = Creator(id=creator_id, display_name=persona.name, settings={})
             session.add(creator)
-        settings = dict(creator.settings or {}) | persona.settings
+        changes = dict(persona.settings)
         if persona.greeting:
             name = creator.display_name or persona.name
-            settings["greeting"] = fill_macros(persona.greeting, name)
-        creator.settings = settings
+            changes["greeting"] = fill_macros(persona.greeting, name)
+        current = CreatorSettings.from_stored(creator.settings, lenient=True)
+        creator.settings = current.with_changes(**changes).to_stored()
         has_profile = bool(creator.profile)
     return ImportResult(creator_id, persona.name, added, has_profile)

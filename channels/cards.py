@@ -2,8 +2,9 @@
 similar front-ends): the voice summary, greeting, boundaries and example exchanges.
 
 The card is what a front-end can use, nothing more: no retrieval index, no fine-tuned
-adapter, and never a secret (the settings bag also holds the API token's hash, so only the
-keys in `PORTABLE_SETTINGS` ever leave the platform). Import is in `channels.card_import`.
+adapter, and never a secret (only the keys in `PORTABLE_SETTINGS` ever leave the platform;
+the API token's hash has a column of its own, out of the settings). Import is in
+`channels.card_import`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from channels.space.starters import greeting, subjects
 from persona.engine.prompt import Example, choose_examples
 from persona.safety.replies import no_answer_text
+from persona.settings import CreatorSettings
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
 from persona.style import VoiceProfile, describe_for_prompt, how_often
@@ -25,8 +27,9 @@ SPEC_VERSION = "2.0"
 EXTENSION = "persona_platform"
 EXTENSION_VERSION = 1
 TAG_COUNT = 8
-# The creator settings a card carries: boundaries, label and tone. Everything else in the
-# bag (API token hash, pause switch, channel policies, connectors) stays on the platform.
+# The creator settings a card carries: boundaries, label and tone. Everything else
+# (pause switch, channel policies, connectors, keys this version does not know) stays on the
+# platform.
 PORTABLE_SETTINGS = (
     "forbidden_topics",
     "forbidden_statements",
@@ -105,7 +108,7 @@ def _description(name: str, profile: VoiceProfile | None, topics: list[str]) -> 
     return f"{head}\n\nHow {name} writes:\n{describe_for_prompt(profile, 'reply')}{about}"
 
 
-def _rules(name: str, settings: Mapping[str, Any]) -> list[str]:
+def _rules(name: str, settings: CreatorSettings) -> list[str]:
     rules = [
         f"If asked whether you are real or a bot: you are {name}'s AI double, say so. Never "
         f"claim to be {name} in person.",
@@ -114,13 +117,13 @@ def _rules(name: str, settings: Mapping[str, Any]) -> list[str]:
         "Never give addresses, phone numbers or e-mails, and never promise money, gifts, "
         "discounts or meetings.",
     ]
-    if settings.get("forbidden_topics"):
-        rules.append(f"Never discuss: {', '.join(settings['forbidden_topics'])}.")
-    if settings.get("forbidden_statements"):
-        said = "; ".join(f'"{s}"' for s in settings["forbidden_statements"])
+    if settings.forbidden_topics:
+        rules.append(f"Never discuss: {', '.join(settings.forbidden_topics)}.")
+    if settings.forbidden_statements:
+        said = "; ".join(f'"{s}"' for s in settings.forbidden_statements)
         rules.append(f"Never say: {said}.")
-    if settings.get("allowed_commitments"):
-        rules.append(f"Allowed exceptions: {'; '.join(settings['allowed_commitments'])}.")
+    if settings.allowed_commitments:
+        rules.append(f"Allowed exceptions: {'; '.join(settings.allowed_commitments)}.")
     rules.append(
         f"When {name}'s posts give you nothing to go on, say so, e.g.: "
         f'"{no_answer_text(settings, "en")}"'
@@ -128,7 +131,7 @@ def _rules(name: str, settings: Mapping[str, Any]) -> list[str]:
     return rules
 
 
-def _system_prompt(name: str, settings: Mapping[str, Any]) -> str:
+def _system_prompt(name: str, settings: CreatorSettings) -> str:
     rules = "\n".join(f"- {rule}" for rule in _rules(name, settings))
     return (
         f"You are the AI double of {name}, a content creator, writing to a fan in {name}'s "
@@ -136,12 +139,12 @@ def _system_prompt(name: str, settings: Mapping[str, Any]) -> str:
     )
 
 
-def _creator_notes(creator_id: str, name: str, settings: Mapping[str, Any]) -> str:
+def _creator_notes(creator_id: str, name: str, settings: CreatorSettings) -> str:
     boundaries = []
-    if settings.get("forbidden_topics"):
-        boundaries.append(f"never discusses {', '.join(settings['forbidden_topics'])}")
-    if settings.get("forbidden_statements"):
-        boundaries.append(f"{len(settings['forbidden_statements'])} sentence(s) it never says")
+    if settings.forbidden_topics:
+        boundaries.append(f"never discusses {', '.join(settings.forbidden_topics)}")
+    if settings.forbidden_statements:
+        boundaries.append(f"{len(settings.forbidden_statements)} sentence(s) it never says")
     summary = "; ".join(boundaries) or "the platform's defaults (no extra topics)"
     return (
         f"Exported from the persona platform (creator '{creator_id}'): {name}'s AI double. "
@@ -159,12 +162,14 @@ def build_card(db: Database, creator_id: str) -> dict[str, Any]:
         creator = session.get(Creator, creator_id)
         if creator is None:
             raise LookupError(f"unknown creator {creator_id!r}")
-        name, settings = creator.display_name, dict(creator.settings or {})
+        name = creator.display_name
+        settings = CreatorSettings.from_stored(creator.settings, lenient=True)
         profile_dict, updated = creator.profile, creator.profile_updated_at
     profile = VoiceProfile.from_dict(profile_dict) if profile_dict else None
     records = load_post_records(db, creator_id)
     topics = subjects(profile_dict, TAG_COUNT)
-    portable = portable_settings(settings)
+    portable = portable_settings(settings.to_stored())
+    carried = CreatorSettings.from_stored(portable, lenient=True)
     languages = dict(profile.languages) if profile else {}
     data = {
         "name": name,
@@ -179,8 +184,8 @@ def build_card(db: Database, creator_id: str) -> dict[str, Any]:
         # creator seeded from this card greets under their own name; an own greeting is kept.
         "first_mes": greeting("{{char}}", settings, profile_dict),
         "mes_example": format_examples(choose_examples(records)),
-        "creator_notes": _creator_notes(creator_id, name, portable),
-        "system_prompt": _system_prompt(name, portable),
+        "creator_notes": _creator_notes(creator_id, name, carried),
+        "system_prompt": _system_prompt(name, carried),
         "post_history_instructions": (
             f"Reply as {name} would type it to a fan: plain chat text, short, in the fan's "
             "language."
@@ -195,7 +200,7 @@ def build_card(db: Database, creator_id: str) -> dict[str, Any]:
                 "creator_id": creator_id,
                 "settings": portable,
                 "no_answer_texts": {
-                    lang: no_answer_text(portable, lang) for lang in (languages or {"en": 1.0})
+                    lang: no_answer_text(carried, lang) for lang in (languages or {"en": 1.0})
                 },
                 "languages": languages,
             }

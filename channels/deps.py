@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from channels.auth_tokens import TokenRejected, authenticate_creator
+from channels.auth_tokens import hash_token as hash_token  # re-exported: older imports
+from channels.auth_tokens import new_api_token as new_api_token
 from channels.services import Services
-from persona.store import Creator
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -32,22 +31,6 @@ def get_services(connection: HTTPConnection) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def hash_token(token: str) -> str:
-    # API tokens are 256-bit random strings: a plain SHA-256 is enough (no dictionary risk).
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_api_token(services: Services, creator_id: str) -> str:
-    """Issue a fresh API token for a creator (the old one stops working)."""
-    token = "pk_" + secrets.token_urlsafe(32)
-    with services.db.session() as session:
-        creator = session.get(Creator, creator_id)
-        if creator is None:
-            raise LookupError(f"unknown creator {creator_id!r}")
-        creator.settings = {**(creator.settings or {}), "api_token_sha256": hash_token(token)}
-    return token
 
 
 def authenticated_creator(
@@ -70,11 +53,12 @@ def authenticated_creator(
             "(create one with `persona token CREATOR`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with services.db.session() as session:
-        creator = session.get(Creator, creator_id)
-        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
-    if not expected or not hmac.compare_digest(expected, hash_token(credentials.credentials)):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token does not belong to that creator")
+    try:
+        authenticate_creator(services.db, creator_id, credentials.credentials)
+    except TokenRejected:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this token does not belong to that creator"
+        ) from None
     return creator_id
 
 

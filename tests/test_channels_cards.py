@@ -98,7 +98,7 @@ def test_the_card_never_carries_the_token_hash(client):
     new_api_token(services, CREATOR)
     with services.db.session() as session:
         creator = session.get(Creator, CREATOR)
-        token_hash = creator.settings["api_token_sha256"]
+        token_hash = creator.api_token_sha256
         creator.settings = {**creator.settings, "console_password": "hunter2-long"}
     text = json.dumps(build_card(services.db, CREATOR))
     assert token_hash not in text and "api_token" not in text

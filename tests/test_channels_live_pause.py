@@ -12,12 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert
 from websockets.asyncio.client import ClientConnection, connect
 
 from channels.inbox.policy import load_policy
 from channels.migrate import upgrade
 from ingest.demo import DEMO_CREATOR_ID
 from persona.store import Creator, Database, DatabaseConfig
+from persona.store.models import utcnow
 from tests.live_server import ServerProcess
 from tests.live_support import scripted_server
 
@@ -98,9 +100,15 @@ def test_upgrade_folds_the_old_live_key_into_the_policy(tmp_path: Path) -> None:
             "kept": {"live": {"cadence_s": 0.001}, "channels": {"live": {"cadence_s": 3}}},
             "untouched": {"paused": True},
         }
+        # The columns of 0007 only (the model has columns of later migrations).
         with db.session() as session:
-            for creator_id, settings in old.items():
-                session.add(Creator(id=creator_id, display_name=creator_id, settings=settings))
+            session.execute(
+                insert(Creator.__table__),
+                [
+                    {"id": c, "display_name": c, "settings": s, "created_at": utcnow()}
+                    for c, s in old.items()
+                ],
+            )
         upgrade(db.engine)
         with db.session() as session:
             settings = {c.id: c.settings for c in session.query(Creator)}

@@ -13,6 +13,7 @@ from channels.deps import CreatorDep, OffsetQuery, ServicesDep
 from persona.engine import ReplyRequest, fan_key
 from persona.engine.engine import CreatorNotFound
 from persona.engine.types import API_FANS
+from persona.settings import CreatorSettings
 from persona.store import Creator, Post
 
 router = APIRouter(prefix="/api/creators", tags=["creators"])
@@ -85,7 +86,8 @@ def _set_paused(services, creator_id: str, paused: bool) -> KillSwitchOut:
         creator = session.get(Creator, creator_id)
         if creator is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
-        creator.settings = {**(creator.settings or {}), "paused": paused}
+        current = CreatorSettings.from_stored(creator.settings, lenient=True)
+        creator.settings = current.with_changes(paused=paused).to_stored()
     return KillSwitchOut(creator_id=creator_id, paused=paused)
 
 

@@ -16,16 +16,19 @@ import channels.connectors.youtube  # noqa: F401 - registers the built-in kinds
 from channels.connectors.base import ConnectorSpec
 from channels.connectors.registry import CONNECTORS
 from persona.registry import UnknownBackendError
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 log = logging.getLogger(__name__)
 KEY = "connectors"
 
 
-def specs_of(settings: dict[str, Any] | None) -> list[ConnectorSpec]:
+def specs_of(settings: CreatorSettings | dict[str, Any] | None) -> list[ConnectorSpec]:
     """The valid specs of one creator (an invalid stored one is logged and skipped)."""
+    if not isinstance(settings, CreatorSettings):
+        settings = CreatorSettings.from_stored(settings, lenient=True)
     specs = []
-    for raw in (settings or {}).get(KEY) or []:
+    for raw in settings.connectors:
         try:
             specs.append(CONNECTORS.spec(raw))
         except (ValidationError, UnknownBackendError, AttributeError):
@@ -38,9 +41,8 @@ def all_specs(db: Any) -> dict[tuple[str, str], ConnectorSpec]:
     found: dict[tuple[str, str], ConnectorSpec] = {}
     with db.session() as session:
         for creator_id, settings in session.query(Creator.id, Creator.settings):
-            if settings and settings.get(KEY):
-                for spec in specs_of(settings):
-                    found[(creator_id, spec.id)] = spec
+            for spec in specs_of(settings):
+                found[(creator_id, spec.id)] = spec
     return found
 
 
@@ -75,7 +77,7 @@ def _update(db: Any, creator_id: str, change: Any) -> None:
         creator = session.get(Creator, creator_id)
         if creator is None:
             raise LookupError(f"no creator {creator_id!r}")
-        settings = dict(creator.settings or {})
+        settings = CreatorSettings.from_stored(creator.settings, lenient=True)
         specs = change(specs_of(settings))
-        settings[KEY] = [s.model_dump(mode="json") for s in specs]
-        creator.settings = settings  # a new dict: the JSON column sees the change
+        changed = settings.with_changes(connectors=[s.model_dump(mode="json") for s in specs])
+        creator.settings = changed.to_stored()  # a new dict: the JSON column sees the change

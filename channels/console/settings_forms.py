@@ -1,8 +1,9 @@
 """The settings page's forms <-> the creator's settings (`Creator.settings`).
 
-Channel policies are the inbox's `ChannelPolicy` models (channels/inbox/policy.py), validated
-by them and stored with `store_policy`; fields this form does not show keep their stored
-values. Boundaries and the AI label are the keys the reply engine and the safety guard read.
+The settings are read and written through the typed `persona.settings.CreatorSettings`.
+Channel policies are its `ChannelPolicy` models, validated by them and stored with
+`with_policy`; fields this form does not show keep their stored values. Boundaries and the
+AI label are the keys the reply engine and the safety guard read.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from channels.inbox.policy import (
     ChannelPolicy,
     LivePolicy,
     PolicyChannel,
-    load_policy,
-    store_policy,
 )
 from persona.safety.language import guess_lang
 from persona.safety.replies import no_answer_text
+from persona.settings import CreatorSettings
 
 CHANNEL_NAMES: dict[str, str] = {
     "dm": "Direct messages",
@@ -73,24 +73,22 @@ class Boundaries:
     strict_grounding: bool = False
 
     @classmethod
-    def of(cls, settings: dict[str, Any]) -> Boundaries:
-        def strings(key: str) -> list[str]:
-            value = settings.get(key) or []
-            return [str(v) for v in value] if isinstance(value, list) else []
-
+    def of(cls, settings: CreatorSettings) -> Boundaries:
         return cls(
-            ai_label=str(settings.get("ai_label") or ""),
-            forbidden_topics=strings("forbidden_topics"),
-            forbidden_statements=strings("forbidden_statements"),
+            ai_label=settings.ai_label,
+            forbidden_topics=list(settings.forbidden_topics),
+            forbidden_statements=list(settings.forbidden_statements),
             no_answer_messages=_stored_no_answers(settings),
-            style_hint=str(settings.get("style_hint") or ""),
-            label_setting=str(settings.get("label_setting") or ""),
-            strict_grounding=bool(settings.get("strict_grounding")),
+            style_hint=settings.style_hint,
+            label_setting=settings.label_setting,
+            strict_grounding=settings.strict_grounding,
         )
 
-    def apply(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """A new settings dict (assign it: JSON columns track assignment, not mutation)."""
-        updated = dict(settings or {})
+    def apply(self, settings: CreatorSettings) -> CreatorSettings:
+        """The settings with this form's values: an empty field is no longer stored."""
+        changes: dict[str, Any] = {}
+        # The single legacy text was shown in its language's field: it lives there now.
+        dropped = ["no_answer_message"]
         for key, value in (
             ("ai_label", self.ai_label),
             ("forbidden_topics", self.forbidden_topics),
@@ -100,22 +98,19 @@ class Boundaries:
             ("strict_grounding", self.strict_grounding),
         ):
             if value:
-                updated[key] = value
+                changes[key] = value
             else:
-                updated.pop(key, None)
-        # The single legacy text was shown in its language's field: it lives there now.
-        updated.pop("no_answer_message", None)
-        stored = updated.get("no_answer_messages")
+                dropped.append(key)
         shown = {code for code, _ in NO_ANSWER_LANGS}
         messages = {
-            k: v for k, v in (stored.items() if isinstance(stored, dict) else ()) if k not in shown
+            k: v for k, v in settings.no_answer_messages.items() if k not in shown
         }  # languages this page does not show keep their texts
         messages.update({k: v for k, v in self.no_answer_messages.items() if k in shown and v})
         if messages:
-            updated["no_answer_messages"] = messages
+            changes["no_answer_messages"] = messages
         else:
-            updated.pop("no_answer_messages", None)
-        return updated
+            dropped.append("no_answer_messages")
+        return settings.without(*dropped).with_changes(**changes)
 
     def no_answer_defaults(self) -> dict[str, str]:
         """What fans get in each shown language while its field is empty."""
@@ -132,12 +127,9 @@ def no_answer_fields(form: dict[str, str]) -> dict[str, str]:
     return {code: form.get(no_answer_field(code), "").strip() for code, _ in NO_ANSWER_LANGS}
 
 
-def _stored_no_answers(settings: dict[str, Any]) -> dict[str, str]:
-    stored = settings.get("no_answer_messages")
-    messages = {
-        str(k): str(v) for k, v in (stored.items() if isinstance(stored, dict) else ()) if v
-    }
-    legacy = str(settings.get("no_answer_message") or "").strip()
+def _stored_no_answers(settings: CreatorSettings) -> dict[str, str]:
+    messages = {k: v for k, v in settings.no_answer_messages.items() if v}
+    legacy = settings.no_answer_message.strip()
     if legacy:  # the older single text, shown in the field of its language
         codes = [code for code, _ in NO_ANSWER_LANGS]
         lang = guess_lang(legacy)
@@ -192,12 +184,12 @@ def parse_boundaries(form: dict[str, str]) -> Boundaries:
 # -- channel policies ------------------------------------------------------------------------
 
 
-def policies(settings: dict[str, Any]) -> dict[str, ChannelPolicy]:
-    return {str(c): load_policy(settings, c) for c in PolicyChannel}
+def policies(settings: CreatorSettings) -> dict[str, ChannelPolicy]:
+    return {str(c): settings.policy(c) for c in PolicyChannel}
 
 
-def live_cadence(settings: dict[str, Any]) -> float | None:
-    policy = load_policy(settings, PolicyChannel.LIVE)
+def live_cadence(settings: CreatorSettings) -> float | None:
+    policy = settings.policy(PolicyChannel.LIVE)
     assert isinstance(policy, LivePolicy)
     return policy.cadence_s
 
@@ -296,12 +288,12 @@ def _pydantic_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def apply_policy(
-    settings: dict[str, Any], channel: str, policy: ChannelPolicy, cadence_s: float | None
-) -> dict[str, Any]:
+    settings: CreatorSettings, channel: str, policy: ChannelPolicy, cadence_s: float | None
+) -> CreatorSettings:
     # The live cadence is part of the live policy: the stream reads nothing else.
     if isinstance(policy, LivePolicy) and cadence_s is not None:
         policy = policy.model_copy(update={"cadence_s": cadence_s})
-    return store_policy(settings, channel, policy)
+    return settings.with_policy(channel, policy)
 
 
 def parse_cadence(form: dict[str, str]) -> float | None:

@@ -19,6 +19,7 @@ from channels.console import naming
 from channels.console.auth import SessionInfo, same_token
 from channels.console.middleware import CSRF_HEADER
 from channels.deps import ServicesDep
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 HERE = Path(__file__).resolve().parent
@@ -105,7 +106,7 @@ def _load_viewer(services: Any, info: SessionInfo) -> Viewer | None:
         return Viewer(
             creator_id=creator.id,
             display_name=creator.display_name or creator.id,
-            paused=bool((creator.settings or {}).get("paused")),
+            paused=CreatorSettings.from_stored(creator.settings, lenient=True).paused,
             csrf_token=info.csrf_token,
             has_profile=bool(creator.profile),
         )

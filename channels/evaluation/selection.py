@@ -238,16 +238,16 @@ async def _drain(worker: Any) -> None:
 
 
 def _policy_settings(thread: dict[str, Any], creator: dict[str, Any]) -> dict[str, Any]:
-    from channels.inbox.policy import load_policy, store_policy
+    from persona.settings import CreatorSettings
 
     channel = thread["channel"]
     changes: dict[str, Any] = {"reply_delay": {"min_s": 0, "max_s": 0}}
     if channel == "group":
         changes["aliases"] = list(creator.get("aliases") or [])
     changes |= thread.get("policy") or {}
-    current = load_policy({}, channel)
+    current = CreatorSettings().policy(channel)
     policy = type(current).model_validate(current.model_dump() | changes)
-    return store_policy({}, channel, policy)
+    return CreatorSettings().with_policy(channel, policy).to_stored()
 
 
 async def _run_inbox(data: dict[str, Any], engine: StubEngine) -> list[Outcome]:

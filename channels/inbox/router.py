@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import (
@@ -31,13 +30,13 @@ from starlette.concurrency import run_in_threadpool
 
 from channels.api import safejson
 from channels.api.protocol import Page
+from channels.auth_tokens import TokenRejected, authenticate_creator
 from channels.deps import (
     CREATOR_ID_PATTERN,
     CreatorDep,
     OffsetQuery,
     RowIdPath,
     ServicesDep,
-    hash_token,
 )
 from channels.inbox import approvals, store, webhooks
 from channels.inbox.config import InboxConfig
@@ -51,8 +50,6 @@ from channels.inbox.policy import (
     is_online,
     load_policy,
     presence_until,
-    store_policy,
-    with_presence,
 )
 from channels.inbox.protocol import (
     PLATFORM,
@@ -65,6 +62,7 @@ from channels.inbox.protocol import (
     WebhookAck,
 )
 from channels.inbox.worker import WAKE_INBOX
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 router = APIRouter()
@@ -113,10 +111,11 @@ async def webhook(platform: PlatformPath, request: Request, response: Response) 
 
 
 def _token_ok(services: Any, creator_id: str, token: str) -> bool:
-    with services.db.session() as session:
-        creator = session.get(Creator, creator_id)
-        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
-    return bool(expected) and hmac.compare_digest(expected, hash_token(token))
+    try:
+        authenticate_creator(services.db, creator_id, token)
+    except TokenRejected:
+        return False
+    return True
 
 
 async def _first_message_token(websocket: WebSocket) -> str | None:
@@ -179,7 +178,7 @@ async def replies_socket(
 creators = APIRouter(prefix="/api/creators/{creator_id}", tags=["channels"])
 
 
-def _settings_of(services: Any, creator_id: str) -> dict[str, Any]:
+def _settings_of(services: Any, creator_id: str) -> CreatorSettings:
     snapshot = store.creator_snapshot(services.db, creator_id)
     if snapshot is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
@@ -195,8 +194,9 @@ def _update_policy(
         creator = session.get(Creator, creator_id)
         if creator is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
-        policy = change(load_policy(creator.settings or {}, channel))
-        creator.settings = store_policy(creator.settings or {}, channel, policy)
+        settings = CreatorSettings.from_stored(creator.settings, lenient=True)
+        policy = change(settings.policy(channel))
+        creator.settings = settings.with_policy(channel, policy).to_stored()
     cancelled = 0
     if policy.paused or not policy.enabled:
         cancelled = store.cancel_unsent(
@@ -276,13 +276,16 @@ async def set_presence(
     `only_when_offline` wait while they are online, and answer as soon as they go offline."""
     now = _now()
 
-    def save() -> dict[str, Any]:
+    def save() -> CreatorSettings:
+        until = now + timedelta(seconds=body.ttl_s) if body.online else None
         with services.db.session() as session:
             creator = session.get(Creator, creator_id)
             if creator is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
-            creator.settings = with_presence(creator.settings or {}, body.online, body.ttl_s, now)
-            settings = dict(creator.settings)
+            settings = CreatorSettings.from_stored(creator.settings, lenient=True).with_presence(
+                until
+            )
+            creator.settings = settings.to_stored()
         if not body.online:
             store.wake_waiting(services.db, creator_id, WAITING_FOR_OFFLINE, now)
         return settings

@@ -29,6 +29,7 @@ from channels.inbox.comments import text_hash
 from channels.inbox.duplicates import near_duplicate
 from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
 from channels.inbox.protocol import EVENT_CHANNEL, CommentEvent, DMEvent, GroupMessageEvent
+from persona.settings import CreatorSettings
 from persona.store import Creator, Database
 
 ThreadKey = tuple[str, str, str, str]  # (creator_id, platform, channel, thread_key)
@@ -445,12 +446,14 @@ def finish_with_reply(db: Database, owner: str, reply: OutboxReply, now: datetim
 # -- what the policy needs to know -----------------------------------------------------------
 
 
-def creator_snapshot(db: Database, creator_id: str) -> tuple[str, dict[str, Any]] | None:
+def creator_snapshot(db: Database, creator_id: str) -> tuple[str, CreatorSettings] | None:
+    """The creator's name and settings (lenient: a malformed boundary reads as its default
+    here, where only the policies and switches are read; the engine refuses it later)."""
     with db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is None:
             return None
-        return creator.display_name, dict(creator.settings or {})
+        return creator.display_name, CreatorSettings.from_stored(creator.settings, lenient=True)
 
 
 def replies_since(db: Database, event: InboxEvent, since: datetime) -> int:

@@ -54,6 +54,7 @@ from persona.engine.types import (
     Turn,
     fan_key,
 )
+from persona.settings import CreatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class _Skip(Exception):
 @dataclass(slots=True)
 class _Creator:
     name: str
-    settings: dict[str, Any]
+    settings: CreatorSettings
 
 
 class InboxWorker:
@@ -532,13 +533,13 @@ class InboxWorker:
         self._leased.discard(event.id)
 
 
-def _boundaries(settings: dict[str, Any]) -> Any:
+def _boundaries(settings: CreatorSettings) -> Any:
     """The creator's boundaries for the moderation of comments (as the engine reads them);
     settings it cannot read leave the defaults (the engine refuses them later)."""
     from persona.safety.boundaries import Boundaries
 
     try:
-        return Boundaries.from_settings(settings or {})
+        return Boundaries.from_settings(settings)
     except ValueError:
         return Boundaries()
 

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from channels.inbox.policy import LivePolicy as ChannelLivePolicy
-from channels.inbox.policy import PolicyChannel, Verdict, gate, load_policy
+from channels.inbox.policy import PolicyChannel, Verdict, gate
 from channels.live.protocol import AnswerEvent
 from channels.live.queue import Work
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
 from persona.engine.types import LIVE_FANS
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 # What becomes of a message whose reply the engine did not clear for the live chat.
@@ -41,15 +42,19 @@ class LivePolicy:
 
     @classmethod
     def from_settings(
-        cls, settings: dict[str, Any], default_cadence_s: float, now: datetime | None = None
+        cls,
+        settings: CreatorSettings | dict[str, Any],
+        default_cadence_s: float,
+        now: datetime | None = None,
     ) -> LivePolicy:
-        policy = load_policy(settings or {}, PolicyChannel.LIVE)
+        settings = CreatorSettings.of(settings)
+        policy = settings.policy(PolicyChannel.LIVE)
         assert isinstance(policy, ChannelLivePolicy)
         cadence = policy.cadence_s if policy.cadence_s is not None else default_cadence_s
         cadence = min(MAX_CADENCE_S, max(MIN_CADENCE_S, cadence))
         moment = now or datetime.now(UTC)
         # The same gate as the inbox's (switches, hours, presence) for a question asked now.
-        decision = gate(policy, settings or {}, moment, moment)
+        decision = gate(policy, settings, moment, moment)
         go = decision.verdict == Verdict.GO
         return cls(cadence_s=cadence, paused=not go, reason="" if go else decision.reason)
 
@@ -98,8 +103,10 @@ class EngineAnswerer:
     def _read_policy(self) -> LivePolicy:
         with self.services.db.session() as session:
             creator = session.get(Creator, self.creator_id)
-            settings = dict(creator.settings or {}) if creator is not None else {}
-        return LivePolicy.from_settings(settings, self.default_cadence_s)
+            stored = creator.settings if creator is not None else None
+        return LivePolicy.from_settings(
+            CreatorSettings.from_stored(stored, lenient=True), self.default_cadence_s
+        )
 
     def request(self, work: Work) -> ReplyRequest:
         base = {

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket, status
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from channels.auth_tokens import TokenRejected, authenticate_creator
 from channels.capacity import Refusal, client_address
-from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep, hash_token
+from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep
 from channels.live.manager import LiveCapacityError, LiveManager, get_live_manager
 from channels.live.metrics import DROP_REASONS
 from channels.live.stream import topic
-from persona.store import Creator
 
 STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -51,10 +50,9 @@ def _token_problem(services: Any, creator_id: str, token: str | None) -> str | N
             "missing API token: send 'Authorization: Bearer <token>' (or ?token=...) "
             "(create one with `persona token CREATOR`)"
         )
-    with services.db.session() as session:
-        creator = session.get(Creator, creator_id)
-        expected = (creator.settings or {}).get("api_token_sha256") if creator else None
-    if not expected or not hmac.compare_digest(expected, hash_token(token)):
+    try:
+        authenticate_creator(services.db, creator_id, token)
+    except TokenRejected:
         return "this token does not belong to that creator"
     return None
 

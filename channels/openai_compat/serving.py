@@ -24,7 +24,6 @@ Streaming streams, and guardrails still apply as on every channel:
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -35,7 +34,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from channels.deps import hash_token
+from channels.auth_tokens import TokenRejected, authenticate_creator
 from channels.openai_compat.protocol import (
     AssistantMessage,
     ChatCompletionChunk,
@@ -62,6 +61,7 @@ from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_
 from persona.engine.engine import CreatorNotFound
 from persona.engine.streaming import counting_usage
 from persona.engine.types import API_FANS, Turn
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 log = logging.getLogger(__name__)
@@ -147,20 +147,21 @@ class PersonaServing:
 
     def authenticate(self, model: str, token: str) -> Persona:
         """The token must be the API token of the creator named in `model` (synchronous)."""
-        with self.services.db.session() as session:
-            creator = session.get(Creator, model)
-            if creator is None or not creator.profile:
-                raise model_not_found(model)
-            settings = dict(creator.settings or {})
-            name = creator.display_name or creator.id
-        expected = settings.get("api_token_sha256")
-        if not expected or not hmac.compare_digest(str(expected), hash_token(token)):
+        try:
+            creator = authenticate_creator(self.services.db, model, token)
+        except TokenRejected as rejected:
+            # An unknown model (or one with no posts yet) is said first, whatever the token.
+            if rejected.creator is None or not rejected.creator.profile:
+                raise model_not_found(model) from None
             raise unauthorized(
                 f"this API key does not belong to {model!r}: use that creator's token "
                 f"(`persona token {model}`)"
-            )
-        label = settings.get("ai_label")
-        label = label.strip() if isinstance(label, str) and label.strip() else default_label(name)
+            ) from None
+        if not creator.profile:
+            raise model_not_found(model)
+        label = CreatorSettings.from_stored(creator.settings, lenient=True).ai_label.strip()
+        name = creator.display_name or creator.id
+        label = label or default_label(name)
         return Persona(model, name, label)
 
     def list_models(self, after: str | None, limit: int) -> ModelList:

@@ -61,6 +61,7 @@ from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_
 from persona.engine.engine import CreatorNotFound
 from persona.engine.memory import ConversationStore
 from persona.engine.types import SPACE_FANS
+from persona.settings import CreatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +353,7 @@ class SpaceConnection:
         )
 
     def _closed(
-        self, policy: ChannelPolicy, settings: dict[str, Any], verdict: Verdict
+        self, policy: ChannelPolicy, settings: CreatorSettings, verdict: Verdict
     ) -> FinalEvent:
         """The notice for a message the policy does not let the AI answer now."""
         name = self.creator.display_name

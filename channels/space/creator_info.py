@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from channels.inbox.policy import PolicyChannel, halted, load_policy
+from channels.inbox.policy import PolicyChannel, halted
 from channels.services import Services
 from channels.space.starters import greeting, suggested_questions
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 
@@ -52,12 +52,12 @@ def studio_picture(services: Services, creator_id: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _picture_url(services: Services, creator_id: str, settings: dict[str, Any]) -> str | None:
+def _picture_url(services: Services, creator_id: str, settings: CreatorSettings) -> str | None:
     path = studio_picture(services, creator_id)
     if path is not None:
         # Versioned by the file's time: a new picture is a new URL, the old one caches long.
         return f"/space/{creator_id}/picture?v={int(path.stat().st_mtime)}"
-    return safe_image_url(settings.get("avatar_url"))
+    return safe_image_url(settings.avatar_url or None)
 
 
 def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | None:
@@ -67,19 +67,17 @@ def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | No
         creator = session.get(Creator, creator_id)
         if creator is None or not creator.profile:
             return None
-        settings = dict(creator.settings or {})
+        settings = CreatorSettings.from_stored(creator.settings, lenient=True)
         name = creator.display_name or creator.id
-        label = settings.get("ai_label")
+        label = settings.ai_label
         return SpaceCreator(
             id=creator.id,
             display_name=name,
             avatar_url=_picture_url(services, creator.id, settings),
-            label=label.strip()
-            if isinstance(label, str) and label.strip()
-            else default_label(name),
+            label=label.strip() or default_label(name),
             # The same switches the socket's answers pass (the kill switch, the space off or
             # paused): the page says so before the fan types.
-            paused=halted(load_policy(settings, PolicyChannel.SPACE), settings) is not None,
+            paused=halted(settings.policy(PolicyChannel.SPACE), settings) is not None,
             greeting=greeting(name, settings, creator.profile),
             suggestions=suggested_questions(creator.profile),
         )

@@ -7,6 +7,8 @@ from typing import Any
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from persona.settings import CreatorSettings
+
 # The profile's topics are distinctive words, not always subjects: function words of the
 # other languages creators write in, days, times and language names come up too.
 _WORDS = """
@@ -49,10 +51,14 @@ def suggested_questions(profile: dict[str, Any] | None) -> list[str]:
     return [template.format(t) for template, t in zip(_TEMPLATES, subjects(profile), strict=False)]
 
 
-def greeting(display_name: str, settings: dict[str, Any], profile: dict[str, Any] | None) -> str:
-    """The creator's own greeting (settings["greeting"]) or one that says what this is."""
-    own = settings.get("greeting")
-    if isinstance(own, str) and own.strip():
+def greeting(
+    display_name: str,
+    settings: CreatorSettings | dict[str, Any],
+    profile: dict[str, Any] | None,
+) -> str:
+    """The creator's own greeting (their `greeting` setting) or one that says what this is."""
+    own = CreatorSettings.of(settings).greeting
+    if own.strip():
         return own.strip()[:500]
     about = subjects(profile)
     topics = f" Ask me about {', '.join(about[:-1])} or {about[-1]}." if len(about) > 1 else ""

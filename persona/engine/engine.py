@@ -74,6 +74,7 @@ from persona.safety.factcheck import (
 from persona.safety.language import guess_lang
 from persona.safety.news import announces, asks_news, no_news_instruction, no_news_opener
 from persona.safety.replies import no_answer_text
+from persona.settings import CreatorSettings
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
 from persona.style import StyleScorer, VoiceProfile, describe_for_prompt
@@ -122,7 +123,7 @@ class CreatorContext:
     examples: list[BaseMessage]
     copy_guard: CopyGuard
     published: str
-    settings: dict[str, Any]
+    settings: CreatorSettings
     version: datetime | None
     # The creator's posts, for the word-overlap search of factual questions.
     posts: tuple[str, ...] = ()
@@ -134,7 +135,7 @@ class CreatorContext:
 
     @property
     def paused(self) -> bool:
-        return bool(self.settings.get("paused"))
+        return self.settings.paused
 
     def is_published(self, text: str) -> bool:
         return text.casefold() in self.published
@@ -180,9 +181,9 @@ class CreatorNotFound(LookupError):
     pass
 
 
-def _boundaries_text(settings: dict[str, Any]) -> str:
+def _boundaries_text(settings: CreatorSettings) -> str:
     lines = []
-    topics = settings.get("forbidden_topics") or []
+    topics = settings.forbidden_topics
     if topics:
         lines.append(f"- Never discuss: {', '.join(topics)}.")
     return "\n".join(lines)
@@ -228,7 +229,7 @@ class ReplyEngine:
                     f"unknown creator {creator_id!r}: ingest their posts first "
                     "(persona ingest FILE --creator ID)"
                 )
-            settings = dict(creator.settings or {})
+            settings = CreatorSettings.from_stored(creator.settings)
             version, name, profile_dict = (
                 creator.profile_updated_at,
                 creator.display_name,
@@ -292,7 +293,7 @@ class ReplyEngine:
         self,
         name: str,
         profile: VoiceProfile,
-        settings: dict[str, Any],
+        settings: CreatorSettings,
         recent: tuple[str, ...] = (),
     ) -> str:
         style = describe_for_prompt(profile, "reply")

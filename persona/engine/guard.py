@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from persona.engine.types import Channel, ReplyAction
+from persona.settings import CreatorSettings
 
 
 @dataclass(slots=True)
@@ -14,7 +15,8 @@ class GuardContext:
     creator_id: str
     creator_name: str
     channel: Channel
-    settings: dict[str, Any]
+    # The creator's settings; a stored dict is read into the typed model.
+    settings: CreatorSettings
     system_prompt: str
     # True when the creator has published this string (a fact may then be repeated).
     is_published: Callable[[str], bool]
@@ -22,6 +24,9 @@ class GuardContext:
     sources: list[str] = field(default_factory=list)
     best_source_score: float = 0.0
     lang: str | None = None
+
+    def __post_init__(self) -> None:
+        self.settings = CreatorSettings.of(self.settings)
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ def _boundaries(ctx: GuardContext) -> Boundaries:
 
 def _label_setting(ctx: GuardContext) -> str:
     # Where the label shows in the text (metadata, tag or signature) is one creator setting.
-    value = ctx.settings.get("label_setting")
+    value = ctx.settings.label_setting
     return value if value in {s.value for s in LabelSetting} else LabelSetting.METADATA.value
 
 
@@ -56,7 +56,7 @@ class SafetyGuard:
                 decision.reply_template,
                 ctx.lang,
                 ctx.creator_name,
-                str(ctx.settings.get("style_hint") or ""),
+                ctx.settings.style_hint,
                 seed=message,
             )
         action = ReplyAction.SAFE_REPLY if text else ReplyAction.BLOCK
@@ -78,7 +78,7 @@ class SafetyGuard:
                 creator_display_name=ctx.creator_name,
                 system_prompt=ctx.system_prompt,
                 sources=ctx.sources,
-                strict=bool(ctx.settings.get("strict_grounding", False)),
+                strict=ctx.settings.strict_grounding,
                 retrieval_score=ctx.best_source_score,
                 label_setting=_label_setting(ctx),
             ),
@@ -92,9 +92,9 @@ class SafetyGuard:
         return OutboundOutcome(action, str(decision.category), decision.reason, decision.text)
 
     def label(self, ctx: GuardContext) -> str:
-        custom = ctx.settings.get("ai_label")
+        custom = ctx.settings.ai_label
         if custom:
-            return str(custom)
+            return custom
         meta = ai_metadata(
             _label_setting(ctx), lang=ctx.lang, creator_display_name=ctx.creator_name
         )

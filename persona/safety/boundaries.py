@@ -10,6 +10,7 @@ from typing import Any
 
 from persona.safety.normalize import fold
 from persona.safety.replies import no_answer_text
+from persona.settings import CreatorSettings
 
 # Kept for older imports; the texts per language live in `persona.safety.replies`.
 DEFAULT_NO_ANSWER = no_answer_text({}, "en")
@@ -44,36 +45,22 @@ class Boundaries:
     @classmethod
     def from_settings(
         cls,
-        settings: Mapping[str, Any],
+        settings: CreatorSettings | Mapping[str, Any],
         *,
         published_facts_text: str = "",
         is_published: Callable[[str], bool] | None = None,
     ) -> Boundaries:
-        """Build from a creator's JSON settings (`Creator.settings`); unknown keys are ignored."""
-
-        def strings(key: str) -> list[str]:
-            value = settings.get(key) or []
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"creator setting {key!r} must be a list of strings")
-            return list(value)
-
-        keywords = settings.get("topic_keywords") or {}
-        messages = settings.get("no_answer_messages") or {}
-        if not isinstance(messages, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in messages.items()
-        ):
-            raise ValueError(
-                "creator setting 'no_answer_messages' must map a language code to a text, "
-                'e.g. {"en": "...", "fr": "..."}'
-            )
+        """Build from a creator's settings (typed, or `Creator.settings` as stored: then read by
+        `CreatorSettings`, which refuses malformed boundaries); other keys are ignored."""
+        settings = CreatorSettings.of(settings)
         return cls(
-            forbidden_topics=strings("forbidden_topics"),
-            forbidden_statements=strings("forbidden_statements"),
-            no_answer_message=str(settings.get("no_answer_message") or DEFAULT_NO_ANSWER),
-            no_answer_messages=dict(messages),
-            allowed_commitments=strings("allowed_commitments"),
-            allowed_link_domains=strings("allowed_link_domains"),
-            topic_keywords={str(k): [str(w) for w in v] for k, v in dict(keywords).items()},
+            forbidden_topics=list(settings.forbidden_topics),
+            forbidden_statements=list(settings.forbidden_statements),
+            no_answer_message=settings.no_answer_message or DEFAULT_NO_ANSWER,
+            no_answer_messages=dict(settings.no_answer_messages),
+            allowed_commitments=list(settings.allowed_commitments),
+            allowed_link_domains=list(settings.allowed_link_domains),
+            topic_keywords={k: list(v) for k, v in settings.topic_keywords.items()},
             published_facts_text=published_facts_text,
             is_published=is_published,
         )

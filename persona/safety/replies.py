@@ -17,6 +17,7 @@ from typing import Any
 
 from persona.safety.decisions import ReplyTemplate
 from persona.safety.language import guess_lang
+from persona.settings import CreatorSettings
 
 SUPPORTED_LANGS = ("en", "fr", "es", "de", "it", "pt")
 
@@ -339,7 +340,7 @@ def template_reply(
     return _pick(variants, template.value, code, name, style_hint, seed).format(name=name)
 
 
-def no_answer_text(settings: Mapping[str, Any], lang: str | None) -> str:
+def no_answer_text(settings: CreatorSettings | Mapping[str, Any], lang: str | None) -> str:
     """The no-answer message for a fan writing in `lang`, from a creator's `settings`.
 
     In order: the creator's text for that language (`settings["no_answer_messages"]`, e.g.
@@ -348,16 +349,16 @@ def no_answer_text(settings: Mapping[str, Any], lang: str | None) -> str:
     then); else our default for that language, English for a language we do not know.
     """
     code = _lang(lang)
-    texts = settings.get("no_answer_messages")
+    settings = CreatorSettings.of(settings)
     own = {
         _base(key): value.strip()
-        for key, value in (texts.items() if isinstance(texts, Mapping) else ())
-        if isinstance(key, str) and isinstance(value, str) and value.strip()
+        for key, value in settings.no_answer_messages.items()
+        if value.strip()
     }
     if code in own:
         return own[code]
-    legacy = settings.get("no_answer_message")
-    if isinstance(legacy, str) and legacy.strip():
+    legacy = settings.no_answer_message
+    if legacy.strip():
         fan_known = _base(lang) in SUPPORTED_LANGS
         if not fan_known or guess_lang(legacy) in (code, "und"):
             return legacy.strip()

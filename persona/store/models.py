@@ -39,6 +39,8 @@ class Creator(Base):
     )
     # Creator-controlled settings: boundaries, no-answer message, AI label, kill switch...
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # SHA-256 of the creator's API token (channels.auth_tokens): never in `settings`.
+    api_token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     posts: Mapped[list[Post]] = relationship(back_populates="creator", passive_deletes=True)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from persona.settings import CreatorSettings
 from persona.store import Creator, Database
 from persona.store.posts import load_post_records
 from persona.style import VoiceProfile
@@ -43,8 +44,9 @@ def creator_dataset(
                 f"unknown creator {creator_id!r}: ingest their posts first "
                 f"(persona ingest FILE --creator {creator_id})"
             )
-        name, profile, settings = creator.display_name, creator.profile, creator.settings or {}
-    topics = settings.get("forbidden_topics") or []
+        name, profile = creator.display_name, creator.profile
+        settings = CreatorSettings.from_stored(creator.settings)
+    topics = settings.forbidden_topics
     # The same boundary line the reply engine adds, so the prompt prefix matches.
     boundaries = f"- Never discuss: {', '.join(topics)}." if topics else ""
     system = creator_system_prompt(name, VoiceProfile.from_dict(profile), boundaries)

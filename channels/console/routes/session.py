@@ -35,6 +35,7 @@ from channels.console.web import (
 from channels.deps import CREATOR_ID_PATTERN, ServicesDep
 from channels.inbox import store as inbox_store
 from channels.inbox.models import ReplyStatus
+from persona.settings import CreatorSettings
 from persona.store import Conversation, Creator, Message, Post, VoiceEval
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -162,7 +163,8 @@ def _set_paused(services: Any, creator_id: str, paused: bool) -> None:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is not None:
-            creator.settings = {**(creator.settings or {}), "paused": paused}
+            current = CreatorSettings.from_stored(creator.settings, lenient=True)
+            creator.settings = current.with_changes(paused=paused).to_stored()
 
 
 @router.post("/pause")

@@ -27,16 +27,17 @@ from channels.console.settings_forms import (
 )
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
 from channels.deps import ServicesDep
-from channels.inbox.policy import load_policy
+from persona.settings import CreatorSettings
 from persona.store import Creator
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
-def _settings(services: Any, creator_id: str) -> dict[str, Any]:
+def _settings(services: Any, creator_id: str) -> CreatorSettings:
+    # Lenient: a malformed stored key shows as its default here, where the creator repairs it.
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
-        return dict(creator.settings or {}) if creator else {}
+        return CreatorSettings.from_stored(creator.settings if creator else None, lenient=True)
 
 
 def _update(services: Any, creator_id: str, change: Any) -> None:
@@ -45,7 +46,8 @@ def _update(services: Any, creator_id: str, change: Any) -> None:
         creator = session.get(Creator, creator_id)
         if creator is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
-        creator.settings = change(dict(creator.settings or {}))
+        current = CreatorSettings.from_stored(creator.settings, lenient=True)
+        creator.settings = change(current).to_stored()
 
 
 async def _page(
@@ -127,7 +129,7 @@ async def save_channel(
     days = [d for d in raw.getlist("hours_days") if isinstance(d, str)]
     settings = await run_in_threadpool(_settings, services, viewer.creator_id)
     try:
-        policy = parse_policy(channel, form, days, load_policy(settings, channel))
+        policy = parse_policy(channel, form, days, settings.policy(channel))
         cadence = parse_cadence(form) if channel == "live" else None
     except FormError as exc:
         return await _page(

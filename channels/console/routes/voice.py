@@ -22,9 +22,10 @@ from channels.console.profile_view import chart
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, render
 from channels.deps import ServicesDep
-from channels.inbox.policy import ChannelPolicy, load_policy
+from channels.inbox.policy import ChannelPolicy
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.engine import CreatorNotFound
+from persona.settings import CreatorSettings
 from persona.store import Creator, VoiceEval
 
 log = logging.getLogger(__name__)
@@ -129,10 +130,10 @@ def _evals(services: Any, creator_id: str) -> list[EvalRow]:
         ]
 
 
-def _settings(services: Any, creator_id: str) -> dict[str, Any]:
+def _settings(services: Any, creator_id: str) -> CreatorSettings:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
-        return dict(creator.settings or {}) if creator else {}
+        return CreatorSettings.from_stored(creator.settings if creator else None, lenient=True)
 
 
 async def _page(
@@ -186,10 +187,10 @@ def _playground_busy(app: Any) -> set[str]:
     return busy
 
 
-def _notes(policy: ChannelPolicy, settings: dict[str, Any], result: ReplyResult) -> list[str]:
+def _notes(policy: ChannelPolicy, settings: CreatorSettings, result: ReplyResult) -> list[str]:
     """What would happen on the real channel, beyond the engine's decision."""
     notes = []
-    if settings.get("paused"):
+    if settings.paused:
         notes.append("Your AI is paused: on a real channel, nobody gets a reply.")
     if not policy.enabled:
         notes.append("This channel is off: on it, fans get no reply at all.")
@@ -227,7 +228,7 @@ async def try_reply(
             error="Your previous message is still being answered: wait a moment and retry.",
         )
     settings = await run_in_threadpool(_settings, services, viewer.creator_id)
-    policy = load_policy(settings, channel)
+    policy = settings.policy(channel)
     request_ = ReplyRequest(
         viewer.creator_id,
         message.strip(),

@@ -219,5 +219,5 @@ class Checker:
 def checker_for(engine: Any, creator_id: str) -> Checker:
     ctx = engine.creator_context(creator_id)
     published = fold(ctx.published)
-    allowed = fold(" ".join(ctx.settings.get("allowed_commitments") or [])) + " " + published
+    allowed = fold(" ".join(ctx.settings.allowed_commitments)) + " " + published
     return Checker(ctx.system, published, ngrams(ctx.published), allowed)

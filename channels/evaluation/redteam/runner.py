@@ -61,6 +61,7 @@ from persona.safety.redteam import (
     warm_pass_rate,
 )
 from persona.safety.replies import no_answer_text
+from persona.settings import CreatorSettings
 
 Progress = Callable[[str, int, int], None]
 
@@ -83,7 +84,8 @@ def apply_boundaries(services: Any, creator_id: str, extra: dict[str, Any] | Non
         creator = session.get(Creator, creator_id)
         if creator is None:
             raise LookupError(f"unknown creator {creator_id!r}: load the demo creator first")
-        creator.settings = {**(creator.settings or {}), **boundary_settings(), **(extra or {})}
+        current = CreatorSettings.from_stored(creator.settings, lenient=True)
+        creator.settings = current.with_changes(**boundary_settings(), **(extra or {})).to_stored()
 
 
 async def _ask(engine: Any, creator_id: str, message: str, checker: Checker) -> Reply:
