@@ -43,7 +43,8 @@ from channels.live.protocol import (
 )
 from channels.live.queue import LiveQueue, Work
 from channels.live.screening import IntakeScreen, looks_like_spam
-from channels.live.textsim import (
+from channels.live.topics import topic
+from channels.textsim import (
     clean_name,
     clean_text,
     features_of,
@@ -56,10 +57,6 @@ from channels.live.textsim import (
 log = logging.getLogger(__name__)
 
 QUESTION_CHARS = 300  # a question is answered (and shown) in at most this many characters
-
-
-def topic(creator_id: str, stream_id: str) -> str:
-    return f"live:{creator_id}:{stream_id}"
 
 
 class LiveStream:
