@@ -348,7 +348,11 @@ class LiveStream:
             try:
                 now = time.time()
                 self.queue.expire(now)
-                work = None if policy.paused else self.queue.next_work(now)
+                if policy.paused:
+                    self.metrics.paused_turns += 1
+                    work = None
+                else:
+                    work = self.queue.next_work(now)
             except Exception:  # noqa: BLE001 - a bug here must not end the stream's answers
                 log.exception("live queue failed", extra={"topic": self.topic})
                 work = None
