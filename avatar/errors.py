@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from persona.registry import UnknownBackendError as _UnknownBackendError
+
 
 class AvatarError(Exception):
     """Base class; `str(error)` is safe to show to the creator."""
@@ -45,5 +47,6 @@ class BackendUnavailableError(AvatarError):
     """A style backend cannot run here; the message says what it needs."""
 
 
-class UnknownBackendError(AvatarError, LookupError):
-    """Raised with the list of known names, so the message says how to fix the setting."""
+class UnknownBackendError(AvatarError, _UnknownBackendError):
+    """An unknown style backend name: an `AvatarError` for the studio's callers and the
+    registries' `persona.registry.UnknownBackendError` (a `LookupError`)."""

@@ -29,8 +29,8 @@ from channels.connectors.router import router as connectors_router
 from channels.console import mount_console
 from channels.deps import authenticated_creator
 from channels.home.router import router as home_router
-from channels.inbox import start_worker
 from channels.inbox.router import router as inbox_router
+from channels.inbox.worker import start_worker
 from channels.live import LiveManager
 from channels.live.router import router as live_router
 from channels.logs import configure_logging

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from channels.api.safejson import JSONInputError, loads
+from channels.card_errors import CardError
+from channels.card_png import PNG_SIGNATURE, card_json_from_png
 from channels.cards import EXTENSION, PORTABLE_SETTINGS, SPEC, SPEC_VERSION, portable_settings
-from channels.console.settings_forms import MAX_ITEM_CHARS, MAX_LIST_ITEMS
 from channels.deps import CREATOR_ID_PATTERN
+from channels.list_limits import MAX_ITEM_CHARS, MAX_LIST_ITEMS
 from persona.domain import PostKind, slugify_creator
 from persona.engine.prompt import Example
 from persona.safety.boundaries import Boundaries
@@ -30,7 +32,6 @@ MAX_NAME_CHARS = 200
 MAX_GREETING_CHARS = 2000
 MAX_EXAMPLES = 500
 MAX_EXAMPLE_CHARS = 2000
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
 _V2_STRINGS = (
     *_V1_FIELDS,
@@ -43,12 +44,6 @@ _V2_STRINGS = (
 # Who speaks on a mes_example line: {{user}}/{{char}}, or V1's <USER>/<BOT>.
 _SPEAKER = re.compile(r"^\s*(\{\{user\}\}|<user>|\{\{char\}\}|<bot>)\s*:\s?", re.IGNORECASE)
 _START = re.compile(r"^\s*<start>\s*$", re.IGNORECASE)
-
-
-class CardError(ValueError):
-    def __init__(self, source: str, where: str, problem: str) -> None:
-        super().__init__(f"{source}: {where}: {problem}")
-        self.source, self.where, self.problem = source, where, problem
 
 
 @dataclass(slots=True)
@@ -84,8 +79,6 @@ def read_card_bytes(raw: bytes, source: str = "<card>") -> dict[str, Any]:
     if len(raw) > MAX_CARD_BYTES:
         raise CardError(source, "file", f"a card is at most {MAX_CARD_BYTES // 1_000_000} MB")
     if raw.startswith(PNG_SIGNATURE):
-        from channels.card_png import card_json_from_png
-
         text = card_json_from_png(raw, source)
     else:
         try:

@@ -14,8 +14,9 @@ import struct
 import zlib
 from typing import Any
 
-from channels.card_import import PNG_SIGNATURE, CardError
+from channels.card_errors import CardError
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHUNK = b"chara"
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from persona.llm.errors import error_summary as _reason
+
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 TIMEOUT_S = 5.0
 GIB = 1024**3
@@ -35,11 +37,6 @@ def _where(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or "?"
     return f"{host}:{parts.port}" if parts.port else host
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 # -- the database -------------------------------------------------------------------------------
@@ -328,89 +325,45 @@ def _writable(path: Path) -> bool:
 
 
 def check_model(settings: Any) -> list[Check]:
-    if settings.llm_backend == "openai":
-        return [_check_openai_endpoint(settings)]
-    if settings.llm_backend == "embedded":
-        return [_check_embedded_model(settings)]
-    return [Check("model", SKIP, f"backend {settings.llm_backend!r} (a test double)", "")]
+    """The configured backend's own `health_checks` (see `persona.llm.LLMBackend`)."""
+    from persona.registry import UnknownBackendError
 
-
-def _check_openai_endpoint(settings: Any) -> Check:
-    import httpx
-
-    base = str(settings.llm_base_url).rstrip("/")
     try:
-        response = httpx.get(
-            f"{base}/models",
-            headers={"Authorization": f"Bearer {settings.llm_api_key}"},
-            timeout=TIMEOUT_S,
-        )
-    except httpx.HTTPError as exc:
-        return Check(
-            "model",
-            FAIL,
-            f"cannot reach the model server at {base}: {_reason(exc)}",
-            "start it (for vLLM: `vllm serve MODEL --host HOST --port 8000`) or correct "
-            "PERSONA_LLM_BASE_URL (it ends in /v1)",
-        )
-    if response.status_code in (401, 403):
-        return Check(
-            "model",
-            FAIL,
-            f"the model server at {base} refused the API key",
-            "set PERSONA_LLM_API_KEY to the server's key (vLLM: --api-key)",
-        )
-    if response.status_code >= 400:
-        return Check(
-            "model",
-            FAIL,
-            f"{base}/models answered {response.status_code}: is this an OpenAI-compatible server?",
-            "PERSONA_LLM_BASE_URL must be the server's OpenAI API root, e.g. http://HOST:8000/v1",
-        )
-    try:
-        served = [str(m.get("id")) for m in response.json().get("data", [])]
-    except ValueError:
-        served = []
-    if served and settings.llm_model not in served:
-        return Check(
-            "model",
-            FAIL,
-            f"the server at {base} does not serve {settings.llm_model!r}",
-            f"set PERSONA_LLM_MODEL to one of: {', '.join(served[:5])}",
-        )
-    return Check("model", OK, f"{settings.llm_model} served at {base}")
-
-
-def _check_embedded_model(settings: Any) -> Check:
-    if settings.llm_model_path is not None:
-        path = Path(settings.llm_model_path)
-        if not path.is_file():
-            return Check(
+        backend = _llm_backend(settings)
+    except UnknownBackendError as exc:
+        return [Check("model", FAIL, str(exc), "set PERSONA_LLM_BACKEND to one of them")]
+    except Exception as exc:  # noqa: BLE001 - report any failure to build it
+        return [
+            Check(
                 "model",
                 FAIL,
-                f"no model file at {path}",
-                "set PERSONA_LLM_MODEL_PATH to a GGUF file, or unset it for the packaged model",
+                f"the model backend cannot be built: {_reason(exc)}",
+                "check PERSONA_LLM_BACKEND and the PERSONA_LLM_* settings",
             )
-        return Check("model", OK, f"embedded llama.cpp with {path.name}")
-    from persona.llm.packaged_model import packaged_artifact
+        ]
+    return [
+        Check("model", found.status, found.detail, found.fix)
+        for found in backend.health_checks(TIMEOUT_S)
+    ]
 
-    artifact = packaged_artifact(settings.packaged_model)
-    missing = []
-    for part in artifact.parts:
-        try:
-            part.locate()
-        except (ModuleNotFoundError, FileNotFoundError):
-            missing.append(part.dist)
-    if missing:
-        return Check(
-            "model",
-            FAIL,
-            f"the packaged chat model is incomplete: {', '.join(missing)} not installed",
-            artifact.pip_hint(),
-        )
-    if importlib.util.find_spec("xllamacpp") is None:
-        return Check("model", FAIL, "the embedded backend needs xllamacpp", "pip install xllamacpp")
-    return Check("model", OK, f"embedded llama.cpp with the packaged {artifact.name}")
+
+def _llm_backend(settings: Any) -> Any:
+    """The configured chat-model backend, built (which acquires nothing) and not started.
+
+    Not `channels.services.llm_config`: that assembles a non-default packaged model, and the
+    doctor changes nothing."""
+    from persona.llm import LLMConfig, chat_models
+
+    config = LLMConfig(
+        backend=settings.llm_backend,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        model_path=settings.llm_model_path,
+        models_dir=settings.models_dir,
+        packaged_model=settings.packaged_model,
+    )
+    return chat_models.create(settings.llm_backend, config)
 
 
 # -- disk space ---------------------------------------------------------------------------------
@@ -534,11 +487,12 @@ def multi_worker_problems(settings: Any) -> list[str]:
         problems.append(
             "set PERSONA_DATABASE_URL to PostgreSQL: SQLite serializes every worker's writes"
         )
-    if settings.llm_backend == "embedded":
-        problems.append(
-            "set PERSONA_LLM_BACKEND=openai and PERSONA_LLM_BASE_URL (vLLM): each worker would "
-            "start its own embedded model"
-        )
+    try:
+        backend = _llm_backend(settings)
+    except Exception:  # noqa: BLE001 - `persona doctor` reports a backend that cannot be built
+        backend = None
+    if backend is not None and backend.multi_worker_problem:
+        problems.append(backend.multi_worker_problem)
     return problems
 
 

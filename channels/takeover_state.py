@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from channels.console.models import UTCDateTime
 from persona.store import Conversation, Database
 from persona.store.models import Base
+from persona.store.types import UTCDateTime
 
 
 class ConversationTakeover(Base):

@@ -1,7 +1,9 @@
-"""Name -> factory registries for every swappable part (chat model, embeddings, stores...).
+"""Name -> factory registries for every swappable part (chat model, embeddings, stores,
+avatar style backends...).
 
 Real backends and test doubles register through the same path, so a test exercises the
-same lookup code the product uses.
+same lookup code the product uses. The one generic class of the project: `avatar/` uses it
+too (with its own error class), so it depends on nothing but the standard library.
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ class UnknownBackendError(LookupError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    """Factories by name. `error` is the exception `create` raises for an unknown name (a
+    subclass of `UnknownBackendError`, so a library can raise its own error family)."""
+
+    def __init__(
+        self, kind: str, *, error: type[UnknownBackendError] = UnknownBackendError
+    ) -> None:
         self.kind = kind
+        self._error = error
         self._factories: dict[str, Callable[..., T]] = {}
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -31,6 +39,9 @@ class Registry(Generic[T]):
     def add(self, name: str, factory: Callable[..., T]) -> None:
         self._factories[name] = factory
 
+    def remove(self, name: str) -> None:
+        self._factories.pop(name, None)
+
     def names(self) -> list[str]:
         return sorted(self._factories)
 
@@ -39,7 +50,7 @@ class Registry(Generic[T]):
             factory = self._factories[name]
         except KeyError:
             known = ", ".join(self.names()) or "none"
-            raise UnknownBackendError(
+            raise self._error(
                 f"unknown {self.kind} backend {name!r}; choose one of: {known}"
             ) from None
         return factory(*args, **kwargs)

@@ -100,7 +100,7 @@ def build_app(settings: Settings, *, avatar: bool = True, inbox_worker: bool = F
             _ensure_inbox_tables(services)
             worker = None
             if inbox_worker and getattr(app.state, "inbox_worker", None) is None:
-                from channels.inbox import start_worker
+                from channels.inbox.worker import start_worker
 
                 worker = start_worker(services)
                 app.state.inbox_worker = worker

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from persona.engine.prompt import FACT_IN_PROMPT
-from persona.llm.backends import LLMBackend, chat_models
+from persona.llm.backends import HealthCheck, LLMBackend, chat_models
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -84,6 +84,9 @@ class ScriptedBackend(LLMBackend):
 
     def chat_model(self, **overrides: Any) -> BaseChatModel:
         return ScriptedChatModel(script=list(ScriptedBackend.script), calls=[])
+
+    def health_checks(self, timeout_s: float = 5.0) -> list[HealthCheck]:
+        return [HealthCheck("skip", f"backend {self.name!r} (a test double)")]
 
 
 chat_models.add(ScriptedBackend.name, ScriptedBackend)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,8 @@ __all__ = ["browser"]  # the Chromium fixture, shared with the console's browser
 TOKEN = "oauth:c0ns0lepagetesttoken"
 BOT = "camille_bot"
 CHANNEL = "#camille"
+STREAM = "twitch-main"
+API = f"/api/creators/{DEMO_CREATOR_ID}"
 T = TypeVar("T")
 
 
@@ -96,6 +99,24 @@ def background() -> Iterator[Background]:
         loop.close()
 
 
+def _get(page: Any, path: str) -> Any:
+    """The platform's JSON API, with the signed-in page's session."""
+    response = page.request.get(f"{page.url.split('/console')[0]}{path}")
+    assert response.ok, response.text()
+    return response.json()
+
+
+def _until(page: Any, condition: Any, seconds: float = 60) -> dict[str, Any]:
+    """The live stream's stats once `condition(stats)` holds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stats = _get(page, f"{API}/live/{STREAM}/stats")
+        if condition(stats):
+            return stats
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.1)
+
+
 def test_a_creator_connects_pauses_and_disconnects_a_twitch_chat(
     browser: Any, server: ConsoleServer, irc: IrcServer, background: Background
 ) -> None:
@@ -118,7 +139,7 @@ def test_a_creator_connects_pauses_and_disconnects_a_twitch_chat(
         expect(page.locator("#no-connectors")).to_be_visible()
 
         page.get_by_label("Twitch channel").fill(CHANNEL)
-        page.get_by_label("Live stream name").fill("twitch-main")
+        page.get_by_label("Live stream name").fill(STREAM)
         page.get_by_text("Chat server (leave as is for Twitch)").click()
         page.get_by_label("Server", exact=True).fill("127.0.0.1")
         page.get_by_label("Port").fill(str(irc.port))
@@ -141,15 +162,26 @@ def test_a_creator_connects_pauses_and_disconnects_a_twitch_chat(
         expect(card).to_contain_text("1 answers written", timeout=10_000)
         shoot(page, "connectors")
 
-        # The console's kill switch: nothing more is said in the chat.
+        # The console's kill switch: nothing more is said in the chat. Proved by the
+        # platform's counters (read with the page's session), not by a quiet moment: the
+        # stream's answer loop takes a turn that holds the question, nothing is answered or
+        # sent; resumed, the question is answered.
         page.get_by_role("button", name="Pause AI").click()
         expect(page.locator("#kill-switch")).to_have_text("Resume AI")
-        background.run(asyncio.sleep(1.0))  # the second a pause may take
-        viewer.drain()
+        stats = _until(page, lambda s: True)
+        _until(page, lambda s: s["paused_turns"] > stats["paused_turns"])  # the loop sees it
+        sent = _get(page, f"{API}/connectors")["connectors"][0]["sent"]
+        held = _until(page, lambda s: True)
         viewer.say(CHANNEL, "How do you make croissants?")
-        assert background.run(viewer.messages_from(BOT, 3, first=False)) == []
+        queued = _until(page, lambda s: s["accepted"] > held["accepted"])
+        after = _until(page, lambda s: s["paused_turns"] > queued["paused_turns"])
+        assert after["answered"] == held["answered"] and after["in_flight"] == 0, after
+        assert after["dropped_total"] == held["dropped_total"] and after["queued"] >= 1, after
+        viewer.drain()  # lines the connector sent before the pause reached it
+        assert _get(page, f"{API}/connectors")["connectors"][0]["sent"] == sent
         page.get_by_role("button", name="Resume AI").click()
         expect(page.locator("#kill-switch")).to_have_text("Pause AI")
+        assert background.run(viewer.messages_from(BOT, 60)), "nothing said after the resume"
 
         # Disconnect: the bot leaves the channel and the page says so.
         page.goto(f"{url}/console/connectors")

@@ -32,6 +32,7 @@ from ingest.demo import DEMO_CREATOR_ID
 from tests.app_server import RunningApp, serve_app
 from tests.conftest import make_settings
 from tests.http_stub import serve_on_loopback
+from tests.production_support import metric_value
 
 CREATOR = "hardening"
 PASSWORD = "correct horse battery staple"
@@ -165,6 +166,7 @@ class HeldModel:
     def __init__(self) -> None:
         self.requests = 0
         self.closed = 0
+        self.bodies: list[bytes] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
@@ -173,9 +175,10 @@ class HeldModel:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with model.lock:
                     model.requests += 1
+                    model.bodies.append(body)
                 while not model.stop.is_set():
                     readable, _, _ = select.select([self.connection], [], [], 0.05)
                     if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
@@ -213,37 +216,78 @@ def persona(
             model.stop.set()
 
 
-def test_a_completion_stops_when_its_client_leaves(
-    persona: tuple[RunningApp, str, HeldModel],
-) -> None:
-    """A non-streamed completion went on generating after its client left (each request
-    several model calls). Now the model server connections close within a moment."""
-    running, token, model = persona
+def _completion(token: str, text: str) -> bytes:
+    """A raw non-streamed /v1/chat/completions request (a client that can just go away)."""
     body = json.dumps(
-        {
-            "model": DEMO_CREATOR_ID,
-            "messages": [{"role": "user", "content": "coucou, tu fais quoi ce soir ?"}],
-        }
+        {"model": DEMO_CREATOR_ID, "messages": [{"role": "user", "content": text}]}
     ).encode()
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
+    return head + body
+
+
+def _wait(condition: Any, seconds: float, failure: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, failure()
+        time.sleep(0.05)
+
+
+def _client_left(running: RunningApp) -> float:
+    """Completions answered 499 (the client left): counted once the handler has returned,
+    which it does only after the cancelled work is over (`unless_disconnected`)."""
+    from prometheus_client import generate_latest
+
+    text = generate_latest(running.services.metrics.registry).decode()
+    return metric_value(text, "persona_http_requests_total", method="POST", status="499")
+
+
+def test_a_completion_stops_when_its_client_leaves(
+    persona: tuple[RunningApp, str, HeldModel],
+) -> None:
+    """A non-streamed completion went on generating after its client left (each request
+    several model calls). Now the model server connections close within a moment."""
+    running, token, model = persona
+    left_before = _client_left(running)
     with socket.create_connection(("127.0.0.1", running.port), timeout=30) as client:
-        client.sendall(head + body)
-        deadline = time.monotonic() + 120  # the first request loads the engine
-        while model.requests < 2:
-            assert time.monotonic() < deadline, "the model was never asked"
-            time.sleep(0.05)
+        client.sendall(_completion(token, "coucou, tu fais quoi ce soir ?"))
+        # the first request loads the engine
+        _wait(lambda: model.requests >= 2, 120, lambda: "the model was never asked")
         held = model.requests
     # The client is gone: every model call it started is cancelled, its connection closed.
-    deadline = time.monotonic() + 15
-    while model.closed < held:
-        assert time.monotonic() < deadline, f"{held - model.closed} model calls still running"
-        time.sleep(0.05)
-    time.sleep(1)
-    assert model.requests == held  # nothing new started for a client that left
+    _wait(
+        lambda: model.closed >= held,
+        15,
+        lambda: f"{held - model.closed} model calls still running",
+    )
+    # Its handler returned (after the cancelled work ended: nothing more can start inside it).
+    _wait(
+        lambda: _client_left(running) > left_before,
+        15,
+        lambda: "the completion's handler never returned",
+    )
+    # And a later completion reaches the model: the platform went on working meanwhile, and
+    # nothing new was started for the client that left (work left running on its own would
+    # have asked the model before this one got through auth, retrieval and the prompt).
+    with socket.create_connection(("127.0.0.1", running.port), timeout=30) as later:
+        later.sendall(_completion(token, "marker: are you baking today?"))
+        _wait(
+            lambda: any(b"marker: are you baking" in body for body in model.bodies),
+            60,
+            lambda: "the later completion never reached the model",
+        )
+        with model.lock:
+            for_the_first = [body for body in model.bodies if b"marker: are you" not in body]
+        assert len(for_the_first) == held  # nothing new started for a client that left
+    # The later client leaves too: its calls end before the next test.
+    _wait(
+        lambda: model.closed >= model.requests,
+        15,
+        lambda: f"{model.requests - model.closed} model calls still running",
+    )
 
 
 # -- (d) photos over the pixel limit ---------------------------------------------------------

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from channels.hub import Hub
-from channels.inbox import start_worker, store
+from channels.inbox import store
 from channels.inbox.config import InboxConfig
 from channels.inbox.models import EventStatus, InboxEvent, OutboxReply, ReplyStatus
 from channels.inbox.policy import DMPolicy, ReplyDelay, store_policy
 from channels.inbox.protocol import inbound_event
+from channels.inbox.worker import start_worker
 from persona.engine import ReplyAction, ReplyRequest, ReplyResult
 from persona.store import Creator, Database, DatabaseConfig
 from persona.store.models import Base

@@ -7,7 +7,7 @@ import random
 
 from channels.live.metrics import StreamMetrics
 from channels.live.queue import LiveQueue, QueueLimits
-from channels.live.textsim import features
+from channels.textsim import features
 
 
 def make_queue(**limits: object) -> tuple[LiveQueue, StreamMetrics]:

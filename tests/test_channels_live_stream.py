@@ -214,6 +214,7 @@ async def test_failures_pause_and_stop_are_accounted() -> None:
         while sum(t >= ready_at for t in answerer.policy_reads) < 2:
             await asyncio.sleep(0.01)
     assert stream.metrics.answered == 0 and stream.metrics.queued == 1
+    assert stream.stats()["paused_turns"] >= 1  # the loop says why it answers nothing
     await stream.stop("shutdown")
     stats = stream.stats()
     assert stats["dropped"] == {"engine_error": 2, "stream_ended": 1}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.live.textsim import (
+from channels.textsim import (
     clean_name,
     clean_text,
     features,

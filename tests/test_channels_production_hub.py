@@ -19,12 +19,14 @@ async def _next(subscription, timeout: float = 10.0):
     return await asyncio.wait_for(subscription.get(), timeout)
 
 
-async def _no_more(subscription, wait_s: float = 0.3) -> bool:
-    try:
-        await asyncio.wait_for(subscription.get(), wait_s)
-    except TimeoutError:
-        return True
-    return False
+def _send_errors(metrics: Metrics) -> float:
+    """Failed attempts of the hubs to publish to Redis."""
+    from prometheus_client import generate_latest
+
+    text = generate_latest(metrics.registry).decode()
+    return metric_value(
+        text, "persona_dependency_errors_total", component="redis", operation="hub_send"
+    )
 
 
 def test_events_cross_workers_once_each() -> None:
@@ -36,22 +38,40 @@ def test_events_cross_workers_once_each() -> None:
         await worker_b.start()
         try:
             async with (
-                worker_a.subscribe("live:c:s") as on_a,
-                worker_b.subscribe("live:c:s") as on_b,
-                worker_b.subscribe("other") as other_b,
+                worker_a.subscribe("marker") as marker_a,
+                worker_b.subscribe("marker") as marker_b,
             ):
-                assert worker_a.publish("live:c:s", {"n": 1}) == 1  # local subscribers
-                assert await _next(on_a) == {"n": 1}  # at once, locally
-                assert await _next(on_b) == {"n": 1}  # through Redis
-                worker_b.publish("live:c:s", {"n": 2})
-                assert await _next(on_a) == {"n": 2}
-                assert await _next(on_b) == {"n": 2}
-                # Each subscriber got each event once: nothing else is waiting.
-                assert await _no_more(on_a) and await _no_more(on_b) and await _no_more(other_b)
-            # A topic nobody subscribes to any more costs nothing on the other side.
-            worker_a.publish("live:c:s", {"n": 3})
-            await asyncio.sleep(0.2)
-            assert worker_b.subscribers("live:c:s") == 0
+                async with (
+                    worker_a.subscribe("live:c:s") as on_a,
+                    worker_b.subscribe("live:c:s") as on_b,
+                    worker_b.subscribe("other") as other_b,
+                ):
+                    assert worker_a.publish("live:c:s", {"n": 1}) == 1  # local subscribers
+                    assert await _next(on_a) == {"n": 1}  # at once, locally
+                    assert await _next(on_b) == {"n": 1}  # through Redis
+                    worker_b.publish("live:c:s", {"n": 2})
+                    assert await _next(on_a) == {"n": 2}
+                    assert await _next(on_b) == {"n": 2}
+                    # A marker each way through Redis, published after everything above:
+                    # once it is in, each listener has read all of that (Redis delivers in
+                    # order), its own echoes included.
+                    worker_a.publish("marker", {"from": "a"})
+                    assert await _next(marker_a) == {"from": "a"}  # locally
+                    assert await _next(marker_b) == {"from": "a"}
+                    worker_b.publish("marker", {"from": "b"})
+                    assert await _next(marker_b) == {"from": "b"}  # locally
+                    assert await _next(marker_a) == {"from": "b"}  # not A's own echo first
+                    # Each subscriber got each event once: nothing else arrived.
+                    assert on_a.queue.empty() and on_b.queue.empty() and other_b.queue.empty()
+                # A topic nobody subscribes to any more costs nothing on the other side: B
+                # reads the event (the marker after it arrives) and delivers it to no one.
+                received = worker_b.received
+                worker_a.publish("live:c:s", {"n": 3})
+                worker_a.publish("marker", {"n": "after"})
+                assert await _next(marker_a) == {"n": "after"}
+                assert await _next(marker_b) == {"n": "after"}
+                assert worker_b.received == received + 1  # the marker alone
+                assert worker_b.subscribers("live:c:s") == 0
         finally:
             await worker_a.stop()
             await worker_b.stop()
@@ -103,9 +123,14 @@ def test_hub_recovers_after_redis_restarts(
                 worker_a.publish("t", {"n": "before"})
                 assert await _next(on_b) == {"n": "before"}
                 redis.kill()
-                await asyncio.sleep(0.5)
+                async with asyncio.timeout(30):  # B's listener notices the outage
+                    while worker_b.connected:
+                        await asyncio.sleep(0.05)
+                failed = _send_errors(metrics)
                 worker_a.publish("t", {"n": "during"})  # waits in worker A's backlog
-                await asyncio.sleep(0.5)
+                async with asyncio.timeout(30):  # A tried to send it, and could not
+                    while _send_errors(metrics) <= failed:
+                        await asyncio.sleep(0.05)
                 assert not worker_b.connected and worker_a.backlog() == 1
                 await asyncio.to_thread(redis.start)
                 # B resubscribes; A's backlog is sent once both are connected again. An event

@@ -31,12 +31,13 @@ from sqlalchemy import select
 from channels.app import create_app
 from channels.deps import new_api_token
 from channels.hub import Hub
-from channels.inbox import start_worker, store
+from channels.inbox import store
 from channels.inbox.config import InboxConfig
 from channels.inbox.models import OutboxReply, ReplyStatus
 from channels.inbox.outbox import approvals_topic
 from channels.inbox.policy import DMPolicy, ReplyDelay, SpacePolicy, load_policy, store_policy
 from channels.inbox.protocol import inbound_event
+from channels.inbox.worker import start_worker
 from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME
 from persona.engine import ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.copyguard import CopyGuard

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from avatar.backends.base import StyleBackend
 from avatar.config import AvatarConfig
-from avatar.registry import Registry
+from avatar.errors import UnknownBackendError
+from persona.registry import Registry
 
-style_backends: Registry[StyleBackend] = Registry("avatar style")
+style_backends: Registry[StyleBackend] = Registry("avatar style", error=UnknownBackendError)
 
 
 @style_backends.register("art")

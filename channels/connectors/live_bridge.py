@@ -15,7 +15,8 @@ from typing import Any
 from channels.connectors.base import Counters, describe
 from channels.live.manager import LiveManager
 from channels.live.protocol import Ack
-from channels.live.stream import LiveStream, topic
+from channels.live.stream import LiveStream
+from channels.live.topics import topic
 
 log = logging.getLogger(__name__)
 

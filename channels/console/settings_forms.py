@@ -20,6 +20,7 @@ from channels.inbox.policy import (
     LivePolicy,
     PolicyChannel,
 )
+from channels.list_limits import MAX_ITEM_CHARS, MAX_LIST_ITEMS
 from persona.safety.language import guess_lang
 from persona.safety.replies import no_answer_text
 from persona.settings import CreatorSettings
@@ -32,8 +33,6 @@ CHANNEL_NAMES: dict[str, str] = {
     "space": "Interactive space",
 }
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MAX_LIST_ITEMS = 100
-MAX_ITEM_CHARS = 200
 MAX_NO_ANSWER_CHARS = 300
 # The languages the page offers a no-answer text in (add one here to show its field); fans
 # writing in another language get the built-in text for theirs (persona.safety.replies).

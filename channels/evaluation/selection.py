@@ -462,7 +462,7 @@ def _run_live(data: dict[str, Any], engine: StubEngine) -> list[Outcome]:
 
 def _live_text(text: str) -> str:
     from channels.live.stream import QUESTION_CHARS
-    from channels.live.textsim import clean_text
+    from channels.textsim import clean_text
 
     return clean_text(text, QUESTION_CHARS)
 

@@ -2,8 +2,8 @@
 worker, the approval queue, and a persisted outbox to callback URLs and websockets.
 
 The app includes `channels.inbox.router.router` and, in its lifespan, runs
-`handle = start_worker(services)` ... `await handle.stop()`."""
+`handle = channels.inbox.worker.start_worker(services)` ... `await handle.stop()`.
 
-from channels.inbox.worker import WorkerHandle, start_worker
-
-__all__ = ["WorkerHandle", "start_worker"]
+Nothing is imported here: the live package uses the inbox's store, models and policies, and
+the worker answers paid live messages with the live package's code, so a package that
+imported its worker would put the two packages in an import cycle."""

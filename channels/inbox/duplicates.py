@@ -10,7 +10,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from channels.inbox.comments import normalise
-from channels.live.textsim import features, jaccard
+from channels.textsim import features, jaccard
 
 # Character similarity of the normalised texts, spaces removed ("every day"/"everyday").
 CHAR_SIMILARITY = 0.85

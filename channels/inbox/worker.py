@@ -43,6 +43,7 @@ from channels.inbox.policy import (
     review_reason,
 )
 from channels.inbox.ratelimit import Bucket, RateLimiter, build_rate_limiter
+from channels.live.paid import answer_claimed
 from channels.outbound import callback_client
 from channels.takeover_state import is_taken_over
 from persona.engine.memory import ConversationStore
@@ -226,8 +227,6 @@ class InboxWorker:
     async def _answer_live(self, event: InboxEvent) -> None:
         """A paid live message whose stream's worker died before answering it (its lease
         ran out): answered here, once (channels.live.paid)."""
-        from channels.live.paid import answer_claimed  # the live package imports the inbox
-
         await answer_claimed(self.services, self.owner, event, self.services.hub.publish)
 
     async def _unless_taken_over(self, event: InboxEvent) -> None:

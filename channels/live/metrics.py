@@ -76,6 +76,9 @@ class StreamMetrics:
     queued: int = 0
     in_flight: int = 0
     answers_published: int = 0
+    # Turns of the answer loop that took nothing because the kill switch was on: a pause is
+    # seen to hold the queue (an operator's "why no answers?", a test's proof).
+    paused_turns: int = 0
     feeds: int = 0
     last_frame_at: float = field(default_factory=time.time)
     ended_at: float | None = None
@@ -113,6 +116,7 @@ class StreamMetrics:
             "pending": self.queued + self.in_flight,
             "unaccounted": self.unaccounted,
             "answers_published": self.answers_published,
+            "paused_turns": self.paused_turns,
             "feeds_connected": self.feeds,
             "rate_msgs_per_s": round(self.intake.rate(now), 2),
             "idle_s": round(max(0.0, now - self.last_frame_at), 2),

@@ -34,6 +34,7 @@ from channels.live.answering import EngineAnswerer
 from channels.live.config import LiveConfig
 from channels.live.protocol import AnswerEvent
 from channels.live.queue import PaidItem, Work
+from channels.live.topics import topic
 from persona.store import Database
 
 log = logging.getLogger(__name__)
@@ -287,8 +288,6 @@ async def answer_claimed(
     """Answer a paid live message an inbox worker claimed, as its stream would have: the
     creator's live policy, the engine, the reply recorded once, then published to the
     stream's viewers. Engine errors propagate (the inbox retries with backoff)."""
-    from channels.live.stream import topic
-
     stream_id = event.thread_key
     answerer = EngineAnswerer(services, event.creator_id, stream_id, LiveConfig().cadence_s)
     work = paid_work(event)

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from channels.live.metrics import StreamMetrics
 from channels.live.protocol import TopQuestion
-from channels.live.textsim import jaccard
+from channels.textsim import jaccard
 
 
 @dataclass(frozen=True, slots=True)

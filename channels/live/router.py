@@ -24,7 +24,7 @@ from channels.capacity import Refusal, client_address
 from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep
 from channels.live.manager import LiveCapacityError, LiveManager, get_live_manager
 from channels.live.metrics import DROP_REASONS
-from channels.live.stream import topic
+from channels.live.topics import topic
 
 STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 

@@ -43,7 +43,8 @@ from channels.live.protocol import (
 )
 from channels.live.queue import LiveQueue, Work
 from channels.live.screening import IntakeScreen, looks_like_spam
-from channels.live.textsim import (
+from channels.live.topics import topic
+from channels.textsim import (
     clean_name,
     clean_text,
     features_of,
@@ -56,10 +57,6 @@ from channels.live.textsim import (
 log = logging.getLogger(__name__)
 
 QUESTION_CHARS = 300  # a question is answered (and shown) in at most this many characters
-
-
-def topic(creator_id: str, stream_id: str) -> str:
-    return f"live:{creator_id}:{stream_id}"
 
 
 class LiveStream:
@@ -351,7 +348,11 @@ class LiveStream:
             try:
                 now = time.time()
                 self.queue.expire(now)
-                work = None if policy.paused else self.queue.next_work(now)
+                if policy.paused:
+                    self.metrics.paused_turns += 1
+                    work = None
+                else:
+                    work = self.queue.next_work(now)
             except Exception:  # noqa: BLE001 - a bug here must not end the stream's answers
                 log.exception("live queue failed", extra={"topic": self.topic})
                 work = None

@@ -19,6 +19,7 @@ _EXPORTS = {
     "AdapterTable": "lora",
     "LoraAdapter": "lora",
     "EmbeddedBackend": "backends",
+    "HealthCheck": "backends",
     "LLMBackend": "backends",
     "OpenAICompatibleBackend": "backends",
     "chat_models": "backends",
@@ -45,6 +46,7 @@ __all__ = [
     "EmbeddedLlamaServer",
     "EmbeddedServerConfig",
     "EmbeddedServerError",
+    "HealthCheck",
     "LLMBackend",
     "LLMBackendError",
     "LLMConfig",
@@ -61,6 +63,7 @@ __all__ = [
 if TYPE_CHECKING:
     from persona.llm.backends import (
         EmbeddedBackend,
+        HealthCheck,
         LLMBackend,
         OpenAICompatibleBackend,
         chat_models,

@@ -11,29 +11,52 @@ Creators' LoRA adapters (`persona.llm.lora`) are chosen per request: bind
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
 
 from persona.llm.config import LLMConfig
 from persona.llm.embedded_server import EmbeddedLlamaServer, EmbeddedServerConfig
-from persona.llm.errors import LLMBackendError, ModelEndpointError
+from persona.llm.errors import LLMBackendError, ModelEndpointError, error_summary
 from persona.llm.lora import AdapterTable, LoraAdapter, gguf_adapter_files
-from persona.llm.packaged_model import assemble_packaged_model
+from persona.llm.packaged_model import (
+    DEFAULT_PACKAGED_MODEL,
+    assemble_packaged_model,
+    packaged_artifact,
+)
 from persona.registry import Registry
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """One finding of `LLMBackend.health_checks`: what was found and, unless it is ok, the
+    fix, in words an operator can act on (`persona doctor` prints them)."""
+
+    status: Literal["ok", "warn", "fail", "skip"]
+    detail: str
+    fix: str = ""
+
+
 class LLMBackend(ABC):
-    """One model endpoint. Subclasses say how the endpoint comes to exist (`start`)."""
+    """One model endpoint. Subclasses say how the endpoint comes to exist (`start`).
+
+    Building one (the `chat_models` factory) acquires nothing; `start` does. So `persona
+    doctor` builds the configured backend and asks it `health_checks()`: a backend registered
+    in `chat_models` brings its own checks, and the doctor never names a backend.
+    """
 
     name: ClassVar[str]
+    # Why several API worker processes cannot each use this backend, with the fix (empty:
+    # they can). `persona serve --workers N` refuses to start when it is not empty.
+    multi_worker_problem: ClassVar[str] = ""
     # Does the server continue a final assistant message instead of starting a new one?
     # llama.cpp does by default; vLLM only with its non-standard `continue_final_message`,
     # and an unknown OpenAI-compatible server cannot be assumed to.
@@ -155,6 +178,12 @@ class LLMBackend(ABC):
         """What an operator needs to know (never the API key)."""
         return {"backend": self.name, "base_url": self.base_url, "model": self.config.model}
 
+    def health_checks(self, timeout_s: float = 5.0) -> list[HealthCheck]:
+        """Whether this backend could serve with its configuration, checked without starting
+        or changing anything, each network call giving up after `timeout_s`. Here: nothing
+        to check; backends override it."""
+        return [HealthCheck("skip", f"backend {self.name!r}: it has no checks of its own")]
+
     def _unreachable_message(self) -> str:
         return (
             f"model endpoint {self.base_url} not reachable: start vLLM with "
@@ -195,6 +224,57 @@ class OpenAICompatibleBackend(LLMBackend):
     def stop(self) -> None:
         """Nothing to release: the HTTP clients belong to the chat models."""
 
+    def health_checks(self, timeout_s: float = 5.0) -> list[HealthCheck]:
+        """The server answers GET /models with our key and lists the configured model."""
+        base = self.base_url
+        try:
+            response = httpx.get(
+                f"{base}/models",
+                headers={"Authorization": f"Bearer {self.api_key}"},
+                timeout=timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            return [
+                HealthCheck(
+                    "fail",
+                    f"cannot reach the model server at {base}: {error_summary(exc)}",
+                    "start it (for vLLM: `vllm serve MODEL --host HOST --port 8000`) or correct "
+                    "PERSONA_LLM_BASE_URL (it ends in /v1)",
+                )
+            ]
+        if response.status_code in (401, 403):
+            return [
+                HealthCheck(
+                    "fail",
+                    f"the model server at {base} refused the API key",
+                    "set PERSONA_LLM_API_KEY to the server's key (vLLM: --api-key)",
+                )
+            ]
+        if response.status_code >= 400:
+            return [
+                HealthCheck(
+                    "fail",
+                    f"{base}/models answered {response.status_code}: is this an "
+                    "OpenAI-compatible server?",
+                    "PERSONA_LLM_BASE_URL must be the server's OpenAI API root, e.g. "
+                    "http://HOST:8000/v1",
+                )
+            ]
+        try:
+            served = [str(m.get("id")) for m in response.json().get("data", [])]
+        except ValueError:
+            served = []
+        model = self.config.model
+        if served and model not in served:
+            return [
+                HealthCheck(
+                    "fail",
+                    f"the server at {base} does not serve {model!r}",
+                    f"set PERSONA_LLM_MODEL to one of: {', '.join(served[:5])}",
+                )
+            ]
+        return [HealthCheck("ok", f"{model} served at {base}")]
+
     def unserved_adapters(self, timeout_s: float = 5.0) -> list[str]:
         """Adapter names the platform would send that the server does not list at
         GET /models: requests for those creators would fail (HTTP 404) until vLLM loads them
@@ -213,6 +293,10 @@ class EmbeddedBackend(LLMBackend):
 
     name = "embedded"
     continues_assistant_prefix = True
+    multi_worker_problem = (
+        "set PERSONA_LLM_BACKEND=openai and PERSONA_LLM_BASE_URL (vLLM): each worker would "
+        "start its own embedded model"
+    )
 
     def __init__(self, config: LLMConfig) -> None:
         super().__init__(config)
@@ -303,7 +387,45 @@ class EmbeddedBackend(LLMBackend):
                 "the embedded backend needs a GGUF: set model_path (PERSONA_LLM_MODEL_PATH) "
                 "or models_dir so that the packaged Qwen model can be assembled there"
             )
-        return assemble_packaged_model(self.config.models_dir)
+        return assemble_packaged_model(
+            self.config.models_dir, self.config.packaged_model or DEFAULT_PACKAGED_MODEL
+        )
+
+    def health_checks(self, timeout_s: float = 5.0) -> list[HealthCheck]:
+        """The model file is there, or every chunk package of the packaged model is
+        installed (nothing is assembled), and llama.cpp's server can be imported."""
+        if self.config.model_path is not None:
+            path = Path(self.config.model_path)
+            if not path.is_file():
+                return [
+                    HealthCheck(
+                        "fail",
+                        f"no model file at {path}",
+                        "set PERSONA_LLM_MODEL_PATH to a GGUF file, or unset it for the "
+                        "packaged model",
+                    )
+                ]
+            return [HealthCheck("ok", f"embedded llama.cpp with {path.name}")]
+        artifact = packaged_artifact(self.config.packaged_model or DEFAULT_PACKAGED_MODEL)
+        missing = []
+        for part in artifact.parts:
+            try:
+                part.locate()
+            except (ModuleNotFoundError, FileNotFoundError):
+                missing.append(part.dist)
+        if missing:
+            return [
+                HealthCheck(
+                    "fail",
+                    f"the packaged chat model is incomplete: {', '.join(missing)} not installed",
+                    artifact.pip_hint(),
+                )
+            ]
+        if importlib.util.find_spec("xllamacpp") is None:
+            return [
+                HealthCheck("fail", "the embedded backend needs xllamacpp", "pip install xllamacpp")
+            ]
+        return [HealthCheck("ok", f"embedded llama.cpp with the packaged {artifact.name}")]
 
     @property
     def base_url(self) -> str:

@@ -25,6 +25,9 @@ class LLMConfig:
     model: str = DEFAULT_MODEL_NAME  # served model name (vLLM: --served-model-name / LoRA name)
     model_path: Path | None = None  # "embedded": a GGUF; None assembles the packaged Qwen
     models_dir: Path | None = None  # where the packaged model is assembled
+    # "embedded": the name of that packaged model (persona.llm.packaged_model.PACKAGED_MODELS);
+    # None: the default one.
+    packaged_model: str | None = None
     # "embedded": a small GGUF with the same vocabulary as draft model (speculative decoding,
     # see EmbeddedServerConfig); None decodes without a draft.
     draft_model_path: Path | None = None

@@ -21,3 +21,10 @@ class EmbeddedServerError(LLMBackendError):
 
 class ModelEndpointError(LLMBackendError):
     """An OpenAI-compatible endpoint is unreachable, rejects our key, or lacks the model."""
+
+
+def error_summary(exc: BaseException) -> str:
+    """The exception's type and the first line of its message (200 characters at most), for
+    a one-line report such as `persona doctor`'s."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
