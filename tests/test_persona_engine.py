@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from channels.services import Services
 from ingest.demo import DEMO_CREATOR_ID
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.copyguard import CopyGuard, EchoGuard
@@ -17,22 +18,29 @@ from persona.engine.postprocess import (
     fit_length,
     sounds_like_assistant,
 )
+from persona.llm import LLMConfig
 from persona.store import Creator, Message
 from persona.store.posts import load_post_records
-from tests.conftest import make_settings
 from tests.doubles import ScriptedBackend
+from tests.persona_support import Library, build_demo_library, copy_data_dir, open_library
+
+
+@pytest.fixture(scope="module")
+def library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo creator ingested once, through persona and ingest alone (no channels/)."""
+    return build_demo_library(tmp_path_factory.mktemp("persona-demo"))
 
 
 @pytest.fixture
-def services(demo_dir):
-    built = Services.build(make_settings(demo_dir))
+def library(library_template: Path, tmp_path: Path) -> Iterator[Library]:
+    built = open_library(copy_data_dir(library_template, tmp_path / "data"))
     yield built
     built.close()
     ScriptedBackend.script = []
 
 
-def reply(services, message: str, **kwargs) -> ReplyResult:
-    return asyncio.run(services.engine.reply(ReplyRequest(DEMO_CREATOR_ID, message, **kwargs)))
+def reply(library, message: str, **kwargs) -> ReplyResult:
+    return asyncio.run(library.engine.reply(ReplyRequest(DEMO_CREATOR_ID, message, **kwargs)))
 
 
 def test_copy_guard_flags_eight_shared_words_only():
@@ -55,25 +63,25 @@ def test_postprocess_strips_prefixes_and_run_on_dialogue():
     assert not sounds_like_assistant("ask me anything on sunday's live!")
 
 
-def test_copying_and_assistant_candidates_are_rejected(services):
-    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+def test_copying_and_assistant_candidates_are_rejected(library):
+    posts = [r.clean_text for r in load_post_records(library.db, DEMO_CREATOR_ID)]
     copied = max(posts, key=len)
     ScriptedBackend.script = [copied, "As an AI language model I cannot", "merci, trop gentil 🍋"]
-    result = reply(services, "Tu es la meilleure !", candidates=3, record=False)
+    result = reply(library, "Tu es la meilleure !", candidates=3, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text == "merci, trop gentil 🍋"
     reasons = sorted(c.rejected for c in result.candidates)
     assert reasons == ["", "assistant voice", "copies a post (8+ words)"]
 
 
-def test_a_help_desk_closer_is_dropped_and_the_reply_kept(services):
+def test_a_help_desk_closer_is_dropped_and_the_reply_kept(library):
     # The small model's habit: a fine reply, then "feel free to ask". The closer goes, the
     # reply stays; a draft that is nothing but a closer is still rejected.
     ScriptedBackend.script = [
         "Feel free to ask me anything!",
         "Avec plaisir, ravie que ça ait marché ! N'hésite pas à me demander si besoin.",
     ]
-    result = reply(services, "merci pour ta réponse, ça a marché !", candidates=2, record=False)
+    result = reply(library, "merci pour ta réponse, ça a marché !", candidates=2, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text == "Avec plaisir, ravie que ça ait marché !"
     assert sorted(c.rejected for c in result.candidates) == ["", "assistant voice"]
@@ -83,7 +91,7 @@ def test_a_help_desk_closer_is_dropped_and_the_reply_kept(services):
     )
 
 
-def test_a_stream_never_shows_a_help_desk_closer(services):
+def test_a_stream_never_shows_a_help_desk_closer(library):
     ScriptedBackend.script = [
         "Avec plaisir, ravie que ça ait marché pour toi et ta famille ce soir ! "
         "N'hésite pas à me demander si tu as besoin d'autre chose pour la suite."
@@ -91,7 +99,7 @@ def test_a_stream_never_shows_a_help_desk_closer(services):
 
     async def collect() -> list:
         request = ReplyRequest(DEMO_CREATOR_ID, "merci, ça a marché !", Channel.SPACE, record=False)
-        return [item async for item in services.engine.stream(request)]
+        return [item async for item in library.engine.stream(request)]
 
     items = asyncio.run(collect())
     shown = "".join(i for i in items if isinstance(i, str))
@@ -101,62 +109,62 @@ def test_a_stream_never_shows_a_help_desk_closer(services):
     )
 
 
-def test_all_candidates_rejected_gives_the_no_answer_message(services):
-    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+def test_all_candidates_rejected_gives_the_no_answer_message(library):
+    posts = [r.clean_text for r in load_post_records(library.db, DEMO_CREATOR_ID)]
     ScriptedBackend.script = [max(posts, key=len)]
-    result = reply(services, "Raconte-moi ta journée", candidates=2, record=False)
+    result = reply(library, "Raconte-moi ta journée", candidates=2, record=False)
     assert result.action == ReplyAction.NO_ANSWER
     assert "copies a post" in result.reason
 
 
-def test_reply_fits_the_channel_length(services):
+def test_reply_fits_the_channel_length(library):
     ScriptedBackend.script = ["yes! " * 100]
-    result = reply(services, "are you going live tonight?", channel=Channel.LIVE, record=False)
+    result = reply(library, "are you going live tonight?", channel=Channel.LIVE, record=False)
     assert len(result.text) <= 160
 
 
-def test_kill_switch_stops_replies_at_once(services):
-    with services.db.session() as session:
+def test_kill_switch_stops_replies_at_once(library):
+    with library.db.session() as session:
         creator = session.get(Creator, DEMO_CREATOR_ID)
         creator.settings = {**creator.settings, "paused": True}
-    result = reply(services, "hello!")
+    result = reply(library, "hello!")
     assert result.action == ReplyAction.PAUSED
     assert result.text == ""
 
 
-def test_conversation_is_recorded_with_ai_label_and_memory(services):
+def test_conversation_is_recorded_with_ai_label_and_memory(library):
     ScriptedBackend.script = ["coucou toi 🥐"]
-    first = reply(services, "Salut Camille, je m'appelle Zoé", fan_handle="zoe")
-    second = reply(services, "tu te souviens de moi ?", fan_handle="zoe")
+    first = reply(library, "Salut Camille, je m'appelle Zoé", fan_handle="zoe")
+    second = reply(library, "tu te souviens de moi ?", fan_handle="zoe")
     assert first.conversation_id == second.conversation_id
-    with services.db.session() as session:
+    with library.db.session() as session:
         rows = session.scalars(
             select(Message).where(Message.conversation_id == first.conversation_id)
         ).all()
     assert [m.role for m in rows] == ["fan", "ai", "fan", "ai"]
     assert rows[1].meta["ai_generated"] is True and rows[1].meta["label"]
     # the second prompt carried the first exchange
-    chat = services.engine.chat_model
+    chat = library.engine.chat_model
     last_prompt = str(chat.calls[-1][-1].content)
     assert "je m'appelle Zoé" in last_prompt
 
 
-def test_prompt_starts_with_the_same_creator_constant_prefix(services):
-    reply(services, "first message", record=False, candidates=1)
-    reply(services, "a completely different second message", record=False, candidates=1)
-    calls = services.engine.chat_model.calls
+def test_prompt_starts_with_the_same_creator_constant_prefix(library):
+    reply(library, "first message", record=False, candidates=1)
+    reply(library, "a completely different second message", record=False, candidates=1)
+    calls = library.engine.chat_model.calls
     assert calls[-1][:-1] == calls[-2][:-1]  # system + examples identical
     assert calls[-1][-1].content != calls[-2][-1].content
 
 
-def test_streaming_yields_deltas_then_the_checked_result(services):
+def test_streaming_yields_deltas_then_the_checked_result(library):
     # "tu fais un live ?" is a factual question: the same line serves as the words the
     # reader step extracts from the posts (verified there) and as the streamed reply.
     ScriptedBackend.script = ["oui, live ce soir 18h 🍋"]
 
     async def collect() -> list:
         request = ReplyRequest(DEMO_CREATOR_ID, "tu fais un live ?", Channel.SPACE, record=False)
-        return [item async for item in services.engine.stream(request)]
+        return [item async for item in library.engine.stream(request)]
 
     items = asyncio.run(collect())
     assert all(isinstance(i, str) for i in items[:-1])
@@ -165,12 +173,12 @@ def test_streaming_yields_deltas_then_the_checked_result(services):
     assert "".join(items[:-1]) == final.text
 
 
-def test_factual_question_without_a_verified_fact_gets_the_no_answer_message(services):
+def test_factual_question_without_a_verified_fact_gets_the_no_answer_message(library):
     # The reader step invents a time that no retrieved post contains: no reply is drafted.
     ScriptedBackend.script = ["every day at 47667 o'clock"]
-    calls = services.engine.chat_model.calls
+    calls = library.engine.chat_model.calls
     calls.clear()
-    result = reply(services, "tu fais un live ?", record=False)
+    result = reply(library, "tu fais un live ?", record=False)
     assert result.action == ReplyAction.NO_ANSWER
     assert result.category == "ungrounded"
     assert "verified" in result.reason
@@ -178,13 +186,13 @@ def test_factual_question_without_a_verified_fact_gets_the_no_answer_message(ser
     assert len(calls) == 1  # the reader call only
 
 
-def test_factual_answer_must_carry_the_verified_fact(services):
+def test_factual_answer_must_carry_the_verified_fact(library):
     # The reader finds the live's time in the retrieved posts; the draft forgets it, so the
     # fan gets a reply built from the verified words instead.
     ScriptedBackend.script = ["live ce soir 18h", "trop hâte de vous voir 🍋"]
-    calls = services.engine.chat_model.calls
+    calls = library.engine.chat_model.calls
     calls.clear()
-    result = reply(services, "tu fais un live ?", record=False, candidates=1)
+    result = reply(library, "tu fais un live ?", record=False, candidates=1)
     assert result.action in (ReplyAction.SEND, ReplyAction.HOLD)
     assert "18h" in result.text
     reader, draft = calls
@@ -193,11 +201,14 @@ def test_factual_answer_must_carry_the_verified_fact(services):
 
 
 @pytest.mark.slow
-def test_real_model_answers_in_the_creators_voice(demo_dir, real_llm):
-    services = Services.build(make_settings(demo_dir, **real_llm.overrides()))
+def test_real_model_answers_in_the_creators_voice(library_template, tmp_path, real_llm):
+    config = LLMConfig(
+        backend="openai", base_url=real_llm.url, api_key=real_llm.api_key, model=real_llm.model
+    )
+    library = open_library(copy_data_dir(library_template, tmp_path / "data"), config)
     try:
         result = asyncio.run(
-            services.engine.reply(
+            library.engine.reply(
                 ReplyRequest(
                     DEMO_CREATOR_ID,
                     "Coucou Camille ! Tu cuisines quoi ce soir ?",
@@ -207,13 +218,13 @@ def test_real_model_answers_in_the_creators_voice(demo_dir, real_llm):
             )
         )
     finally:
-        services.close()
+        library.close()
     assert result.action in (ReplyAction.SEND, ReplyAction.NO_ANSWER)
     assert result.text
     assert result.timings_ms["generate"] > 0
     if result.action == ReplyAction.SEND:
         assert not sounds_like_assistant(result.text)
-        posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+        posts = [r.clean_text for r in load_post_records(library.db, DEMO_CREATOR_ID)]
         assert not CopyGuard(posts).copies(result.text)
 
 
@@ -228,15 +239,15 @@ def test_echo_guard_rejects_restatements_not_answers_that_reuse_words():
     assert guard.copies("ok so keep it about the recipe of the week then")
 
 
-def test_every_draft_rejected_gets_a_second_strategy_before_the_fallback(services):
-    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+def test_every_draft_rejected_gets_a_second_strategy_before_the_fallback(library):
+    posts = [r.clean_text for r in load_post_records(library.db, DEMO_CREATOR_ID)]
     copied = max(posts, key=len)
     ScriptedBackend.script = [
         copied,
         copied,
         "haha la pâte brisée, beurre bien froid et zéro stress",
     ]
-    result = reply(services, "une astuce pour la pâte brisée ?", candidates=2, record=False)
+    result = reply(library, "une astuce pour la pâte brisée ?", candidates=2, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text.startswith("haha la pâte brisée")
     assert "rescue prompt" in result.reason
@@ -244,54 +255,54 @@ def test_every_draft_rejected_gets_a_second_strategy_before_the_fallback(service
     assert rounds[:2] == [(1, True), (1, True)] and (2, False) in rounds
 
 
-def test_no_answer_follows_the_fans_language(services):
-    posts = [r.clean_text for r in load_post_records(services.db, DEMO_CREATOR_ID)]
+def test_no_answer_follows_the_fans_language(library):
+    posts = [r.clean_text for r in load_post_records(library.db, DEMO_CREATOR_ID)]
     ScriptedBackend.script = [max(posts, key=len)]
-    french = reply(services, "Raconte-moi ta journée", candidates=1, record=False)
-    english = reply(services, "Tell me about your day", candidates=1, record=False)
+    french = reply(library, "Raconte-moi ta journée", candidates=1, record=False)
+    english = reply(library, "Tell me about your day", candidates=1, record=False)
     assert french.action == english.action == ReplyAction.NO_ANSWER
     assert french.text != english.text
     assert "désolé" in french.text.casefold() or "préfère" in french.text.casefold()
 
 
-def test_the_models_own_refusal_of_an_ordinary_message_is_not_sent(services):
+def test_the_models_own_refusal_of_an_ordinary_message_is_not_sent(library):
     ScriptedBackend.script = [
         "désolé, je ne peux pas vous aider avec ça.",
         "beurre bien froid, on travaille vite et au frigo 30 minutes 🍋",
     ]
-    result = reply(services, "une astuce pour la pâte brisée ?", candidates=2, record=False)
+    result = reply(library, "une astuce pour la pâte brisée ?", candidates=2, record=False)
     assert result.action == ReplyAction.SEND
     assert result.text.startswith("beurre bien froid")
     assert "refuses an ordinary message" in [c.rejected for c in result.candidates]
 
 
-def test_a_draft_in_the_other_language_is_rejected_and_the_prompt_names_the_language(services):
+def test_a_draft_in_the_other_language_is_rejected_and_the_prompt_names_the_language(library):
     ScriptedBackend.script = [
         "thanks so much, the lemon tart is my favourite too!",
         "merci, la tarte au citron c'est ma préférée aussi !",
     ]
-    result = reply(services, "ta tarte au citron est trop bonne", candidates=2, record=False)
+    result = reply(library, "ta tarte au citron est trop bonne", candidates=2, record=False)
     assert result.text == "merci, la tarte au citron c'est ma préférée aussi !"
     assert "not in the fan's language" in [c.rejected for c in result.candidates]
-    prepared = services.engine._prepare(ReplyRequest(DEMO_CREATOR_ID, "ta tarte est trop bonne"))
+    prepared = library.engine._prepare(ReplyRequest(DEMO_CREATOR_ID, "ta tarte est trop bonne"))
     assert "Reply in French." in str(prepared.messages[-1].content)
 
 
-def test_warm_up_builds_the_reply_path_before_the_first_fan(services):
-    engine = services.engine
+def test_warm_up_builds_the_reply_path_before_the_first_fan(library):
+    engine = library.engine
     engine.warm_up([DEMO_CREATOR_ID, "nobody-here"])  # an unknown creator is skipped
     assert DEMO_CREATOR_ID in engine._creators
     assert engine._ranker is not None
 
 
-def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(services):
+def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(library):
     # The demo's posts say nothing of a third book: no canned refusal, no invented news.
     ScriptedBackend.script = [
         "Oui ! Il sort cet automne 😍",
         "Rien à annoncer pour l'instant, mais vous le saurez ici en premier 🤫",
     ]
     result = reply(
-        services,
+        library,
         "tu prépares un troisième livre sur les fromages du Japon ?",
         candidates=2,
         record=False,
@@ -303,7 +314,7 @@ def test_news_to_come_with_nothing_in_the_posts_gets_nothing_announced(services)
     assert len(rejected) == 1 and rejected[0].startswith("announces what the posts do not hold")
 
 
-def test_a_server_that_continues_replies_gets_the_honest_opener_to_continue(services, monkeypatch):
+def test_a_server_that_continues_replies_gets_the_honest_opener_to_continue(library, monkeypatch):
     # llama.cpp continues a final assistant message: the reply starts with "nothing to
     # announce", the model writes the rest, and a yes after the opener is still caught.
     from persona.safety.news import no_news_opener
@@ -314,25 +325,25 @@ def test_a_server_that_continues_replies_gets_the_honest_opener_to_continue(serv
         " : vous le saurez ici en premier 🤫",
     ]
     question = "tu prépares un troisième livre sur les fromages du Japon ?"
-    result = reply(services, question, candidates=2, record=False)
+    result = reply(library, question, candidates=2, record=False)
     opener = no_news_opener("fr")
     assert result.action == ReplyAction.SEND, result.reason
     assert result.text == f"{opener} : vous le saurez ici en premier 🤫"
     rejected = [c.rejected for c in result.candidates if c.rejected]
     assert len(rejected) == 1 and "oui" in rejected[0]
-    sent = services.engine.chat_model.calls[-1]
+    sent = library.engine.chat_model.calls[-1]
     assert sent[-1].type == "ai" and sent[-1].content == opener
 
     async def streamed() -> list[str | ReplyResult]:
         return [
             part
-            async for part in services.engine.stream(
+            async for part in library.engine.stream(
                 ReplyRequest(DEMO_CREATOR_ID, question, channel=Channel.SPACE, record=False)
             )
         ]
 
     ScriptedBackend.script = [" : vous le saurez ici en premier 🤫"]
-    services.engine.chat_model.script[:] = ScriptedBackend.script
+    library.engine.chat_model.script[:] = ScriptedBackend.script
     parts = asyncio.run(streamed())
     final = parts[-1]
     assert isinstance(final, ReplyResult) and final.action == ReplyAction.SEND, final.reason
@@ -340,10 +351,10 @@ def test_a_server_that_continues_replies_gets_the_honest_opener_to_continue(serv
     assert final.text.startswith(opener)
 
 
-def test_a_listicle_becomes_plain_chat_text(services):
+def test_a_listicle_becomes_plain_chat_text(library):
     ScriptedBackend.script = [
         "Here are some tips:\n\n1. **Chill the butter**: cold is flaky\n2. Rest the dough\n3."
     ]
-    result = reply(services, "any tips for flaky pastry?", candidates=1, record=False)
+    result = reply(library, "any tips for flaky pastry?", candidates=1, record=False)
     assert result.action == ReplyAction.SEND, result.reason
     assert result.text == "Chill the butter: cold is flaky. Rest the dough."
