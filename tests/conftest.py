@@ -145,3 +145,38 @@ def shared_tweets() -> Path:
     if not SHARED_TWEETS.exists():
         pytest.skip(f"real creator data not found at {SHARED_TWEETS} (CI has it)")
     return SHARED_TWEETS
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    """A stub guard model on loopback (tests/guard_model_support.py): its /v1 URL."""
+    from tests.guard_model_support import serve_stub_guard
+
+    yield from serve_stub_guard()
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory, packaged_model: Path) -> Path:
+    """A randomly initialised 2-layer Qwen2 with the packaged GGUF's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model.parent, gguf_file=packaged_model.name)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        # Wider than the default 0.02: the tied output layer can then move the logits far
+        # enough in a few steps for the test to see the loss fall.
+        initializer_range=0.2,
+    )
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-qwen2")
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

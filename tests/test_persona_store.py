@@ -1,32 +1,21 @@
-"""The relational store: migrations from scratch, SQLite WAL, unique constraints."""
+"""The relational store on its own tables (no migrations: those are the platform's): SQLite WAL,
+unique constraints, units of work."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from channels.migrate import current_heads, expected_heads, upgrade
-from persona.store import Creator, Database, DatabaseConfig, Post
+from persona.store import Base, Creator, Database, DatabaseConfig, Post
 
 
 @pytest.fixture
 def db(tmp_path):
     database = Database(DatabaseConfig(f"sqlite:///{tmp_path / 'p.db'}"))
-    upgrade(database.engine)
+    Base.metadata.create_all(database.engine)
     yield database
     database.dispose()
-
-
-def test_migrations_create_every_table_and_reach_head(db):
-    tables = set(inspect(db.engine).get_table_names())
-    assert {"creators", "posts", "fans", "conversations", "messages", "voice_evals"} <= tables
-    assert current_heads(db.engine) == expected_heads()
-
-
-def test_upgrade_twice_is_a_no_op(db):
-    upgrade(db.engine)
-    assert current_heads(db.engine) == expected_heads()
 
 
 def test_sqlite_runs_in_wal_mode(db):
