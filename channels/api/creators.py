@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from channels.api.protocol import CreatorSummary, KillSwitchOut, Page, ReplyIn, ReplyOut
-from channels.deps import CreatorDep, OffsetQuery, ServicesDep
+from channels.deps import CreatorDep, OffsetQuery, ReplierDep, ServicesDep
 from persona.engine import ReplyRequest, fan_key
 from persona.engine.engine import CreatorNotFound
 from persona.engine.types import API_FANS
@@ -61,7 +61,7 @@ def get_card(creator_id: CreatorDep, services: ServicesDep) -> JSONResponse:
 
 
 @router.post("/{creator_id}/reply", response_model=ReplyOut)
-async def try_reply(creator_id: CreatorDep, body: ReplyIn, services: ServicesDep) -> ReplyOut:
+async def try_reply(creator_id: CreatorDep, body: ReplyIn, replier: ReplierDep) -> ReplyOut:
     """The playground: what would the AI double answer to this message?"""
     request = ReplyRequest(
         creator_id,
@@ -74,7 +74,7 @@ async def try_reply(creator_id: CreatorDep, body: ReplyIn, services: ServicesDep
         record=body.record,
     )
     try:
-        result = await services.engine.reply(request)
+        result = await replier.reply(request)
     except CreatorNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     return ReplyOut.of(result)

@@ -35,12 +35,12 @@ from channels.deps import (
     CREATOR_ID_PATTERN,
     CreatorDep,
     OffsetQuery,
+    PlatformDep,
     RowIdPath,
     ServicesDep,
     hash_token,
 )
 from channels.inbox import approvals, store, webhooks
-from channels.inbox.config import InboxConfig
 from channels.inbox.models import EventStatus, InboxEvent, ReplyStatus
 from channels.inbox.outbox import WAKE_OUTBOX, replies_topic, reply_out
 from channels.inbox.policy import (
@@ -65,6 +65,7 @@ from channels.inbox.protocol import (
     WebhookAck,
 )
 from channels.inbox.worker import WAKE_INBOX
+from channels.services import Platform
 from persona.store import Creator
 
 router = APIRouter()
@@ -76,10 +77,6 @@ WS_AUTH_TIMEOUT_S = 10.0
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def inbox_config(services: Any) -> InboxConfig:
-    return InboxConfig.from_settings(services.settings)
 
 
 # -- webhooks --------------------------------------------------------------------------------
@@ -94,13 +91,13 @@ def inbox_config(services: Any) -> InboxConfig:
 )
 async def webhook(platform: PlatformPath, request: Request, response: Response) -> WebhookAck:
     """Receive one signed event (dm, comment, group_message). 202 once it is stored."""
-    # Not ServicesDep: a sync dependency costs a thread-pool hop, and this is the hot path.
-    services = request.app.state.services
-    # The group-commit writer the app's inbox runs, and the config it was started with
-    # (validated once, not per webhook); neither exists outside the app's lifespan.
-    handle = getattr(request.app.state, "inbox_worker", None)
-    writer = handle.intake if handle is not None else None
-    config = handle.worker.config if handle is not None else inbox_config(services)
+    # Not PlatformDep: the path's `platform` is the messaging platform's name.
+    services: Platform = request.app.state.services
+    # The group-commit writer the platform's inbox runs (only within the app's lifespan),
+    # and the config the inbox was built with (validated once, not per webhook).
+    handle = services.inbox
+    writer = handle.intake if handle.started else None
+    config = handle.worker.config
     intake = await webhooks.receive(services, config, platform, request, writer)
     response.status_code = intake.http_status
     # The writer wakes the workers once a batch (its on_commit).
@@ -112,7 +109,7 @@ async def webhook(platform: PlatformPath, request: Request, response: Response) 
 # -- websocket -------------------------------------------------------------------------------
 
 
-def _token_ok(services: Any, creator_id: str, token: str) -> bool:
+def _token_ok(services: Platform, creator_id: str, token: str) -> bool:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         expected = (creator.settings or {}).get("api_token_sha256") if creator else None
@@ -136,13 +133,13 @@ async def _first_message_token(websocket: WebSocket) -> str | None:
 async def replies_socket(
     websocket: WebSocket,
     creator_id: Annotated[str, Path(pattern=CREATOR_ID_PATTERN)],
+    services: PlatformDep,
     token: str | None = None,
 ) -> None:
     """Replies of one creator as they go out. Authenticate with a first message
     `{"type": "auth", "token": "..."}` (keeps the token out of access logs; `?token=` works
     too, redacted from our logs but not from a proxy's). The server answers
     `{"type": "ready"}`, then sends `{"type": "reply", ...}` events."""
-    services = websocket.app.state.services
     await websocket.accept()
     session_creator = getattr(websocket.state, "creator_id", None)
     if session_creator != creator_id:
@@ -179,7 +176,7 @@ async def replies_socket(
 creators = APIRouter(prefix="/api/creators/{creator_id}", tags=["channels"])
 
 
-def _settings_of(services: Any, creator_id: str) -> dict[str, Any]:
+def _settings_of(services: Platform, creator_id: str) -> dict[str, Any]:
     snapshot = store.creator_snapshot(services.db, creator_id)
     if snapshot is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
@@ -187,7 +184,7 @@ def _settings_of(services: Any, creator_id: str) -> dict[str, Any]:
 
 
 def _update_policy(
-    services: Any, creator_id: str, channel: PolicyChannel, change: Any
+    services: Platform, creator_id: str, channel: PolicyChannel, change: Any
 ) -> tuple[ChannelPolicy, int]:
     """Apply `change` to the stored policy; a paused or disabled channel's unsent replies are
     cancelled at once. Returns the policy and how many replies were cancelled."""
@@ -244,7 +241,7 @@ def put_policy(
     )
 
 
-def _switch(services: Any, creator_id: str, channel: PolicyChannel, paused: bool) -> dict:
+def _switch(services: Platform, creator_id: str, channel: PolicyChannel, paused: bool) -> dict:
     policy, cancelled = _update_policy(
         services, creator_id, channel, lambda p: p.model_copy(update={"paused": paused})
     )
@@ -301,7 +298,7 @@ async def set_presence(
 
 
 def _page(
-    services: Any, creator_id: str, statuses: list[str], offset: int, limit: int
+    services: Platform, creator_id: str, statuses: list[str], offset: int, limit: int
 ) -> Page[ReplyOut]:
     rows, total = store.list_replies(services.db, creator_id, statuses, offset, limit)
     return Page(items=[reply_out(r) for r in rows], total=total, offset=offset, limit=limit)

@@ -147,15 +147,11 @@ class SpaceRegistry:
 
 
 def space_registry(app: object) -> SpaceRegistry:
-    """The app's registry, made on first use with the settings' limits; set
-    `app.state.space_registry` to change them."""
+    """The app's registry (the platform's, with the settings' limits); a test may set
+    `app.state.space_registry` to use another."""
     state = app.state  # type: ignore[attr-defined]
     registry = getattr(state, "space_registry", None)
-    if registry is None:
-        services = getattr(state, "services", None)
-        registry = SpaceRegistry(SpaceLimits.from_settings(getattr(services, "settings", None)))
-        state.space_registry = registry
-    return registry
+    return registry if registry is not None else state.services.space
 
 
 class SpaceConnection:

@@ -17,7 +17,7 @@ from channels.api.https import served_over_https
 from channels.api.safejson import JSONInputError, loads
 from channels.capacity import Refusal, client_address
 from channels.console.middleware import cross_site
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep, ServicesDep
 from channels.services import Services
 from channels.space.connection import (
     CLOSE_POLICY,
@@ -180,8 +180,7 @@ def _socket_visitor(websocket: WebSocket) -> str | None:
 
 
 @router.websocket("/ws/space/{creator_id}")
-async def space_socket(websocket: WebSocket, creator_id: str) -> None:
-    services: Services = websocket.app.state.services
+async def space_socket(websocket: WebSocket, creator_id: str, services: PlatformDep) -> None:
     visitor_id = _socket_visitor(websocket)
     if visitor_id is None:
         await refuse(

@@ -3,7 +3,7 @@ voice profile measured on them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
@@ -34,6 +34,9 @@ from channels.console.web import CSRF_FIELD, Viewer, ViewerDep, redirect, render
 from channels.deps import ServicesDep
 from persona.store import Creator, Post
 
+if TYPE_CHECKING:
+    from channels.services import Platform
+
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 MAX_PASTE_CHARS = 1_000_000
@@ -41,12 +44,8 @@ _FORM_OVERHEAD = 64 * 1024
 
 
 def import_runner(request: Request) -> ImportRunner:
-    runner = getattr(request.app.state, "console_imports", None)
-    if runner is None:
-        services = request.app.state.services
-        runner = ImportRunner(services, services.settings.data_dir / "console" / "uploads")
-        request.app.state.console_imports = runner
-    return runner
+    """The app's runner (built by `mount_console`)."""
+    return request.app.state.console_imports
 
 
 def _wants_json(request: Request) -> bool:
@@ -145,7 +144,7 @@ async def start_import(request: Request, viewer: ViewerDep) -> Response:
     return redirect(f"/console/import/{job_id}", "import_started")
 
 
-def _seed_from_card(services: Any, creator_id: str, raw: bytes, filename: str) -> ImportResult:
+def _seed_from_card(services: Platform, creator_id: str, raw: bytes, filename: str) -> ImportResult:
     persona = card_persona(read_card_bytes(raw, filename), filename)
     return import_persona(services, persona, creator_id, filename, into_new_account=True)
 
@@ -234,7 +233,7 @@ async def import_status(request: Request, viewer: ViewerDep, job_id: str) -> JSO
 TOPIC_SAMPLE = 20_000
 
 
-def _profile(services: Any, creator_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+def _profile(services: Platform, creator_id: str) -> tuple[dict[str, Any] | None, list[str]]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is None or not creator.profile:

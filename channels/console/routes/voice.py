@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -26,6 +26,9 @@ from channels.inbox.policy import ChannelPolicy, load_policy
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.engine import CreatorNotFound
 from persona.store import Creator, VoiceEval
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ def answers_report_path(data_dir: Path, creator_id: str) -> Path:
     return Path(data_dir) / "evaluations" / "answers" / f"{name}.json"
 
 
-def _answers(services: Any, creator_id: str) -> AnswersRow | None:
+def _answers(services: Platform, creator_id: str) -> AnswersRow | None:
     path = answers_report_path(services.settings.data_dir, creator_id)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -106,7 +109,7 @@ def _opt(value: float | None) -> float | None:
     return None if value is None or value < 0 else value
 
 
-def _evals(services: Any, creator_id: str) -> list[EvalRow]:
+def _evals(services: Platform, creator_id: str) -> list[EvalRow]:
     with services.db.session() as session:
         rows = session.scalars(
             select(VoiceEval)
@@ -129,7 +132,7 @@ def _evals(services: Any, creator_id: str) -> list[EvalRow]:
         ]
 
 
-def _settings(services: Any, creator_id: str) -> dict[str, Any]:
+def _settings(services: Platform, creator_id: str) -> dict[str, Any]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         return dict(creator.settings or {}) if creator else {}
@@ -138,7 +141,7 @@ def _settings(services: Any, creator_id: str) -> dict[str, Any]:
 async def _page(
     request: Request,
     viewer: Viewer,
-    services: Any,
+    services: Platform,
     result: dict[str, Any] | None = None,
     form: dict[str, str] | None = None,
     error: str | None = None,
@@ -179,11 +182,7 @@ async def voice_page(request: Request, viewer: ViewerDep, services: ServicesDep)
 def _playground_busy(app: Any) -> set[str]:
     """Creators whose playground reply is being written: one at a time each, so that one
     browser cannot queue up the model for everybody."""
-    busy = getattr(app.state, "console_playground_busy", None)
-    if busy is None:
-        busy = set()
-        app.state.console_playground_busy = busy
-    return busy
+    return app.state.console_playground_busy
 
 
 def _notes(policy: ChannelPolicy, settings: dict[str, Any], result: ReplyResult) -> list[str]:
@@ -238,7 +237,9 @@ async def try_reply(
     )
     busy.add(viewer.creator_id)
     try:
-        result = await services.engine.reply(request_)
+        # The model starts on first use: in a worker thread, not on the event loop.
+        replier = await services.replier()
+        result = await replier.reply(request_)
     except CreatorNotFound:
         return await _page(
             request,
