@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request, status
@@ -20,6 +20,9 @@ from channels.console.auth import SessionInfo, same_token
 from channels.console.middleware import CSRF_HEADER
 from channels.deps import ServicesDep
 from persona.store import Creator
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -97,7 +100,7 @@ def session_of(request: Request) -> SessionInfo | None:
     return getattr(request.state, "console_session", None)
 
 
-def _load_viewer(services: Any, info: SessionInfo) -> Viewer | None:
+def _load_viewer(services: Platform, info: SessionInfo) -> Viewer | None:
     with services.db.session() as session:
         creator = session.get(Creator, info.creator_id)
         if creator is None:

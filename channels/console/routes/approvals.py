@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -22,6 +22,9 @@ from channels.inbox import store as inbox_store
 from channels.inbox.models import InboxEvent, ReplyStatus
 from channels.inbox.outbox import WAKE_OUTBOX
 from persona.store import Message
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -73,7 +76,9 @@ def _where(event: InboxEvent | None) -> str:
     return ""
 
 
-def held_replies(services: Any, creator_id: str, limit: int = 50) -> tuple[list[HeldReply], int]:
+def held_replies(
+    services: Platform, creator_id: str, limit: int = 50
+) -> tuple[list[HeldReply], int]:
     rows, total = inbox_store.list_replies(services.db, creator_id, [ReplyStatus.HELD], 0, limit)
     held = []
     with services.db.session() as session:
@@ -106,7 +111,7 @@ def held_replies(services: Any, creator_id: str, limit: int = 50) -> tuple[list[
 async def _page(
     request: Request,
     viewer: Viewer,
-    services: Any,
+    services: Platform,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:

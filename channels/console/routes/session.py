@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -36,6 +36,9 @@ from channels.deps import CREATOR_ID_PATTERN, ServicesDep
 from channels.inbox import store as inbox_store
 from channels.inbox.models import ReplyStatus
 from persona.store import Conversation, Creator, Message, Post, VoiceEval
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -158,7 +161,7 @@ async def logout(request: Request, viewer: FormViewerDep, services: ServicesDep)
 # -- kill switch -----------------------------------------------------------------------------
 
 
-def _set_paused(services: Any, creator_id: str, paused: bool) -> None:
+def _set_paused(services: Platform, creator_id: str, paused: bool) -> None:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is not None:
@@ -189,7 +192,7 @@ async def resume(
 # -- overview --------------------------------------------------------------------------------
 
 
-def _overview(services: Any, creator_id: str) -> dict[str, Any]:
+def _overview(services: Platform, creator_id: str) -> dict[str, Any]:
     with services.db.session() as session:
         posts = session.scalar(select(func.count(Post.id)).where(Post.creator_id == creator_id))
         conversations = session.scalar(

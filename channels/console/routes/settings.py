@@ -3,7 +3,7 @@ instead), and each channel's policy (on/off, auto-send or review, limits, hours,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
@@ -30,16 +30,19 @@ from channels.deps import ServicesDep
 from channels.inbox.policy import load_policy
 from persona.store import Creator
 
+if TYPE_CHECKING:
+    from channels.services import Platform
+
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
-def _settings(services: Any, creator_id: str) -> dict[str, Any]:
+def _settings(services: Platform, creator_id: str) -> dict[str, Any]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         return dict(creator.settings or {}) if creator else {}
 
 
-def _update(services: Any, creator_id: str, change: Any) -> None:
+def _update(services: Platform, creator_id: str, change: Any) -> None:
     """Read, change and write the settings in one transaction."""
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
@@ -51,7 +54,7 @@ def _update(services: Any, creator_id: str, change: Any) -> None:
 async def _page(
     request: Request,
     viewer: Viewer,
-    services: Any,
+    services: Platform,
     errors: dict[str, dict[str, str]] | None = None,
     boundaries: Boundaries | None = None,
     status_code: int = 200,
