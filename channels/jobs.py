@@ -449,9 +449,9 @@ def create_job_worker(
         if services_factory is not None:
             services = services_factory(settings)
         else:
-            from channels.services import Services
+            from channels.services import Platform
 
-            services = await asyncio.to_thread(Services.build, settings)
+            services = await asyncio.to_thread(Platform.build, settings)
         state.context = JobContext(services)
         log.info("job worker started", extra={"queue": queue_name})
 

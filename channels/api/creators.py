@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from channels.api.protocol import CreatorSummary, KillSwitchOut, Page, ReplyIn, ReplyOut
-from channels.deps import CreatorDep, OffsetQuery, ReplierDep, ServicesDep
+from channels.deps import CreatorDep, OffsetQuery, PlatformDep, ReplierDep
 from persona.engine import ReplyRequest, fan_key
 from persona.engine.engine import CreatorNotFound
 from persona.engine.types import API_FANS
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/creators", tags=["creators"])
 
 @router.get("", response_model=Page[CreatorSummary])
 def list_creators(
-    services: ServicesDep,
+    services: PlatformDep,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[CreatorSummary]:
@@ -39,7 +39,7 @@ def list_creators(
 
 
 @router.get("/{creator_id}/profile")
-def get_profile(creator_id: CreatorDep, services: ServicesDep) -> dict[str, Any]:
+def get_profile(creator_id: CreatorDep, services: PlatformDep) -> dict[str, Any]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is None or not creator.profile:
@@ -48,7 +48,7 @@ def get_profile(creator_id: CreatorDep, services: ServicesDep) -> dict[str, Any]
 
 
 @router.get("/{creator_id}/card")
-def get_card(creator_id: CreatorDep, services: ServicesDep) -> JSONResponse:
+def get_card(creator_id: CreatorDep, services: PlatformDep) -> JSONResponse:
     """The creator's persona as a Character Card V2 (channels/cards.py), as a download."""
     from channels.cards import build_card
 
@@ -90,11 +90,11 @@ def _set_paused(services, creator_id: str, paused: bool) -> KillSwitchOut:
 
 
 @router.post("/{creator_id}/pause", response_model=KillSwitchOut)
-def pause(creator_id: CreatorDep, services: ServicesDep) -> KillSwitchOut:
+def pause(creator_id: CreatorDep, services: PlatformDep) -> KillSwitchOut:
     """The kill switch: the AI stops answering on every channel, at once."""
     return _set_paused(services, creator_id, True)
 
 
 @router.post("/{creator_id}/resume", response_model=KillSwitchOut)
-def resume(creator_id: CreatorDep, services: ServicesDep) -> KillSwitchOut:
+def resume(creator_id: CreatorDep, services: PlatformDep) -> KillSwitchOut:
     return _set_paused(services, creator_id, False)

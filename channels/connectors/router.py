@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from channels.connectors import store
 from channels.connectors.manager import ConnectorManager
 from channels.connectors.registry import CONNECTORS
-from channels.deps import CreatorDep, ServicesDep
+from channels.deps import CreatorDep, PlatformDep
 from channels.services import Platform
 from persona.registry import UnknownBackendError
 
@@ -35,7 +35,7 @@ def _manager(services: Platform) -> ConnectorManager:
 
 
 @router.get("")
-async def list_connectors(creator_id: CreatorDep, services: ServicesDep) -> dict[str, Any]:
+async def list_connectors(creator_id: CreatorDep, services: PlatformDep) -> dict[str, Any]:
     manager = _manager(services)
     found = await asyncio.to_thread(manager.status, creator_id)
     return {
@@ -47,7 +47,7 @@ async def list_connectors(creator_id: CreatorDep, services: ServicesDep) -> dict
 @router.put("")
 async def connect(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     try:
@@ -69,7 +69,7 @@ async def connect(
 
 @router.delete("/{connector_id}")
 async def disconnect(
-    creator_id: CreatorDep, connector_id: str, services: ServicesDep
+    creator_id: CreatorDep, connector_id: str, services: PlatformDep
 ) -> dict[str, Any]:
     removed = await asyncio.to_thread(store.remove, services.db, creator_id, connector_id)
     if not removed:

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from channels.console import naming
 from channels.console.auth import SessionInfo, same_token
 from channels.console.middleware import CSRF_HEADER
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.store import Creator
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def _load_viewer(services: Platform, info: SessionInfo) -> Viewer | None:
         )
 
 
-async def current_viewer(request: Request, services: ServicesDep) -> Viewer:
+async def current_viewer(request: Request, services: PlatformDep) -> Viewer:
     info = session_of(request)
     viewer = await run_in_threadpool(_load_viewer, services, info) if info else None
     if viewer is None:

@@ -37,7 +37,6 @@ from channels.deps import (
     OffsetQuery,
     PlatformDep,
     RowIdPath,
-    ServicesDep,
     hash_token,
 )
 from channels.inbox import approvals, store, webhooks
@@ -207,14 +206,14 @@ def _update_policy(
 
 
 @creators.get("/channels")
-def list_policies(creator_id: CreatorDep, services: ServicesDep) -> dict[str, dict[str, Any]]:
+def list_policies(creator_id: CreatorDep, services: PlatformDep) -> dict[str, dict[str, Any]]:
     settings = _settings_of(services, creator_id)
     return {str(c): load_policy(settings, c).model_dump(mode="json") for c in PolicyChannel}
 
 
 @creators.get("/channels/{channel}")
 def get_policy(
-    creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep
+    creator_id: CreatorDep, channel: PolicyChannel, services: PlatformDep
 ) -> dict[str, Any]:
     return load_policy(_settings_of(services, creator_id), channel).model_dump(mode="json")
 
@@ -223,7 +222,7 @@ def get_policy(
 def put_policy(
     creator_id: CreatorDep,
     channel: PolicyChannel,
-    services: ServicesDep,
+    services: PlatformDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Replace the channel's policy; fields left out take their defaults."""
@@ -254,20 +253,20 @@ def _switch(services: Platform, creator_id: str, channel: PolicyChannel, paused:
 
 
 @creators.post("/channels/{channel}/pause")
-def pause_channel(creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep) -> dict:
+def pause_channel(creator_id: CreatorDep, channel: PolicyChannel, services: PlatformDep) -> dict:
     """The channel's kill switch, effective at once: no new answers, and replies waiting for
     their delivery time are cancelled (held ones stay in the approval queue)."""
     return _switch(services, creator_id, channel, True)
 
 
 @creators.post("/channels/{channel}/resume")
-def resume_channel(creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep) -> dict:
+def resume_channel(creator_id: CreatorDep, channel: PolicyChannel, services: PlatformDep) -> dict:
     return _switch(services, creator_id, channel, False)
 
 
 @creators.post("/presence", response_model=PresenceOut)
 async def set_presence(
-    creator_id: CreatorDep, body: PresenceIn, services: ServicesDep
+    creator_id: CreatorDep, body: PresenceIn, services: PlatformDep
 ) -> PresenceOut:
     """The creator is online (for `ttl_s`, renew to stay) or offline: channels set to
     `only_when_offline` wait while they are online, and answer as soon as they go offline."""
@@ -307,7 +306,7 @@ def _page(
 @creators.get("/approvals", response_model=Page[ReplyOut])
 def list_approvals(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[ReplyOut]:
@@ -326,7 +325,7 @@ def _decide(action: Any, *args: Any) -> ReplyOut:
 async def approve(
     creator_id: CreatorDep,
     reply_id: RowIdPath,
-    services: ServicesDep,
+    services: PlatformDep,
     body: ApproveIn | None = None,
 ) -> ReplyOut:
     """Send the held reply now, as is or with the creator's edited text."""
@@ -342,7 +341,7 @@ async def approve(
 def reject(
     creator_id: CreatorDep,
     reply_id: RowIdPath,
-    services: ServicesDep,
+    services: PlatformDep,
     body: RejectIn | None = None,
 ) -> ReplyOut:
     return _decide(
@@ -356,7 +355,7 @@ def reject(
 @creators.get("/outbox", response_model=Page[ReplyOut])
 def list_outbox(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     status_: Annotated[list[ReplyStatus] | None, Query(alias="status")] = None,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
@@ -367,7 +366,7 @@ def list_outbox(
 
 @creators.post("/outbox/{reply_id}/retry", response_model=ReplyOut)
 async def retry_dead(
-    creator_id: CreatorDep, reply_id: RowIdPath, services: ServicesDep
+    creator_id: CreatorDep, reply_id: RowIdPath, services: PlatformDep
 ) -> ReplyOut:
     """Give a dead-lettered reply a fresh set of delivery attempts."""
 
@@ -412,7 +411,7 @@ def _event_out(event: InboxEvent) -> EventOut:
 @creators.get("/inbox", response_model=Page[EventOut])
 def list_inbox(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     status_: Annotated[list[EventStatus] | None, Query(alias="status")] = None,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),

@@ -40,7 +40,7 @@ from channels.inbox.policy import (
     load_policy,
     review_reason,
 )
-from channels.services import Services
+from channels.services import Platform
 from channels.space import review
 from channels.space.creator_info import SpaceCreator
 from channels.space.history import fan_history
@@ -160,7 +160,7 @@ class SpaceConnection:
     def __init__(
         self,
         websocket: WebSocket,
-        services: Services,
+        services: Platform,
         creator: SpaceCreator,
         visitor_id: str,
         registry: SpaceRegistry,

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from channels.console import naming
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import RowIdPath, ServicesDep
+from channels.deps import PlatformDep, RowIdPath
 from channels.inbox import approvals
 from channels.inbox import store as inbox_store
 from channels.inbox.models import InboxEvent, ReplyStatus
@@ -126,7 +126,7 @@ async def _page(
 
 
 @router.get("/approvals")
-async def approvals_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def approvals_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, viewer, services)
 
 
@@ -135,7 +135,7 @@ async def approve(
     request: Request,
     reply_id: RowIdPath,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     text: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> Response:
     try:
@@ -158,7 +158,7 @@ async def reject(
     request: Request,
     reply_id: RowIdPath,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     try:

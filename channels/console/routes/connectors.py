@@ -21,7 +21,7 @@ from channels.connectors.registry import CONNECTORS
 from channels.connectors.twitch.spec import TWITCH_IRC
 from channels.connectors.youtube.spec import YOUTUBE_API
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.registry import UnknownBackendError
 
 if TYPE_CHECKING:
@@ -156,13 +156,13 @@ async def _page(
 
 
 @router.get("/connectors")
-async def connectors_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def connectors_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, services, viewer)
 
 
 @router.get("/connectors/fragment")
 async def connectors_fragment(
-    request: Request, viewer: ViewerDep, services: ServicesDep
+    request: Request, viewer: ViewerDep, services: PlatformDep
 ) -> Response:
     """The status part of the page, for the page's script to swap in."""
     status = await _status(request, services, viewer)
@@ -184,7 +184,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 async def connect(
     request: Request,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     kind: Annotated[str, Form()] = "twitch",
 ) -> Response:
     form = await request.form()
@@ -218,7 +218,7 @@ async def connect(
 async def disconnect(
     request: Request,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     connector_id: Annotated[str, Form(max_length=300)],
 ) -> Response:
     removed = await run_in_threadpool(store.remove, services.db, viewer.creator_id, connector_id)

@@ -31,7 +31,7 @@ from channels.console.imports import (
 from channels.console.middleware import CSRF_HEADER
 from channels.console.profile_view import ProfileVersionError, build_view
 from channels.console.web import CSRF_FIELD, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.store import Creator, Post
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def _seed_from_card(services: Platform, creator_id: str, raw: bytes, filename: s
 
 
 @router.post("/import/card")
-async def import_card(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def import_card(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     """A persona card (Character Card V2 JSON or PNG, channels/card_import.py) seeds a new
     account: its example replies become the first posts (profile and index built), its
     greeting and boundaries the settings. Small (a card is at most 1 MB, a few hundred
@@ -248,7 +248,7 @@ def _profile(services: Platform, creator_id: str) -> tuple[dict[str, Any] | None
 
 
 @router.get("/profile")
-async def profile_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def profile_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     data, texts = await run_in_threadpool(_profile, services, viewer.creator_id)
     view, problem = None, None
     if data is not None:

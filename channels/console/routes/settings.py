@@ -26,7 +26,7 @@ from channels.console.settings_forms import (
     policies,
 )
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from channels.inbox.policy import load_policy
 from persona.store import Creator
 
@@ -82,7 +82,7 @@ async def _page(
 
 
 @router.get("/settings")
-async def settings_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def settings_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, viewer, services)
 
 
@@ -92,7 +92,7 @@ def _fields(form: Any) -> dict[str, str]:
 
 @router.post("/settings/boundaries")
 async def save_boundaries(
-    request: Request, viewer: FormViewerDep, services: ServicesDep
+    request: Request, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     form = _fields(await request.form())
     try:
@@ -121,7 +121,7 @@ async def save_boundaries(
 
 @router.post("/settings/channels/{channel}")
 async def save_channel(
-    request: Request, channel: str, viewer: FormViewerDep, services: ServicesDep
+    request: Request, channel: str, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     if channel not in CHANNEL_NAMES:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such channel")

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from channels.console.profile_view import chart
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from channels.inbox.policy import ChannelPolicy, load_policy
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.engine import CreatorNotFound
@@ -175,7 +175,7 @@ async def _page(
 
 
 @router.get("/voice")
-async def voice_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def voice_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, viewer, services)
 
 
@@ -205,7 +205,7 @@ def _notes(policy: ChannelPolicy, settings: dict[str, Any], result: ReplyResult)
 async def try_reply(
     request: Request,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     message: Annotated[str, Form(max_length=MAX_MESSAGE_CHARS)] = "",
     channel: Annotated[str, Form(max_length=16)] = "dm",
     fan_name: Annotated[str, Form(max_length=80)] = "",
