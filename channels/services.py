@@ -120,6 +120,9 @@ class Platform:
     # Set when the platform serves the app: the engine is measured, and so are the hub's
     # and the limiter's troubles (`build_platform(serving=True)`).
     metrics: Metrics | None = None
+    # False for a command or a script: no inbox worker (nor its webhook configuration's
+    # checks, which the app makes when it builds one).
+    serving: bool = True
 
     limiter: RateLimiter = field(init=False)
     jobs: JobQueue = field(init=False)
@@ -127,8 +130,8 @@ class Platform:
     avatar_feed: AvatarJobFeed | None = field(init=False)
     live: LiveManager = field(init=False)
     connectors: ConnectorManager = field(init=False)
-    # The inbox worker and outbox deliverer (started by `start`).
-    inbox: WorkerHandle = field(init=False)
+    # The inbox worker and outbox deliverer (started by `start`); None when not serving.
+    inbox: WorkerHandle | None = field(init=False)
     openai: PersonaServing = field(init=False)
     space: SpaceRegistry = field(init=False)
 
@@ -160,7 +163,7 @@ class Platform:
         self.avatar_feed = AvatarJobFeed(self.avatar, self.jobs) if s.job_queue == "arq" else None
         self.live = LiveManager(self)
         self.connectors = ConnectorManager(self, self.live, metrics)
-        self.inbox = build_worker(self, limiter=self.limiter)
+        self.inbox = build_worker(self, limiter=self.limiter) if self.serving else None
         self.openai = PersonaServing(self)
         self.space = SpaceRegistry(SpaceLimits.from_settings(s))
 
@@ -182,7 +185,8 @@ class Platform:
             self.hub.bind_loop(asyncio.get_running_loop())
         self._started = True
         self.connectors.start()
-        self.inbox.start(self.hub)
+        if self.inbox is not None:
+            self.inbox.start(self.hub)
         # Deletion deadlines hold after a restart too: sweep first. Avatars are then made by
         # this process's studio thread, or by the job workers (`persona jobs`) with arq.
         self.avatar.sweep()
@@ -201,7 +205,8 @@ class Platform:
             self._started = False
             if self.avatar_feed is not None:
                 await self.avatar_feed.stop()
-            await self.inbox.stop()
+            if self.inbox is not None:
+                await self.inbox.stop()
             await self.connectors.stop()
             await self.live.stop()
             await self.jobs.close()
@@ -333,9 +338,9 @@ def build_platform(settings: Settings, *, migrate: bool = True, serving: bool = 
     serving parts (rate limiter, job queue, live streams, connectors, inbox worker, the
     OpenAI-compatible API's serving, the space's connection registry).
 
-    `serving=True` (the app): metrics around the engine, and the hub the settings name
-    (Redis between API workers). `serving=False` (a command, a script): no metrics and the
-    in-process hub, with nothing to connect to."""
+    `serving=True` (the app): metrics around the engine, the hub the settings name (Redis
+    between API workers) and the inbox worker. `serving=False` (a command, a script): no
+    metrics, the in-process hub with nothing to connect to, and no inbox worker."""
     from avatar import AvatarService
     from channels.avatar_config import avatar_config
 
@@ -374,4 +379,5 @@ def build_platform(settings: Settings, *, migrate: bool = True, serving: bool = 
         hub=hub,
         avatar=AvatarService(avatar_config(settings), db.engine),
         metrics=metrics,
+        serving=serving,
     )

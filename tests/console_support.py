@@ -99,7 +99,7 @@ def build_app(settings: Settings, *, avatar: bool = True, inbox_worker: bool = F
             services = app.state.services
             _ensure_inbox_tables(services)
             worker = None
-            if inbox_worker and not services.inbox.started:
+            if inbox_worker and not (services.inbox and services.inbox.started):
                 from channels.inbox import start_worker
 
                 worker = start_worker(services)

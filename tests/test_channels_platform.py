@@ -32,8 +32,9 @@ def test_every_part_is_built_with_the_platform(platform: Platform) -> None:
         assert getattr(platform, part) is not None, part
     assert platform.connectors.services is platform and platform.live.services is platform
     assert platform.openai.services is platform
-    assert platform.metrics is None  # a command's platform: no metrics, in-process hub
-    assert not platform.inbox.started and not platform.connectors.started
+    # A command's platform: no metrics, the in-process hub, no inbox worker.
+    assert platform.metrics is None and platform.inbox is None
+    assert not platform.connectors.started
 
 
 def test_the_app_takes_its_parts_from_the_platform(tmp_path: Path) -> None:
@@ -41,6 +42,7 @@ def test_the_app_takes_its_parts_from_the_platform(tmp_path: Path) -> None:
     platform = app.state.services
     assert isinstance(platform, Platform)
     assert platform.metrics is app.state.metrics
+    assert platform.inbox is not None and not platform.inbox.started  # started by the lifespan
     assert get_live_manager(app) is platform.live
 
 

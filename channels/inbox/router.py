@@ -40,6 +40,7 @@ from channels.deps import (
     hash_token,
 )
 from channels.inbox import approvals, store, webhooks
+from channels.inbox.config import InboxConfig
 from channels.inbox.models import EventStatus, InboxEvent, ReplyStatus
 from channels.inbox.outbox import WAKE_OUTBOX, replies_topic, reply_out
 from channels.inbox.policy import (
@@ -95,8 +96,10 @@ async def webhook(platform: PlatformPath, request: Request, response: Response) 
     # The group-commit writer the platform's inbox runs (only within the app's lifespan),
     # and the config the inbox was built with (validated once, not per webhook).
     handle = services.inbox
-    writer = handle.intake if handle.started else None
-    config = handle.worker.config
+    writer = handle.intake if handle is not None and handle.started else None
+    config = (
+        handle.worker.config if handle is not None else InboxConfig.from_settings(services.settings)
+    )
     intake = await webhooks.receive(services, config, platform, request, writer)
     response.status_code = intake.http_status
     # The writer wakes the workers once a batch (its on_commit).
