@@ -121,7 +121,7 @@ class Platform:
     # and the limiter's troubles (`build_platform(serving=True)`).
     metrics: Metrics | None = None
     # False for a command or a script: no inbox worker (nor its webhook configuration's
-    # checks, which the app makes when it builds one).
+    # checks, which the app makes when it builds one) and no connector manager.
     serving: bool = True
 
     limiter: RateLimiter = field(init=False)
@@ -129,7 +129,8 @@ class Platform:
     # With the arq queue: queues the avatar studio's jobs for the job workers.
     avatar_feed: AvatarJobFeed | None = field(init=False)
     live: LiveManager = field(init=False)
-    connectors: ConnectorManager = field(init=False)
+    # The chat-network connectors (Twitch, YouTube, Matrix); None when not serving.
+    connectors: ConnectorManager | None = field(init=False)
     # The inbox worker and outbox deliverer (started by `start`); None when not serving.
     inbox: WorkerHandle | None = field(init=False)
     openai: PersonaServing = field(init=False)
@@ -142,8 +143,6 @@ class Platform:
     _started: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from channels.connectors.manager import ConnectorManager
-        from channels.inbox.worker import build_worker
         from channels.jobs import AvatarJobFeed, build_job_queue
         from channels.live.manager import LiveManager
         from channels.openai_compat.serving import PersonaServing
@@ -162,8 +161,16 @@ class Platform:
         self.jobs = build_job_queue(self, s.redis_url, s.job_queue)
         self.avatar_feed = AvatarJobFeed(self.avatar, self.jobs) if s.job_queue == "arq" else None
         self.live = LiveManager(self)
-        self.connectors = ConnectorManager(self, self.live, metrics)
-        self.inbox = build_worker(self, limiter=self.limiter) if self.serving else None
+        self.connectors = None
+        self.inbox = None
+        if self.serving:
+            # Imported here: the connectors' clients take a second to import, which a
+            # command does not need.
+            from channels.connectors.manager import ConnectorManager
+            from channels.inbox.worker import build_worker
+
+            self.connectors = ConnectorManager(self, self.live, metrics)
+            self.inbox = build_worker(self, limiter=self.limiter)
         self.openai = PersonaServing(self)
         self.space = SpaceRegistry(SpaceLimits.from_settings(s))
 
@@ -184,7 +191,8 @@ class Platform:
         else:
             self.hub.bind_loop(asyncio.get_running_loop())
         self._started = True
-        self.connectors.start()
+        if self.connectors is not None:
+            self.connectors.start()
         if self.inbox is not None:
             self.inbox.start(self.hub)
         # Deletion deadlines hold after a restart too: sweep first. Avatars are then made by
@@ -207,7 +215,8 @@ class Platform:
                 await self.avatar_feed.stop()
             if self.inbox is not None:
                 await self.inbox.stop()
-            await self.connectors.stop()
+            if self.connectors is not None:
+                await self.connectors.stop()
             await self.live.stop()
             await self.jobs.close()
             close = getattr(self.limiter, "close", None)
@@ -339,8 +348,9 @@ def build_platform(settings: Settings, *, migrate: bool = True, serving: bool = 
     OpenAI-compatible API's serving, the space's connection registry).
 
     `serving=True` (the app): metrics around the engine, the hub the settings name (Redis
-    between API workers) and the inbox worker. `serving=False` (a command, a script): no
-    metrics, the in-process hub with nothing to connect to, and no inbox worker."""
+    between API workers), the inbox worker and the connectors. `serving=False` (a command, a
+    script): no metrics, the in-process hub with nothing to connect to, no inbox worker and
+    no connectors."""
     from avatar import AvatarService
     from channels.avatar_config import avatar_config
 

@@ -30,11 +30,9 @@ def test_every_part_is_built_with_the_platform(platform: Platform) -> None:
     assert Services is Platform
     for part in ("db", "index", "embeddings", "hub", "avatar", "limiter", "jobs", "live"):
         assert getattr(platform, part) is not None, part
-    assert platform.connectors.services is platform and platform.live.services is platform
-    assert platform.openai.services is platform
-    # A command's platform: no metrics, the in-process hub, no inbox worker.
-    assert platform.metrics is None and platform.inbox is None
-    assert not platform.connectors.started
+    assert platform.live.services is platform and platform.openai.services is platform
+    # A command's platform: no metrics, the in-process hub, no inbox worker, no connectors.
+    assert platform.metrics is None and platform.inbox is None and platform.connectors is None
 
 
 def test_the_app_takes_its_parts_from_the_platform(tmp_path: Path) -> None:
@@ -42,7 +40,9 @@ def test_the_app_takes_its_parts_from_the_platform(tmp_path: Path) -> None:
     platform = app.state.services
     assert isinstance(platform, Platform)
     assert platform.metrics is app.state.metrics
-    assert platform.inbox is not None and not platform.inbox.started  # started by the lifespan
+    # Built with the app, started by its lifespan.
+    assert platform.inbox is not None and not platform.inbox.started
+    assert platform.connectors is not None and platform.connectors.services is platform
     assert get_live_manager(app) is platform.live
 
 

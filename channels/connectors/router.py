@@ -29,9 +29,10 @@ router = APIRouter(prefix="/api/creators/{creator_id}/connectors", tags=["connec
 
 def _manager(services: Platform) -> ConnectorManager:
     """The platform's connector manager, once the app's lifespan started it."""
-    if not services.connectors.started:
+    manager = services.connectors
+    if manager is None or not manager.started:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "connectors are not running")
-    return services.connectors
+    return manager
 
 
 @router.get("")

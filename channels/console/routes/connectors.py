@@ -66,7 +66,8 @@ NOTICES = {
 
 def _manager(services: Platform) -> ConnectorManager | None:
     """The platform's connector manager while the app runs it, else None."""
-    return services.connectors if services.connectors.started else None
+    manager = services.connectors
+    return manager if manager is not None and manager.started else None
 
 
 def _view(health: Health, settings: Any) -> dict[str, Any]:
