@@ -1,4 +1,5 @@
-"""The FastAPI application factory: `create_app(settings)` builds everything once.
+"""The FastAPI application factory: `create_app(settings)`, around the platform that
+`channels.services.build_platform` builds once.
 
 The settings alone choose between one process on a laptop (SQLite, embedded Chroma, the
 embedded model, in-process hub, limiter and jobs) and production (PostgreSQL, the Chroma
@@ -8,7 +9,6 @@ shared rate limits and the job queue); the code path is the same.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,33 +24,29 @@ from channels.api.https import HSTSMiddleware, public_https
 from channels.api.storable import StorableTextMiddleware
 from channels.avatar_api import PREFIX as AVATAR_PREFIX
 from channels.avatar_api import build_avatar_router
-from channels.connectors.manager import ConnectorManager
 from channels.connectors.router import router as connectors_router
 from channels.console import mount_console
 from channels.deps import authenticated_creator
 from channels.home.router import router as home_router
 from channels.inbox.router import router as inbox_router
-from channels.inbox.worker import start_worker
-from channels.live import LiveManager
 from channels.live.router import router as live_router
 from channels.logs import configure_logging
 from channels.observability import (
-    Metrics,
     handle_data_errors,
     instrument,
     start_observability,
     stop_observability,
 )
 from channels.openai_compat.router import router as openai_router
-from channels.redis_hub import RedisHub, build_hub
-from channels.services import Services
+from channels.services import Platform, build_platform
 from channels.settings import Settings
+from channels.space.fan_cookie import build_fan_cookies
 from channels.space.router import router as space_router
 
 log = logging.getLogger(__name__)
 
 
-def body_limits(settings: Settings, services: Services) -> list[RouteLimit]:
+def body_limits(settings: Settings, services: Platform) -> list[RouteLimit]:
     """The routes whose bodies may be larger than `settings.max_body_bytes`: the uploads,
     sized from their own per-file limits, and the webhooks (their own setting)."""
     from channels.console.imports import MAX_UPLOAD_BYTES
@@ -73,64 +69,24 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
 
-    # Built here, not in the lifespan, so that routers can take their services directly.
-    services = Services.build(settings)
-    metrics = Metrics()
-    services.metrics = metrics
-    # Redis pub/sub between workers when PERSONA_REDIS_URL is set, else in-process.
-    services.hub = build_hub(settings.redis_url, metrics)
+    # Every part, built once here (the single composition root): routers take their parts
+    # from it through the typed dependencies of channels.deps.
+    platform = build_platform(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from channels.jobs import AvatarJobFeed, build_job_queue
-        from channels.ratelimit import build_rate_limiter
-
-        hub = services.hub
-        if isinstance(hub, RedisHub):
-            await hub.start()  # connected before anyone subscribes or publishes
-        else:
-            hub.bind_loop(asyncio.get_running_loop())
-        limiter = build_rate_limiter(
-            settings.redis_url,
-            settings.rate_limiter,
-            on_fallback=lambda what: metrics.dependency_error("redis", what),
+        await platform.start()
+        start_observability(
+            app, job_depth=platform.jobs.depth, interval_s=settings.probe_interval_s
         )
-        jobs = build_job_queue(services, settings.redis_url, settings.job_queue)
-        app.state.jobs = jobs
-        app.state.live = LiveManager(services)
-        app.state.connectors = ConnectorManager(services, app.state.live, metrics)
-        app.state.connectors.start()
-        app.state.inbox_worker = start_worker(services, limiter=limiter)
-        # Deletion deadlines hold after a restart too: sweep first. Avatars are then made by
-        # this process's studio thread, or by the job workers (`persona jobs`) with arq.
-        services.avatar.sweep()
-        feed = None
-        if settings.job_queue == "arq":
-            feed = AvatarJobFeed(services.avatar, jobs)
-            feed.start()
-        else:
-            services.avatar.start()
-        app.state.avatar_feed = feed
-        start_observability(app, job_depth=jobs.depth, interval_s=settings.probe_interval_s)
         if warm_up:
-            services.warm_up()
+            platform.warm_up()
         log.info("platform started", extra={"data_dir": str(settings.data_dir)})
         try:
             yield
         finally:
             await stop_observability(app)
-            if feed is not None:
-                await feed.stop()
-            await app.state.inbox_worker.stop()
-            await app.state.connectors.stop()
-            await app.state.live.stop()
-            await jobs.close()
-            close = getattr(limiter, "close", None)
-            if close is not None:
-                close()
-            if isinstance(hub, RedisHub):
-                await hub.stop()
-            services.close()
+            await platform.stop()
             log.info("platform stopped")
 
     # /docs and /redoc from assets packaged in fastapi-offline: FastAPI's defaults load them
@@ -142,7 +98,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         "writes is labelled as AI-generated.",
         lifespan=lifespan,
     )
-    app.state.services = services
+    app.state.services = platform
+    # The space's signer of fans' cookies (its key file is made here the first time).
+    app.state.fan_cookies = build_fan_cookies(settings)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -163,12 +121,11 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(connectors_router)
 
     def avatar_queued(job_id: str) -> None:
-        feed = getattr(app.state, "avatar_feed", None)
-        if feed is not None:
-            feed.queued(job_id)
+        if platform.avatar_feed is not None:
+            platform.avatar_feed.queued(job_id)
 
     app.include_router(
-        build_avatar_router(services.avatar, on_queued=avatar_queued),
+        build_avatar_router(platform.avatar, on_queued=avatar_queued),
         dependencies=[Depends(authenticated_creator)],
     )
     # Middleware: the last added runs first. Text no store can keep is refused up front;
@@ -180,10 +137,10 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.add_middleware(
         BodyLimitMiddleware,
         default_bytes=settings.max_body_bytes,
-        routes=body_limits(settings, services),
+        routes=body_limits(settings, platform),
     )
     mount_console(app)
     # Outside the console's middleware: its redirects and refusals carry HSTS too.
     app.add_middleware(HSTSMiddleware, always=public_https(settings))
-    instrument(app, metrics)  # MetricsMiddleware and /metrics
+    instrument(app, platform.metrics)  # MetricsMiddleware and /metrics
     return app

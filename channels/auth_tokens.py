@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from persona.store import Creator
+from persona.store import Creator, Database
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 # Compared against when the creator does not exist, so that an unknown creator and a wrong
 # token take the same time.
@@ -25,7 +28,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_api_token(services: Any, creator_id: str) -> str:
+def new_api_token(services: Platform, creator_id: str) -> str:
     """Issue a fresh API token for a creator (the old one stops working)."""
     token = "pk_" + secrets.token_urlsafe(32)
     with services.db.session() as session:
@@ -53,7 +56,7 @@ def token_matches(expected_sha256: str | None, bearer: str) -> bool:
     return bool(expected_sha256) and ok
 
 
-def authenticate_creator(db: Any, creator_id: str, bearer: str | None) -> Creator:
+def authenticate_creator(db: Database, creator_id: str, bearer: str | None) -> Creator:
     """The creator `creator_id`, if `bearer` is their API token; raises `TokenRejected`
     otherwise (synchronous: it reads the database)."""
     if not bearer:

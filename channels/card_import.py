@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -26,6 +26,9 @@ from persona.engine.prompt import Example
 from persona.safety.boundaries import Boundaries
 from persona.settings import CreatorSettings
 from persona.store import Creator, Post
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 MAX_CARD_BYTES = 1_000_000
 MAX_NAME_CHARS = 200
@@ -283,7 +286,7 @@ class ImportResult:
 
 
 def import_persona(
-    services: Any,
+    services: Platform,
     persona: CardPersona,
     creator_id: str,
     source: str,

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from channels.terminal import ingest_with_progress, print_ingest_report
 
 if TYPE_CHECKING:
-    from channels.services import Services
+    from channels.services import Platform
 
 
-def ensure_demo(services: Services) -> str:
+def ensure_demo(services: Platform) -> str:
     """Load the shipped demo creator if it is not there yet (idempotent)."""
     from ingest.demo import DEMO_CREATOR_ID, DEMO_DISPLAY_NAME, demo_posts_path
     from persona.store import Creator

@@ -1,4 +1,6 @@
-"""FastAPI dependencies, as `Annotated` aliases (one place for auth and service lookup)."""
+"""FastAPI dependencies, as `Annotated` aliases (one place for auth and for the parts of the
+platform that `channels.services.build_platform` built: `PlatformDep`, or the narrower
+`ReplierDep`, `LiveDep`, `HubDep`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ from starlette.requests import HTTPConnection
 from channels.auth_tokens import TokenRejected, authenticate_creator
 from channels.auth_tokens import hash_token as hash_token  # re-exported: older imports
 from channels.auth_tokens import new_api_token as new_api_token
-from channels.services import Services
+from channels.hub import Hub
+from channels.live.manager import LiveManager
+from channels.services import Platform
+from persona.engine.replier import Replier
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -26,11 +31,38 @@ OffsetQuery = Annotated[int, Query(ge=0, le=DB_INT_MAX)]
 
 # HTTPConnection, not Request: these dependencies serve websocket routes too (a `Request`
 # parameter cannot be filled on a websocket, and the route would fail for everyone).
-def get_services(connection: HTTPConnection) -> Services:
+async def get_platform(connection: HTTPConnection) -> Platform:
+    """The app's platform (async: no thread-pool hop to look it up)."""
     return connection.app.state.services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+# The name routers used before the platform held every part.
+get_services = get_platform
+ServicesDep = PlatformDep
+
+
+async def get_replier(platform: PlatformDep) -> Replier:
+    """The reply engine; the first caller waits for the model in a worker thread, never on
+    the event loop."""
+    return await platform.replier()
+
+
+ReplierDep = Annotated[Replier, Depends(get_replier)]
+
+
+async def get_live(platform: PlatformDep) -> LiveManager:
+    return platform.live
+
+
+LiveDep = Annotated[LiveManager, Depends(get_live)]
+
+
+async def get_hub(platform: PlatformDep) -> Hub:
+    return platform.hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
 
 
 def authenticated_creator(

@@ -24,11 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 
 from persona.registry import Registry
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ class JobContext:
     """What handlers need, built once per process: the services, and the avatar studio on
     first use (it loads face and nudity models)."""
 
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Platform) -> None:
         self.services = services
         self._avatar: Any = None
         self._lock = threading.Lock()
@@ -317,18 +320,20 @@ job_queues: Registry[JobQueue] = Registry("job queue")
 
 
 @job_queues.register("inline")
-def _inline_queue(services: Any, redis_url: str | None) -> JobQueue:
+def _inline_queue(services: Platform, redis_url: str | None) -> JobQueue:
     return InlineJobQueue(JobContext(services))
 
 
 @job_queues.register("arq")
-def _arq_queue(services: Any, redis_url: str | None) -> JobQueue:
+def _arq_queue(services: Platform, redis_url: str | None) -> JobQueue:
     if not redis_url:
         raise ValueError("the arq job queue needs PERSONA_REDIS_URL (redis://HOST:6379/0)")
     return ArqJobQueue(redis_url)
 
 
-def build_job_queue(services: Any, redis_url: str | None, backend: str | None = None) -> JobQueue:
+def build_job_queue(
+    services: Platform, redis_url: str | None, backend: str | None = None
+) -> JobQueue:
     """arq when Redis is configured (or `backend="arq"`), else in-process."""
     return job_queues.create(backend or ("arq" if redis_url else "inline"), services, redis_url)
 
@@ -444,9 +449,9 @@ def create_job_worker(
         if services_factory is not None:
             services = services_factory(settings)
         else:
-            from channels.services import Services
+            from channels.services import Platform
 
-            services = await asyncio.to_thread(Services.build, settings)
+            services = await asyncio.to_thread(Platform.build, settings)
         state.context = JobContext(services)
         log.info("job worker started", extra={"queue": queue_name})
 

@@ -32,7 +32,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -44,6 +44,9 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +299,9 @@ class StoreQueueCollector:
     """Queue depths read at scrape time from the shared stores (the same for every worker,
     so they are exported once, by the worker that answers the scrape)."""
 
-    def __init__(self, services: Any, job_depth: Callable[[], int | None] | None = None) -> None:
+    def __init__(
+        self, services: Platform, job_depth: Callable[[], int | None] | None = None
+    ) -> None:
         self.services = services
         self.job_depth = job_depth
 
@@ -394,7 +399,7 @@ class Sampler:
         await self.probe()
 
     def sample_live(self) -> None:
-        manager = getattr(self.app.state, "live", None)
+        manager = getattr(getattr(self.app.state, "services", None), "live", None)
         if manager is None:
             self.metrics.queue_depth.labels("live").set(0)
             return
@@ -460,7 +465,7 @@ class Sampler:
         return states
 
 
-def dependency_probes(services: Any) -> dict[str, Callable[[], Awaitable[None]]]:
+def dependency_probes(services: Platform) -> dict[str, Callable[[], Awaitable[None]]]:
     """One cheap check per configured component (the database always; Redis, the Chroma
     server and the model endpoint when the settings use them)."""
     settings = services.settings
@@ -596,7 +601,7 @@ async def stop_observability(app: Any) -> None:
         await sampler.stop()
 
 
-def readiness_checks(services: Any, hub: Any = None) -> dict[str, str]:
+def readiness_checks(services: Platform, hub: Any = None) -> dict[str, str]:
     """What `/readyz` can add in production mode, without network calls: the hub's Redis
     connection as the worker last saw it."""
     checks: dict[str, str] = {}

@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from channels.services import Services
+    from channels.services import Platform
     from ingest.pipeline import IngestReport
 
 console = Console()
@@ -39,7 +39,7 @@ def progress_bars() -> Progress:
     )
 
 
-def ingest_with_progress(services: Services, path: Path, **kwargs: Any) -> IngestReport:
+def ingest_with_progress(services: Platform, path: Path, **kwargs: Any) -> IngestReport:
     """Ingest with one progress bar per stage."""
     from ingest.pipeline import ingest_file
 

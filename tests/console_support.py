@@ -99,11 +99,10 @@ def build_app(settings: Settings, *, avatar: bool = True, inbox_worker: bool = F
             services = app.state.services
             _ensure_inbox_tables(services)
             worker = None
-            if inbox_worker and getattr(app.state, "inbox_worker", None) is None:
+            if inbox_worker and not (services.inbox and services.inbox.started):
                 from channels.inbox.worker import start_worker
 
                 worker = start_worker(services)
-                app.state.inbox_worker = worker
             if avatar_service is not None:
                 await asyncio.to_thread(avatar_service.start)
             try:

@@ -4,7 +4,7 @@
 
 Settings come from PERSONA_* variables as usual. `--import` loads modules first, e.g. one
 that registers a test-double model backend. The live router is added only when the app does
-not mount it already, and the live manager is stopped before the services at shutdown.
+not mount it already; the platform stops its live manager before the rest at shutdown.
 `start_server()` runs it as a subprocess and waits until it answers /healthz."""
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +36,7 @@ def build_app(settings: Settings | None = None, *, warm_up: bool = False) -> Fas
     app = create_app(settings or Settings(), warm_up=warm_up)
     if not any(getattr(route, "path", None) == IN_PATH for route in app.routes):
         app.include_router(router)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app) as state:
-            try:
-                yield state
-            finally:
-                live = getattr(app.state, "live", None)
-                if live is not None:
-                    await live.stop()
-
-    app.router.lifespan_context = lifespan
+    # The platform's lifespan stops its live manager before the rest (`Platform.stop`).
     return app
 
 

@@ -181,7 +181,7 @@ def test_sampler_counts_live_drops_once(tmp_path: Path) -> None:
             return self.final
 
     manager = Manager()
-    app = SimpleNamespace(state=SimpleNamespace(live=manager, services=None))
+    app = SimpleNamespace(state=SimpleNamespace(services=SimpleNamespace(live=manager)))
     metrics = Metrics()
     sampler = Sampler(metrics, app, {})
     sampler.sample_live()

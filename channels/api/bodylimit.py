@@ -21,13 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 # Room for a multipart body's boundaries and part headers (per part), and small form fields.
@@ -166,7 +169,7 @@ async def creator_gate(scope: Scope, params: dict[str, str]) -> Response | None:
         if scheme.lower() == "bearer" and token.strip()
         else None
     )
-    services: Any = scope["app"].state.services
+    services: Platform = scope["app"].state.services
     try:
         await run_in_threadpool(
             authenticated_creator, services, params["creator_id"], credentials, Request(scope)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from channels.api.protocol import CreatorSummary, KillSwitchOut, Page, ReplyIn, ReplyOut
-from channels.deps import CreatorDep, OffsetQuery, ServicesDep
+from channels.deps import CreatorDep, OffsetQuery, PlatformDep, ReplierDep
 from persona.engine import ReplyRequest, fan_key
 from persona.engine.engine import CreatorNotFound
 from persona.engine.types import API_FANS
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/creators", tags=["creators"])
 
 @router.get("", response_model=Page[CreatorSummary])
 def list_creators(
-    services: ServicesDep,
+    services: PlatformDep,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[CreatorSummary]:
@@ -40,7 +40,7 @@ def list_creators(
 
 
 @router.get("/{creator_id}/profile")
-def get_profile(creator_id: CreatorDep, services: ServicesDep) -> dict[str, Any]:
+def get_profile(creator_id: CreatorDep, services: PlatformDep) -> dict[str, Any]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is None or not creator.profile:
@@ -49,7 +49,7 @@ def get_profile(creator_id: CreatorDep, services: ServicesDep) -> dict[str, Any]
 
 
 @router.get("/{creator_id}/card")
-def get_card(creator_id: CreatorDep, services: ServicesDep) -> JSONResponse:
+def get_card(creator_id: CreatorDep, services: PlatformDep) -> JSONResponse:
     """The creator's persona as a Character Card V2 (channels/cards.py), as a download."""
     from channels.cards import build_card
 
@@ -62,7 +62,7 @@ def get_card(creator_id: CreatorDep, services: ServicesDep) -> JSONResponse:
 
 
 @router.post("/{creator_id}/reply", response_model=ReplyOut)
-async def try_reply(creator_id: CreatorDep, body: ReplyIn, services: ServicesDep) -> ReplyOut:
+async def try_reply(creator_id: CreatorDep, body: ReplyIn, replier: ReplierDep) -> ReplyOut:
     """The playground: what would the AI double answer to this message?"""
     request = ReplyRequest(
         creator_id,
@@ -75,7 +75,7 @@ async def try_reply(creator_id: CreatorDep, body: ReplyIn, services: ServicesDep
         record=body.record,
     )
     try:
-        result = await services.engine.reply(request)
+        result = await replier.reply(request)
     except CreatorNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     return ReplyOut.of(result)
@@ -92,11 +92,11 @@ def _set_paused(services, creator_id: str, paused: bool) -> KillSwitchOut:
 
 
 @router.post("/{creator_id}/pause", response_model=KillSwitchOut)
-def pause(creator_id: CreatorDep, services: ServicesDep) -> KillSwitchOut:
+def pause(creator_id: CreatorDep, services: PlatformDep) -> KillSwitchOut:
     """The kill switch: the AI stops answering on every channel, at once."""
     return _set_paused(services, creator_id, True)
 
 
 @router.post("/{creator_id}/resume", response_model=KillSwitchOut)
-def resume(creator_id: CreatorDep, services: ServicesDep) -> KillSwitchOut:
+def resume(creator_id: CreatorDep, services: PlatformDep) -> KillSwitchOut:
     return _set_paused(services, creator_id, False)

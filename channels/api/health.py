@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from channels.observability import readiness_checks
 
 router = APIRouter(tags=["health"])
@@ -17,7 +17,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(services: ServicesDep, response: Response) -> dict[str, object]:
+def readyz(services: PlatformDep, response: Response) -> dict[str, object]:
     checks: dict[str, str] = {}
     try:
         with services.db.session() as session:

@@ -18,7 +18,7 @@ from channels.settings import Settings
 from channels.terminal import console, err, progress_bars
 
 if TYPE_CHECKING:
-    from channels.services import Services
+    from channels.services import Platform
 
 __all__ = ["console", "err", "load_settings", "open_services", "progress_bars"]
 
@@ -41,11 +41,11 @@ def load_settings(quiet: bool = True) -> Settings:
 
 
 @contextmanager
-def open_services(migrate: bool = True) -> Iterator[Services]:
+def open_services(migrate: bool = True) -> Iterator[Platform]:
     """The platform's services for one command, closed when it ends."""
-    from channels.services import Services
+    from channels.services import Platform
 
-    services = Services.build(load_settings(), migrate=migrate)
+    services = Platform.build(load_settings(), migrate=migrate)
     try:
         yield services
     finally:

@@ -13,7 +13,7 @@ from channels.cli.reply import print_result
 from channels.demo_creator import ensure_demo
 
 if TYPE_CHECKING:
-    from channels.services import Services
+    from channels.services import Platform
 
 DEMO_MESSAGES = [
     "Coucou Camille ! Tu fais quoi ce week-end ?",
@@ -22,7 +22,7 @@ DEMO_MESSAGES = [
 ]
 
 
-def answer_demo_messages(services: Services, creator_id: str, messages: list[str]) -> None:
+def answer_demo_messages(services: Platform, creator_id: str, messages: list[str]) -> None:
     from persona.engine import ReplyRequest
 
     with err.status("starting the embedded model…"):

@@ -88,7 +88,7 @@ def redteam(
     from channels.evaluation.redteam.rendering import guard_lines, render
     from channels.evaluation.redteam.results import load_report
     from channels.evaluation.redteam.runner import run_redteam
-    from channels.services import Services
+    from channels.services import Platform
 
     if inbound_only:
         _inbound_only(out, benchmarks, console)
@@ -114,7 +114,7 @@ def redteam(
     settings_overrides = {}
     if strict_grounding is not None:
         settings_overrides["strict_grounding"] = strict_grounding
-    services = Services.build(settings)
+    services = Platform.build(settings)
     try:
         with err.status("starting the embedded model…"):
             _ = services.engine

@@ -42,9 +42,9 @@ def serve(
         err.print(f"[red]cannot start {count} workers[/red]: {exc}")
         raise typer.Exit(2) from None
     if demo_creator:
-        from channels.services import Services
+        from channels.services import Platform
 
-        services = Services.build(settings)
+        services = Platform.build(settings)
         try:
             creator_id = ensure_demo(services)
             if demo_replies:

@@ -12,12 +12,15 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.connectors.base import Connector, ConnectorSpec, Context, Health, waiting_health
 from channels.connectors.registry import CONNECTORS, ConnectorRegistry
 from channels.connectors.store import all_specs, creator_specs
 from channels.live.manager import LiveManager
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (creator id, connector id)
@@ -26,7 +29,7 @@ Key = tuple[str, str]  # (creator id, connector id)
 class ConnectorManager:
     def __init__(
         self,
-        services: Any,
+        services: Platform,
         live: LiveManager,
         metrics: Any = None,
         registry: ConnectorRegistry = CONNECTORS,
@@ -40,6 +43,11 @@ class ConnectorManager:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._lock_fd: int | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the reconciling loop runs (within the app's lifespan)."""
+        return self._task is not None
 
     def start(self) -> None:
         if self._task is None:

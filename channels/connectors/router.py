@@ -14,28 +14,30 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request, status
+from fastapi import APIRouter, Body, HTTPException, status
 from pydantic import ValidationError
 
 from channels.connectors import store
 from channels.connectors.manager import ConnectorManager
 from channels.connectors.registry import CONNECTORS
-from channels.deps import CreatorDep, ServicesDep
+from channels.deps import CreatorDep, PlatformDep
+from channels.services import Platform
 from persona.registry import UnknownBackendError
 
 router = APIRouter(prefix="/api/creators/{creator_id}/connectors", tags=["connectors"])
 
 
-def _manager(request: Request) -> ConnectorManager:
-    manager = getattr(request.app.state, "connectors", None)
-    if manager is None:
+def _manager(services: Platform) -> ConnectorManager:
+    """The platform's connector manager, once the app's lifespan started it."""
+    manager = services.connectors
+    if manager is None or not manager.started:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "connectors are not running")
     return manager
 
 
 @router.get("")
-async def list_connectors(creator_id: CreatorDep, request: Request) -> dict[str, Any]:
-    manager = _manager(request)
+async def list_connectors(creator_id: CreatorDep, services: PlatformDep) -> dict[str, Any]:
+    manager = _manager(services)
     found = await asyncio.to_thread(manager.status, creator_id)
     return {
         "connectors": [h.model_dump(mode="json") for h in found],
@@ -46,8 +48,7 @@ async def list_connectors(creator_id: CreatorDep, request: Request) -> dict[str,
 @router.put("")
 async def connect(
     creator_id: CreatorDep,
-    request: Request,
-    services: ServicesDep,
+    services: PlatformDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     try:
@@ -63,16 +64,16 @@ async def connect(
         ]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
     await asyncio.to_thread(store.save, services.db, creator_id, spec)
-    _manager(request).reconcile_soon()
+    _manager(services).reconcile_soon()
     return {"id": spec.id, "stored": spec.model_dump(mode="json")}
 
 
 @router.delete("/{connector_id}")
 async def disconnect(
-    creator_id: CreatorDep, connector_id: str, request: Request, services: ServicesDep
+    creator_id: CreatorDep, connector_id: str, services: PlatformDep
 ) -> dict[str, Any]:
     removed = await asyncio.to_thread(store.remove, services.db, creator_id, connector_id)
     if not removed:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no connector {connector_id!r}")
-    _manager(request).reconcile_soon()
+    _manager(services).reconcile_soon()
     return {"id": connector_id, "removed": True}

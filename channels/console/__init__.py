@@ -20,12 +20,20 @@ def mount_console(app: FastAPI, config: AuthConfig | None = None) -> None:
     """Idempotent: a second call does nothing."""
     if getattr(app.state, "console_mounted", False):
         return
+    from channels.console.imports import ImportRunner
     from channels.console.middleware import ConsoleSessionMiddleware
     from channels.console.routes import router
     from channels.console.web import SignInRequired, safe_console_path
 
     auth = config or AuthConfig()
     app.state.console_auth = auth
+    # Built with the app, not on first use: the uploads' imports (background threads) and the
+    # creators whose playground reply is being written.
+    services = app.state.services
+    app.state.console_imports = ImportRunner(
+        services, services.settings.data_dir / "console" / "uploads"
+    )
+    app.state.console_playground_busy = set()
     app.add_middleware(ConsoleSessionMiddleware, config=auth)
     app.include_router(router)
 

@@ -20,11 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 
 from channels.console.models import ConsoleImport
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ def check_filename(name: str) -> str:
 class ImportRunner:
     """Saves uploads and runs their imports, one at a time, in background threads."""
 
-    def __init__(self, services: Any, work_dir: Path) -> None:
+    def __init__(self, services: Platform, work_dir: Path) -> None:
         self.services = services
         self.work_dir = work_dir
         self._one_at_a_time = threading.Lock()

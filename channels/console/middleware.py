@@ -14,13 +14,16 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from channels.console.auth import AuthConfig, load_session, same_token, touch_session
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class ConsoleSessionMiddleware:
         # A websocket handshake is a GET that any site can start: same origin only.
         if cross_site(headers) or (websocket and "origin" not in headers):
             return
-        services: Any = getattr(scope["app"].state, "services", None)
+        services: Platform = getattr(scope["app"].state, "services", None)
         if services is None:
             return
         info = await anyio.to_thread.run_sync(

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Request, status
@@ -18,9 +18,12 @@ from starlette.concurrency import run_in_threadpool
 from channels.console import naming
 from channels.console.auth import SessionInfo, same_token
 from channels.console.middleware import CSRF_HEADER
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.settings import CreatorSettings
 from persona.store import Creator
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -98,7 +101,7 @@ def session_of(request: Request) -> SessionInfo | None:
     return getattr(request.state, "console_session", None)
 
 
-def _load_viewer(services: Any, info: SessionInfo) -> Viewer | None:
+def _load_viewer(services: Platform, info: SessionInfo) -> Viewer | None:
     with services.db.session() as session:
         creator = session.get(Creator, info.creator_id)
         if creator is None:
@@ -112,7 +115,7 @@ def _load_viewer(services: Any, info: SessionInfo) -> Viewer | None:
         )
 
 
-async def current_viewer(request: Request, services: ServicesDep) -> Viewer:
+async def current_viewer(request: Request, services: PlatformDep) -> Viewer:
     info = session_of(request)
     viewer = await run_in_threadpool(_load_viewer, services, info) if info else None
     if viewer is None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.console.routes.voice import answers_report_path
 from channels.evaluation.report import benchmarks_file, machine_line, table, write_section
@@ -36,6 +36,9 @@ from persona.evaluation.answers import (
     judge_reply,
     load_messages,
 )
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_FILE = REPO.parent / "shared" / "data" / "creators" / "tweets_dev.csv"
@@ -77,7 +80,10 @@ def creator_id(name: str) -> str:
 
 
 def ensure_creators(
-    services: Any, names: Sequence[str], dev_file: Path = DEV_FILE, progress: Progress | None = None
+    services: Platform,
+    names: Sequence[str],
+    dev_file: Path = DEV_FILE,
+    progress: Progress | None = None,
 ) -> dict[str, str]:
     """Load the creators of `names` that the store lacks (the demo creator, or the whole dev
     file); returns name -> creator id."""
@@ -187,7 +193,7 @@ def judge(
 
 
 async def run_answers_async(
-    services: Any,
+    services: Platform,
     messages: Sequence[FanMessage],
     ids: dict[str, str],
     *,
@@ -226,7 +232,7 @@ async def run_answers_async(
 
 
 def run_answers(
-    services: Any,
+    services: Platform,
     *,
     creators: Sequence[str] | None = None,
     split: str = "dev",
@@ -264,7 +270,7 @@ def run_answers(
     return report
 
 
-def _check_known(services: Any, ids: Any) -> None:
+def _check_known(services: Platform, ids: Any) -> None:
     from persona.store import Creator
 
     with services.db.session() as session:

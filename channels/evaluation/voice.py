@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from channels.migrate import upgrade
-from channels.services import Services
+from channels.services import Platform
 from persona.engine import Channel, ReplyAction, ReplyRequest
 from persona.engine.engine import EngineConfig, ReplyEngine
 from persona.engine.safety_guard import SafetyGuard
@@ -39,7 +39,7 @@ Progress = Callable[[str, int, int], None]
 MIN_POSTS = 30
 
 
-def eligible_creators(services: Services) -> list[str]:
+def eligible_creators(services: Platform) -> list[str]:
     with services.db.session() as session:
         rows = session.execute(
             select(Post.creator_id, func.count(Post.id)).group_by(Post.creator_id)
@@ -48,7 +48,7 @@ def eligible_creators(services: Services) -> list[str]:
 
 
 def run_voice_eval(
-    services: Services,
+    services: Platform,
     creators: list[str] | None = None,
     per_creator: int = 20,
     candidates: int | None = None,
@@ -83,7 +83,7 @@ def run_voice_eval(
     return report
 
 
-def _texts(services: Services, creator: str) -> list:
+def _texts(services: Platform, creator: str) -> list:
     return [r for r in load_post_records(services.db, creator) if r.clean_text]
 
 
@@ -102,7 +102,7 @@ def _train_judge(splits: dict[str, Split]) -> tuple[StyleJudge | None, float]:
 
 
 def _scratch_engine(
-    services: Services,
+    services: Platform,
     scratch: Path,
     splits: dict[str, Split],
     candidates: int | None,
@@ -188,7 +188,7 @@ def matched_distance(
     return sum(values) / len(values)
 
 
-def _save(services: Services, report: VoiceReport) -> None:
+def _save(services: Platform, report: VoiceReport) -> None:
     with services.db.session() as session:
         for c in report.creators:
             session.add(_eval_row(c, report.judge_accuracy, chance=report.chance))
@@ -254,7 +254,7 @@ def tuned_wins(base: CreatorVoiceReport, tuned: CreatorVoiceReport) -> tuple[boo
 
 
 def run_tuned_comparison(
-    services: Services,
+    services: Platform,
     creators: list[str] | None = None,
     per_creator: int = 20,
     candidates: int | None = None,
@@ -312,7 +312,7 @@ def run_tuned_comparison(
 
 
 def _compare(
-    services: Services,
+    services: Platform,
     splits: dict[str, Split],
     judge: StyleJudge | None,
     per_creator: int,
@@ -352,7 +352,7 @@ def _compare(
 
 
 def _save_comparisons(
-    services: Services, comparisons: list[TunedComparison], accuracy: float
+    services: Platform, comparisons: list[TunedComparison], accuracy: float
 ) -> None:
     with services.db.session() as session:
         for comp in comparisons:

@@ -16,8 +16,8 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
-from channels.deps import ServicesDep
-from channels.services import Services
+from channels.deps import PlatformDep
+from channels.services import Platform
 from persona.store import Creator, Post
 
 HERE = Path(__file__).resolve().parent
@@ -43,7 +43,7 @@ class Runtime:
     database: str
 
 
-def open_spaces(services: Services, limit: int = 50) -> list[OpenSpace]:
+def open_spaces(services: Platform, limit: int = 50) -> list[OpenSpace]:
     """Creators with a voice profile (their space opens), most posts first."""
     counts = (
         select(Post.creator_id, func.count(Post.id).label("n")).group_by(Post.creator_id).subquery()
@@ -59,7 +59,7 @@ def open_spaces(services: Services, limit: int = 50) -> list[OpenSpace]:
         return [OpenSpace(i, name or i, int(n)) for i, name, n in session.execute(query).all()]
 
 
-def runtime(services: Services) -> Runtime:
+def runtime(services: Platform) -> Runtime:
     s = services.settings
     if s.llm_backend == "embedded":
         name = s.llm_model_path.name if s.llm_model_path else s.packaged_model
@@ -92,7 +92,7 @@ HEADERS = {
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, services: ServicesDep) -> Response:
+async def home(request: Request, services: PlatformDep) -> Response:
     spaces = await asyncio.to_thread(open_spaces, services)
     return templates.TemplateResponse(
         request,

@@ -35,8 +35,8 @@ from channels.deps import (
     CREATOR_ID_PATTERN,
     CreatorDep,
     OffsetQuery,
+    PlatformDep,
     RowIdPath,
-    ServicesDep,
 )
 from channels.inbox import approvals, store, webhooks
 from channels.inbox.config import InboxConfig
@@ -62,6 +62,7 @@ from channels.inbox.protocol import (
     WebhookAck,
 )
 from channels.inbox.worker import WAKE_INBOX
+from channels.services import Platform
 from persona.settings import CreatorSettings
 from persona.store import Creator
 
@@ -76,10 +77,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def inbox_config(services: Any) -> InboxConfig:
-    return InboxConfig.from_settings(services.settings)
-
-
 # -- webhooks --------------------------------------------------------------------------------
 
 
@@ -92,13 +89,15 @@ def inbox_config(services: Any) -> InboxConfig:
 )
 async def webhook(platform: PlatformPath, request: Request, response: Response) -> WebhookAck:
     """Receive one signed event (dm, comment, group_message). 202 once it is stored."""
-    # Not ServicesDep: a sync dependency costs a thread-pool hop, and this is the hot path.
-    services = request.app.state.services
-    # The group-commit writer the app's inbox runs, and the config it was started with
-    # (validated once, not per webhook); neither exists outside the app's lifespan.
-    handle = getattr(request.app.state, "inbox_worker", None)
-    writer = handle.intake if handle is not None else None
-    config = handle.worker.config if handle is not None else inbox_config(services)
+    # Not PlatformDep: the path's `platform` is the messaging platform's name.
+    services: Platform = request.app.state.services
+    # The group-commit writer the platform's inbox runs (only within the app's lifespan),
+    # and the config the inbox was built with (validated once, not per webhook).
+    handle = services.inbox
+    writer = handle.intake if handle is not None and handle.started else None
+    config = (
+        handle.worker.config if handle is not None else InboxConfig.from_settings(services.settings)
+    )
     intake = await webhooks.receive(services, config, platform, request, writer)
     response.status_code = intake.http_status
     # The writer wakes the workers once a batch (its on_commit).
@@ -110,7 +109,7 @@ async def webhook(platform: PlatformPath, request: Request, response: Response) 
 # -- websocket -------------------------------------------------------------------------------
 
 
-def _token_ok(services: Any, creator_id: str, token: str) -> bool:
+def _token_ok(services: Platform, creator_id: str, token: str) -> bool:
     try:
         authenticate_creator(services.db, creator_id, token)
     except TokenRejected:
@@ -135,13 +134,13 @@ async def _first_message_token(websocket: WebSocket) -> str | None:
 async def replies_socket(
     websocket: WebSocket,
     creator_id: Annotated[str, Path(pattern=CREATOR_ID_PATTERN)],
+    services: PlatformDep,
     token: str | None = None,
 ) -> None:
     """Replies of one creator as they go out. Authenticate with a first message
     `{"type": "auth", "token": "..."}` (keeps the token out of access logs; `?token=` works
     too, redacted from our logs but not from a proxy's). The server answers
     `{"type": "ready"}`, then sends `{"type": "reply", ...}` events."""
-    services = websocket.app.state.services
     await websocket.accept()
     session_creator = getattr(websocket.state, "creator_id", None)
     if session_creator != creator_id:
@@ -178,7 +177,7 @@ async def replies_socket(
 creators = APIRouter(prefix="/api/creators/{creator_id}", tags=["channels"])
 
 
-def _settings_of(services: Any, creator_id: str) -> CreatorSettings:
+def _settings_of(services: Platform, creator_id: str) -> CreatorSettings:
     snapshot = store.creator_snapshot(services.db, creator_id)
     if snapshot is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown creator")
@@ -186,7 +185,7 @@ def _settings_of(services: Any, creator_id: str) -> CreatorSettings:
 
 
 def _update_policy(
-    services: Any, creator_id: str, channel: PolicyChannel, change: Any
+    services: Platform, creator_id: str, channel: PolicyChannel, change: Any
 ) -> tuple[ChannelPolicy, int]:
     """Apply `change` to the stored policy; a paused or disabled channel's unsent replies are
     cancelled at once. Returns the policy and how many replies were cancelled."""
@@ -210,14 +209,14 @@ def _update_policy(
 
 
 @creators.get("/channels")
-def list_policies(creator_id: CreatorDep, services: ServicesDep) -> dict[str, dict[str, Any]]:
+def list_policies(creator_id: CreatorDep, services: PlatformDep) -> dict[str, dict[str, Any]]:
     settings = _settings_of(services, creator_id)
     return {str(c): load_policy(settings, c).model_dump(mode="json") for c in PolicyChannel}
 
 
 @creators.get("/channels/{channel}")
 def get_policy(
-    creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep
+    creator_id: CreatorDep, channel: PolicyChannel, services: PlatformDep
 ) -> dict[str, Any]:
     return load_policy(_settings_of(services, creator_id), channel).model_dump(mode="json")
 
@@ -226,7 +225,7 @@ def get_policy(
 def put_policy(
     creator_id: CreatorDep,
     channel: PolicyChannel,
-    services: ServicesDep,
+    services: PlatformDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     """Replace the channel's policy; fields left out take their defaults."""
@@ -244,7 +243,7 @@ def put_policy(
     )
 
 
-def _switch(services: Any, creator_id: str, channel: PolicyChannel, paused: bool) -> dict:
+def _switch(services: Platform, creator_id: str, channel: PolicyChannel, paused: bool) -> dict:
     policy, cancelled = _update_policy(
         services, creator_id, channel, lambda p: p.model_copy(update={"paused": paused})
     )
@@ -257,20 +256,20 @@ def _switch(services: Any, creator_id: str, channel: PolicyChannel, paused: bool
 
 
 @creators.post("/channels/{channel}/pause")
-def pause_channel(creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep) -> dict:
+def pause_channel(creator_id: CreatorDep, channel: PolicyChannel, services: PlatformDep) -> dict:
     """The channel's kill switch, effective at once: no new answers, and replies waiting for
     their delivery time are cancelled (held ones stay in the approval queue)."""
     return _switch(services, creator_id, channel, True)
 
 
 @creators.post("/channels/{channel}/resume")
-def resume_channel(creator_id: CreatorDep, channel: PolicyChannel, services: ServicesDep) -> dict:
+def resume_channel(creator_id: CreatorDep, channel: PolicyChannel, services: PlatformDep) -> dict:
     return _switch(services, creator_id, channel, False)
 
 
 @creators.post("/presence", response_model=PresenceOut)
 async def set_presence(
-    creator_id: CreatorDep, body: PresenceIn, services: ServicesDep
+    creator_id: CreatorDep, body: PresenceIn, services: PlatformDep
 ) -> PresenceOut:
     """The creator is online (for `ttl_s`, renew to stay) or offline: channels set to
     `only_when_offline` wait while they are online, and answer as soon as they go offline."""
@@ -304,7 +303,7 @@ async def set_presence(
 
 
 def _page(
-    services: Any, creator_id: str, statuses: list[str], offset: int, limit: int
+    services: Platform, creator_id: str, statuses: list[str], offset: int, limit: int
 ) -> Page[ReplyOut]:
     rows, total = store.list_replies(services.db, creator_id, statuses, offset, limit)
     return Page(items=[reply_out(r) for r in rows], total=total, offset=offset, limit=limit)
@@ -313,7 +312,7 @@ def _page(
 @creators.get("/approvals", response_model=Page[ReplyOut])
 def list_approvals(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[ReplyOut]:
@@ -332,7 +331,7 @@ def _decide(action: Any, *args: Any) -> ReplyOut:
 async def approve(
     creator_id: CreatorDep,
     reply_id: RowIdPath,
-    services: ServicesDep,
+    services: PlatformDep,
     body: ApproveIn | None = None,
 ) -> ReplyOut:
     """Send the held reply now, as is or with the creator's edited text."""
@@ -348,7 +347,7 @@ async def approve(
 def reject(
     creator_id: CreatorDep,
     reply_id: RowIdPath,
-    services: ServicesDep,
+    services: PlatformDep,
     body: RejectIn | None = None,
 ) -> ReplyOut:
     return _decide(
@@ -362,7 +361,7 @@ def reject(
 @creators.get("/outbox", response_model=Page[ReplyOut])
 def list_outbox(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     status_: Annotated[list[ReplyStatus] | None, Query(alias="status")] = None,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),
@@ -373,7 +372,7 @@ def list_outbox(
 
 @creators.post("/outbox/{reply_id}/retry", response_model=ReplyOut)
 async def retry_dead(
-    creator_id: CreatorDep, reply_id: RowIdPath, services: ServicesDep
+    creator_id: CreatorDep, reply_id: RowIdPath, services: PlatformDep
 ) -> ReplyOut:
     """Give a dead-lettered reply a fresh set of delivery attempts."""
 
@@ -418,7 +417,7 @@ def _event_out(event: InboxEvent) -> EventOut:
 @creators.get("/inbox", response_model=Page[EventOut])
 def list_inbox(
     creator_id: CreatorDep,
-    services: ServicesDep,
+    services: PlatformDep,
     status_: Annotated[list[EventStatus] | None, Query(alias="status")] = None,
     offset: OffsetQuery = 0,
     limit: int = Query(50, ge=1, le=200),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, status
 from pydantic import ValidationError
@@ -20,6 +20,9 @@ from channels.inbox.config import InboxConfig
 from channels.inbox.protocol import WebhookAck, inbound_event
 from channels.inbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 from channels.outbound import CallbackRefused
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class Intake:
 
 
 async def receive(
-    services: Any,
+    services: Platform,
     config: InboxConfig,
     platform: str,
     request: Request,

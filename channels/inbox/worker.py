@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -57,6 +57,9 @@ from persona.engine.types import (
 )
 from persona.settings import CreatorSettings
 
+if TYPE_CHECKING:
+    from channels.services import Platform
+
 log = logging.getLogger(__name__)
 
 WAKE_INBOX = "inbox:wake"
@@ -90,7 +93,7 @@ class _Creator:
 class InboxWorker:
     def __init__(
         self,
-        services: Any,
+        services: Platform,
         config: InboxConfig,
         limiter: RateLimiter,
         clock: Callable[[], datetime] = utcnow,
@@ -574,7 +577,12 @@ class WorkerHandle:
         self._client = client
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _start(self, hub: Any) -> None:
+    @property
+    def started(self) -> bool:
+        return bool(self._tasks)
+
+    def start(self, hub: Any) -> None:
+        """Start the worker, the deliverer and the intake writer on the running loop."""
         self.intake.start()
         self._outbox_kick = asyncio.Event()
         self._tasks = [
@@ -618,17 +626,17 @@ class WorkerHandle:
         await self._client.aclose()
 
 
-def start_worker(
-    services: Any,
+def build_worker(
+    services: Platform,
     config: InboxConfig | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
     transport: httpx.AsyncBaseTransport | None = None,
     limiter: RateLimiter | None = None,
 ) -> WorkerHandle:
-    """Start the inbox worker and the outbox deliverer on the running event loop (call it in
-    the app's lifespan; `await handle.stop()` on the way out). The rate limiter defaults to
-    the one the settings name (`rate_limiter`, with `redis_url` for 'redis')."""
+    """The inbox worker and the outbox deliverer, not started (`handle.start(hub)` on the
+    running loop, `await handle.stop()` on the way out). The rate limiter defaults to the one
+    the settings name (`rate_limiter`, with `redis_url` for 'redis')."""
     config = config or InboxConfig.from_settings(services.settings)
     if limiter is None:
         redis_url = getattr(services.settings, "redis_url", None)
@@ -642,6 +650,20 @@ def start_worker(
     intake = IntakeWriter(
         services.db, on_commit=lambda n: services.hub.publish(WAKE_INBOX, {"webhooks": n})
     )
-    handle = WorkerHandle(worker, deliverer, client, intake)
-    handle._start(services.hub)
+    return WorkerHandle(worker, deliverer, client, intake)
+
+
+def start_worker(
+    services: Platform,
+    config: InboxConfig | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    transport: httpx.AsyncBaseTransport | None = None,
+    limiter: RateLimiter | None = None,
+) -> WorkerHandle:
+    """Build the inbox worker and the outbox deliverer and start them on the running event
+    loop (the app's platform builds and starts its own; `await handle.stop()` on the way
+    out)."""
+    handle = build_worker(services, config, clock=clock, transport=transport, limiter=limiter)
+    handle.start(services.hub)
     return handle

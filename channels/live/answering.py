@@ -9,7 +9,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.inbox.policy import LivePolicy as ChannelLivePolicy
 from channels.inbox.policy import PolicyChannel, Verdict, gate
@@ -19,6 +19,9 @@ from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_
 from persona.engine.types import LIVE_FANS
 from persona.settings import CreatorSettings
 from persona.store import Creator
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 # What becomes of a message whose reply the engine did not clear for the live chat.
 _DROP_REASONS: dict[ReplyAction, str] = {
@@ -91,7 +94,9 @@ def _amount(value: float) -> str:
 
 
 class EngineAnswerer:
-    def __init__(self, services: Any, creator_id: str, stream_id: str, cadence_s: float) -> None:
+    def __init__(
+        self, services: Platform, creator_id: str, stream_id: str, cadence_s: float
+    ) -> None:
         self.services = services
         self.creator_id = creator_id
         self.stream_id = stream_id

@@ -1,5 +1,5 @@
 """All live streams of this process: opened by their feed, stopped after inactivity or at
-shutdown. The app holds one manager (`app.state.live`), created on first use."""
+shutdown. The platform holds one manager (`platform.live`, built by `build_platform`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.capacity import SocketSlots
 from channels.live.answering import Answerer, EngineAnswerer
@@ -17,6 +17,9 @@ from channels.live.config import LiveConfig
 from channels.live.moderation import cheap_moderation
 from channels.live.paid import PaidLedger
 from channels.live.stream import LiveStream
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ class LiveCapacityError(RuntimeError):
 class LiveManager:
     def __init__(
         self,
-        services: Any,
+        services: Platform,
         config: LiveConfig | None = None,
         answerer_factory: AnswererFactory | None = None,
     ) -> None:
@@ -163,9 +166,5 @@ class LiveManager:
 
 
 def get_live_manager(app: Any) -> LiveManager:
-    """The app's manager, created on first use when the app did not create one at start."""
-    manager = getattr(app.state, "live", None)
-    if manager is None:
-        manager = LiveManager(app.state.services)
-        app.state.live = manager
-    return manager
+    """The app's manager (the platform's)."""
+    return app.state.services.live

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,9 @@ from channels.live.protocol import AnswerEvent
 from channels.live.queue import PaidItem, Work
 from channels.live.topics import topic
 from persona.store import Database
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +283,7 @@ def paid_work(event: InboxEvent) -> Work:
 
 
 async def answer_claimed(
-    services: Any,
+    services: Platform,
     owner: str,
     event: InboxEvent,
     publish: Callable[[str, dict[str, Any]], object],

@@ -14,17 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, WebSocket, status
+from fastapi import APIRouter, HTTPException, Path, Query, WebSocket, status
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from channels.auth_tokens import TokenRejected, authenticate_creator
 from channels.capacity import Refusal, client_address
-from channels.deps import CREATOR_ID_PATTERN, CreatorDep, ServicesDep
-from channels.live.manager import LiveCapacityError, LiveManager, get_live_manager
+from channels.deps import (
+    CREATOR_ID_PATTERN,
+    CreatorDep,
+    HubDep,
+    LiveDep,
+    PlatformDep,
+)
+from channels.live.manager import LiveCapacityError, LiveManager
 from channels.live.metrics import DROP_REASONS
 from channels.live.topics import topic
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
@@ -43,7 +52,7 @@ def _token(websocket: WebSocket, query_token: str | None) -> str | None:
     return query_token or None
 
 
-def _token_problem(services: Any, creator_id: str, token: str | None) -> str | None:
+def _token_problem(services: Platform, creator_id: str, token: str | None) -> str | None:
     """None when the token is the creator's; otherwise what is wrong and how to fix it."""
     if not token:
         return (
@@ -62,9 +71,10 @@ async def live_in(
     websocket: WebSocket,
     creator_id: CreatorId,
     stream_id: StreamId,
+    services: PlatformDep,
+    manager: LiveDep,
     token: Annotated[str | None, Query()] = None,
 ) -> None:
-    services = websocket.app.state.services
     problem = await asyncio.to_thread(
         _token_problem, services, creator_id, _token(websocket, token)
     )
@@ -73,7 +83,6 @@ async def live_in(
     if problem is not None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=problem)
         return
-    manager = get_live_manager(websocket.app)
     try:
         stream = manager.open(creator_id, stream_id)
     except LiveCapacityError as exc:
@@ -160,8 +169,9 @@ class _Viewer:
 
 
 @router.websocket("/ws/live/{creator_id}/{stream_id}/out")
-async def live_out(websocket: WebSocket, creator_id: CreatorId, stream_id: StreamId) -> None:
-    manager = get_live_manager(websocket.app)
+async def live_out(
+    websocket: WebSocket, creator_id: CreatorId, stream_id: StreamId, manager: LiveDep
+) -> None:
     client = client_address(websocket)
     # Accept first so that the close frame can say why.
     await websocket.accept()
@@ -186,24 +196,23 @@ async def live_out(websocket: WebSocket, creator_id: CreatorId, stream_id: Strea
 
 
 @router.get("/api/creators/{creator_id}/live")
-async def live_streams(creator_id: CreatorDep, request: Request) -> dict[str, Any]:
+async def live_streams(creator_id: CreatorDep, manager: LiveDep) -> dict[str, Any]:
     """The creator's running and recently ended streams, with their counters (async: the
     streams live on the event loop, not in the thread pool)."""
-    manager = get_live_manager(request.app)
     return {"streams": manager.streams(creator_id), "drop_reasons": DROP_REASONS}
 
 
 @router.get("/api/creators/{creator_id}/live/{stream_id}/stats")
 async def live_stats(
-    creator_id: CreatorDep, stream_id: StreamId, request: Request, services: ServicesDep
+    creator_id: CreatorDep, stream_id: StreamId, manager: LiveDep, hub: HubDep
 ) -> dict[str, Any]:
     """Counters of one stream: received = answered + merged + dropped + pending."""
-    stats = get_live_manager(request.app).stats(creator_id, stream_id)
+    stats = manager.stats(creator_id, stream_id)
     if stats is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             "no such live stream: it starts when its feed connects to "
             f"/ws/live/{creator_id}/{stream_id}/in",
         )
-    stats["viewers"] = services.hub.subscribers(topic(creator_id, stream_id))
+    stats["viewers"] = hub.subscribers(topic(creator_id, stream_id))
     return stats

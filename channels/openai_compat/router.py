@@ -11,17 +11,16 @@ import logging
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from channels.openai_compat.protocol import ModelCard, ModelList
 from channels.openai_compat.serving import (
     AI_HEADERS,
     OpenAIError,
     Persona,
     PersonaServing,
-    ServingLimits,
     parse_request,
     unauthorized,
 )
@@ -34,15 +33,12 @@ T = TypeVar("T")
 DISCONNECT_POLL_S = 0.25
 
 
-def serving_of(request: Request, services: ServicesDep) -> PersonaServing:
-    """One serving object per app; set `app.state.openai_limits` to change its limits."""
-    state = request.app.state
-    serving = getattr(state, "openai_serving", None)
-    if serving is None or serving.services is not services:
-        limits = getattr(state, "openai_limits", None) or ServingLimits()
-        serving = PersonaServing(services, limits)
-        state.openai_serving = serving
-    return serving
+async def serving_of(platform: PlatformDep) -> PersonaServing:
+    """The app's serving object (built with the platform)."""
+    return platform.openai
+
+
+ServingDep = Annotated[PersonaServing, Depends(serving_of)]
 
 
 def bearer_token(request: Request) -> str:
@@ -71,9 +67,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(request: Request, services: ServicesDep) -> Response:
+async def chat_completions(request: Request, serving: ServingDep) -> Response:
     """Talk to a persona: `model` is the creator id, the key is that creator's API token."""
-    serving = serving_of(request, services)
     try:
         token = bearer_token(request)
         chat = parse_request(await read_body(request, serving.limits.max_body_bytes))
@@ -125,19 +120,16 @@ async def unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) ->
 
 @router.get("/models", response_model=ModelList)
 async def list_models(
-    request: Request,
-    services: ServicesDep,
+    serving: ServingDep,
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> ModelList:
     """Every persona that can answer (creators with posts), by id; page with `after`."""
-    serving = serving_of(request, services)
     return await asyncio.to_thread(serving.list_models, after, limit)
 
 
 @router.get("/models/{model}", response_model=None)
-async def get_model(model: str, request: Request, services: ServicesDep) -> Response:
-    serving = serving_of(request, services)
+async def get_model(model: str, serving: ServingDep) -> Response:
     try:
         card: ModelCard = await asyncio.to_thread(serving.get_model, model)
     except OpenAIError as exc:

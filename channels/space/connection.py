@@ -40,7 +40,7 @@ from channels.inbox.policy import (
     load_policy,
     review_reason,
 )
-from channels.services import Services
+from channels.services import Platform
 from channels.space import review
 from channels.space.creator_info import SpaceCreator
 from channels.space.history import fan_history
@@ -148,15 +148,11 @@ class SpaceRegistry:
 
 
 def space_registry(app: object) -> SpaceRegistry:
-    """The app's registry, made on first use with the settings' limits; set
-    `app.state.space_registry` to change them."""
+    """The app's registry (the platform's, with the settings' limits); a test may set
+    `app.state.space_registry` to use another."""
     state = app.state  # type: ignore[attr-defined]
     registry = getattr(state, "space_registry", None)
-    if registry is None:
-        services = getattr(state, "services", None)
-        registry = SpaceRegistry(SpaceLimits.from_settings(getattr(services, "settings", None)))
-        state.space_registry = registry
-    return registry
+    return registry if registry is not None else state.services.space
 
 
 class SpaceConnection:
@@ -165,7 +161,7 @@ class SpaceConnection:
     def __init__(
         self,
         websocket: WebSocket,
-        services: Services,
+        services: Platform,
         creator: SpaceCreator,
         visitor_id: str,
         registry: SpaceRegistry,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from channels.inbox.policy import PolicyChannel, halted
-from channels.services import Services
+from channels.services import Platform
 from channels.space.starters import greeting, suggested_questions
 from persona.settings import CreatorSettings
 from persona.store import Creator
@@ -40,7 +40,7 @@ class SpaceCreator:
     suggestions: list[str] = field(default_factory=list)
 
 
-def studio_picture(services: Services, creator_id: str) -> Path | None:
+def studio_picture(services: Platform, creator_id: str) -> Path | None:
     """The profile picture the creator chose in the avatar studio (an AI-labelled avatar),
     if any. Any studio problem means no picture, never a broken page."""
     from avatar.errors import AvatarError
@@ -52,7 +52,7 @@ def studio_picture(services: Services, creator_id: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _picture_url(services: Services, creator_id: str, settings: CreatorSettings) -> str | None:
+def _picture_url(services: Platform, creator_id: str, settings: CreatorSettings) -> str | None:
     path = studio_picture(services, creator_id)
     if path is not None:
         # Versioned by the file's time: a new picture is a new URL, the old one caches long.
@@ -60,7 +60,7 @@ def _picture_url(services: Services, creator_id: str, settings: CreatorSettings)
     return safe_image_url(settings.avatar_url or None)
 
 
-def load_space_creator(services: Services, creator_id: str) -> SpaceCreator | None:
+def load_space_creator(services: Platform, creator_id: str) -> SpaceCreator | None:
     """The creator, if their space can open: they exist and have posts (a voice profile).
     Synchronous (a database read): call it from a worker thread in async code."""
     with services.db.session() as session:

@@ -102,17 +102,17 @@ class FanCookies:
         )
 
 
+def build_fan_cookies(settings: Any) -> FanCookies:
+    """The signer of fans' cookies, from the settings' secret or the data dir's key file
+    (made the first time); `create_app` builds the app's one."""
+    secret = getattr(settings, "fan_cookie_secret", None)
+    if secret is not None and secret.get_secret_value():
+        key = hashlib.sha256(secret.get_secret_value().encode()).digest()
+    else:
+        key = _key_from_file(Path(settings.data_dir) / KEY_FILE)
+    return FanCookies(key)
+
+
 def fan_cookies(app: Any) -> FanCookies:
-    """The app's signer, made on first use from the settings."""
-    state = app.state
-    cookies = getattr(state, "fan_cookies", None)
-    if cookies is None:
-        settings = state.services.settings
-        secret = getattr(settings, "fan_cookie_secret", None)
-        if secret is not None and secret.get_secret_value():
-            key = hashlib.sha256(secret.get_secret_value().encode()).digest()
-        else:
-            key = _key_from_file(Path(settings.data_dir) / KEY_FILE)
-        cookies = FanCookies(key)
-        state.fan_cookies = cookies
-    return cookies
+    """The app's signer (built with the app)."""
+    return app.state.fan_cookies

@@ -17,8 +17,8 @@ from channels.api.https import served_over_https
 from channels.api.safejson import JSONInputError, loads
 from channels.capacity import Refusal, client_address
 from channels.console.middleware import cross_site
-from channels.deps import ServicesDep
-from channels.services import Services
+from channels.deps import PlatformDep
+from channels.services import Platform
 from channels.space.connection import (
     CLOSE_POLICY,
     CLOSE_TRY_LATER,
@@ -82,7 +82,7 @@ def space_static(name: str) -> FileResponse:
 
 
 @router.get("/space/{creator_id}/picture", include_in_schema=False)
-async def space_picture(creator_id: str, services: ServicesDep) -> FileResponse:
+async def space_picture(creator_id: str, services: PlatformDep) -> FileResponse:
     """The creator's profile picture from the avatar studio, public like their space."""
     creator = await asyncio.to_thread(load_space_creator, services, creator_id)
     path = await asyncio.to_thread(studio_picture, services, creator_id) if creator else None
@@ -96,7 +96,7 @@ async def space_picture(creator_id: str, services: ServicesDep) -> FileResponse:
 
 
 @router.get("/space/{creator_id}", response_class=HTMLResponse)
-async def space_page(creator_id: str, request: Request, services: ServicesDep) -> HTMLResponse:
+async def space_page(creator_id: str, request: Request, services: PlatformDep) -> HTMLResponse:
     creator = await asyncio.to_thread(load_space_creator, services, creator_id)
     assets = {"css": _asset_url(request, "space.css"), "js": _asset_url(request, "space.js")}
     if creator is None:
@@ -129,7 +129,7 @@ async def space_page(creator_id: str, request: Request, services: ServicesDep) -
     return response
 
 
-def _has_space_history(services: Services, visitor_id: str) -> bool:
+def _has_space_history(services: Platform, visitor_id: str) -> bool:
     key = fan_key(SPACE_FANS, visitor_id)
     with services.db.session() as session:
         found = session.scalar(
@@ -141,7 +141,7 @@ def _has_space_history(services: Services, visitor_id: str) -> bool:
 
 
 @router.post("/space/{creator_id}/fan", include_in_schema=False)
-async def adopt_visitor(creator_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+async def adopt_visitor(creator_id: str, request: Request, services: PlatformDep) -> JSONResponse:
     """Moves a fan from the visitor id that earlier pages kept in localStorage to the signed
     cookie, so their chats stay theirs. Same-origin JSON only (another site must not set a
     fan's cookie to an id it knows), and only an id that has chatted in the space."""
@@ -180,8 +180,7 @@ def _socket_visitor(websocket: WebSocket) -> str | None:
 
 
 @router.websocket("/ws/space/{creator_id}")
-async def space_socket(websocket: WebSocket, creator_id: str) -> None:
-    services: Services = websocket.app.state.services
+async def space_socket(websocket: WebSocket, creator_id: str, services: PlatformDep) -> None:
     visitor_id = _socket_visitor(websocket)
     if visitor_id is None:
         await refuse(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
 from persona.settings import CreatorSettings
 
 # The profile's topics are distinctive words, not always subjects: function words of the
@@ -30,6 +28,10 @@ _TEMPLATES = (
 
 def subjects(profile: dict[str, Any] | None, count: int = 3) -> list[str]:
     """The creator's top topics that read as subjects, best first."""
+    # Here, not at the top: scikit-learn takes seconds to import, and every command that
+    # builds the platform imports this module.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     topics = (profile or {}).get("topics") or []
     chosen: list[str] = []
     for item in topics:

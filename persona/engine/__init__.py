@@ -1,5 +1,6 @@
 """The reply engine: check -> retrieve -> prompt -> generate -> check -> record."""
 
+from persona.engine.replier import Replier
 from persona.engine.types import (
     Channel,
     ReplyAction,
@@ -9,4 +10,12 @@ from persona.engine.types import (
     fan_key,
 )
 
-__all__ = ["Channel", "ReplyAction", "ReplyRequest", "ReplyResult", "SourceRef", "fan_key"]
+__all__ = [
+    "Channel",
+    "Replier",
+    "ReplyAction",
+    "ReplyRequest",
+    "ReplyResult",
+    "SourceRef",
+    "fan_key",
+]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -16,12 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from channels.console import naming
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import RowIdPath, ServicesDep
+from channels.deps import PlatformDep, RowIdPath
 from channels.inbox import approvals
 from channels.inbox import store as inbox_store
 from channels.inbox.models import InboxEvent, ReplyStatus
 from channels.inbox.outbox import WAKE_OUTBOX
 from persona.store import Message
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -73,7 +76,9 @@ def _where(event: InboxEvent | None) -> str:
     return ""
 
 
-def held_replies(services: Any, creator_id: str, limit: int = 50) -> tuple[list[HeldReply], int]:
+def held_replies(
+    services: Platform, creator_id: str, limit: int = 50
+) -> tuple[list[HeldReply], int]:
     rows, total = inbox_store.list_replies(services.db, creator_id, [ReplyStatus.HELD], 0, limit)
     held = []
     with services.db.session() as session:
@@ -106,7 +111,7 @@ def held_replies(services: Any, creator_id: str, limit: int = 50) -> tuple[list[
 async def _page(
     request: Request,
     viewer: Viewer,
-    services: Any,
+    services: Platform,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -121,7 +126,7 @@ async def _page(
 
 
 @router.get("/approvals")
-async def approvals_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def approvals_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, viewer, services)
 
 
@@ -130,7 +135,7 @@ async def approve(
     request: Request,
     reply_id: RowIdPath,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     text: Annotated[str | None, Form(max_length=4000)] = None,
 ) -> Response:
     try:
@@ -153,7 +158,7 @@ async def reject(
     request: Request,
     reply_id: RowIdPath,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     try:

@@ -8,7 +8,7 @@ status part is polled by the page's script."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -21,8 +21,12 @@ from channels.connectors.registry import CONNECTORS
 from channels.connectors.twitch.spec import TWITCH_IRC
 from channels.connectors.youtube.spec import YOUTUBE_API
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.registry import UnknownBackendError
+
+if TYPE_CHECKING:
+    from channels.connectors.manager import ConnectorManager
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -60,8 +64,10 @@ NOTICES = {
 }
 
 
-def _manager(request: Request) -> Any:
-    return getattr(request.app.state, "connectors", None)
+def _manager(services: Platform) -> ConnectorManager | None:
+    """The platform's connector manager while the app runs it, else None."""
+    manager = services.connectors
+    return manager if manager is not None and manager.started else None
 
 
 def _view(health: Health, settings: Any) -> dict[str, Any]:
@@ -116,8 +122,8 @@ def _view(health: Health, settings: Any) -> dict[str, Any]:
     }
 
 
-async def _status(request: Request, services: Any, viewer: Viewer) -> dict[str, Any]:
-    manager = _manager(request)
+async def _status(request: Request, services: Platform, viewer: Viewer) -> dict[str, Any]:
+    manager = _manager(services)
     if manager is None:
         specs = await run_in_threadpool(store.creator_specs, services.db, viewer.creator_id)
         return {"running": False, "connectors": [], "stored": len(specs)}
@@ -128,7 +134,7 @@ async def _status(request: Request, services: Any, viewer: Viewer) -> dict[str, 
 
 async def _page(
     request: Request,
-    services: Any,
+    services: Platform,
     viewer: Viewer,
     *,
     kind: str = "twitch",
@@ -151,13 +157,13 @@ async def _page(
 
 
 @router.get("/connectors")
-async def connectors_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def connectors_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, services, viewer)
 
 
 @router.get("/connectors/fragment")
 async def connectors_fragment(
-    request: Request, viewer: ViewerDep, services: ServicesDep
+    request: Request, viewer: ViewerDep, services: PlatformDep
 ) -> Response:
     """The status part of the page, for the page's script to swap in."""
     status = await _status(request, services, viewer)
@@ -179,7 +185,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 async def connect(
     request: Request,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     kind: Annotated[str, Form()] = "twitch",
 ) -> Response:
     form = await request.form()
@@ -203,7 +209,7 @@ async def connect(
             request, services, viewer, kind=kind, values=raw, errors=errors, status_code=422
         )
     await run_in_threadpool(store.save, services.db, viewer.creator_id, spec)
-    manager = _manager(request)
+    manager = _manager(services)
     if manager is not None:
         manager.reconcile_soon()
     return redirect(PATH, "connected")
@@ -213,11 +219,11 @@ async def connect(
 async def disconnect(
     request: Request,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     connector_id: Annotated[str, Form(max_length=300)],
 ) -> Response:
     removed = await run_in_threadpool(store.remove, services.db, viewer.creator_id, connector_id)
-    manager = _manager(request)
+    manager = _manager(services)
     if removed and manager is not None:
         manager.reconcile_soon()
     # Removed twice (two tabs): the connector is gone either way, which is what was asked.

@@ -14,9 +14,9 @@ from channels import takeover
 from channels.console import history, naming
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, ViewerDep, redirect, render
-from channels.deps import RowIdPath, ServicesDep
+from channels.deps import PlatformDep, RowIdPath
 from channels.inbox.outbox import WAKE_OUTBOX
-from channels.services import Services
+from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -28,7 +28,7 @@ ALL_CHANNELS = {**CHANNEL_NAMES, "api": "API"}
 async def conversations_page(
     request: Request,
     viewer: ViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     channel: Annotated[str, Query(max_length=16)] = "",
     fan: Annotated[str, Query(max_length=200)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
@@ -64,7 +64,7 @@ async def conversations_page(
 
 @router.get("/conversations/{conversation_id}")
 async def conversation_page(
-    request: Request, conversation_id: RowIdPath, viewer: ViewerDep, services: ServicesDep
+    request: Request, conversation_id: RowIdPath, viewer: ViewerDep, services: PlatformDep
 ) -> Response:
     detail = await run_in_threadpool(
         history.get_conversation, services.db, viewer.creator_id, conversation_id
@@ -90,7 +90,7 @@ async def conversation_page(
 
 @router.post("/conversations/{conversation_id}/take-over")
 async def take_over(
-    conversation_id: RowIdPath, viewer: FormViewerDep, services: ServicesDep
+    conversation_id: RowIdPath, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     done = await run_in_threadpool(
         takeover.take_over, services.db, viewer.creator_id, conversation_id, datetime.now(UTC)
@@ -102,7 +102,7 @@ async def take_over(
 
 @router.post("/conversations/{conversation_id}/hand-back")
 async def hand_back(
-    conversation_id: RowIdPath, viewer: FormViewerDep, services: ServicesDep
+    conversation_id: RowIdPath, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     await run_in_threadpool(takeover.hand_back, services.db, viewer.creator_id, conversation_id)
     return redirect(f"/console/conversations/{conversation_id}", "handed_back")
@@ -112,7 +112,7 @@ async def hand_back(
 async def reply_in_person(
     conversation_id: RowIdPath,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     text: Annotated[str, Form(max_length=takeover.MAX_REPLY_CHARS)],
 ) -> Response:
     """The creator's own reply, through the outbox like an approved one. Only in a
@@ -144,7 +144,7 @@ async def reply_in_person(
 async def flag_reply(
     message_id: RowIdPath,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     note: Annotated[str, Form(max_length=history.MAX_NOTE_CHARS)] = "",
     better: Annotated[str, Form(max_length=history.MAX_BETTER_CHARS)] = "",
 ) -> Response:
@@ -168,7 +168,7 @@ async def flag_reply(
 
 @router.post("/messages/{message_id}/unflag")
 async def unflag_reply(
-    message_id: RowIdPath, viewer: FormViewerDep, services: ServicesDep
+    message_id: RowIdPath, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     removed = await run_in_threadpool(history.unflag, services.db, viewer.creator_id, message_id)
     if not removed:
@@ -180,7 +180,7 @@ async def unflag_reply(
     )
 
 
-async def _back_to(services: Services, creator_id: str, message_id: int) -> str:
+async def _back_to(services: Platform, creator_id: str, message_id: int) -> str:
     conversation_id = await run_in_threadpool(
         history.conversation_of_message, services.db, creator_id, message_id
     )
@@ -188,6 +188,6 @@ async def _back_to(services: Services, creator_id: str, message_id: int) -> str:
 
 
 @router.get("/flags")
-async def flags_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def flags_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     flags = await run_in_threadpool(history.list_flags, services.db, viewer.creator_id)
     return render(request, "flags.html", {"title": "Not me", "flags": flags}, viewer)

@@ -3,7 +3,7 @@ voice profile measured on them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, Response
@@ -31,8 +31,11 @@ from channels.console.imports import (
 from channels.console.middleware import CSRF_HEADER
 from channels.console.profile_view import ProfileVersionError, build_view
 from channels.console.web import CSRF_FIELD, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.store import Creator, Post
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -41,12 +44,8 @@ _FORM_OVERHEAD = 64 * 1024
 
 
 def import_runner(request: Request) -> ImportRunner:
-    runner = getattr(request.app.state, "console_imports", None)
-    if runner is None:
-        services = request.app.state.services
-        runner = ImportRunner(services, services.settings.data_dir / "console" / "uploads")
-        request.app.state.console_imports = runner
-    return runner
+    """The app's runner (built by `mount_console`)."""
+    return request.app.state.console_imports
 
 
 def _wants_json(request: Request) -> bool:
@@ -145,13 +144,13 @@ async def start_import(request: Request, viewer: ViewerDep) -> Response:
     return redirect(f"/console/import/{job_id}", "import_started")
 
 
-def _seed_from_card(services: Any, creator_id: str, raw: bytes, filename: str) -> ImportResult:
+def _seed_from_card(services: Platform, creator_id: str, raw: bytes, filename: str) -> ImportResult:
     persona = card_persona(read_card_bytes(raw, filename), filename)
     return import_persona(services, persona, creator_id, filename, into_new_account=True)
 
 
 @router.post("/import/card")
-async def import_card(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def import_card(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     """A persona card (Character Card V2 JSON or PNG, channels/card_import.py) seeds a new
     account: its example replies become the first posts (profile and index built), its
     greeting and boundaries the settings. Small (a card is at most 1 MB, a few hundred
@@ -234,7 +233,7 @@ async def import_status(request: Request, viewer: ViewerDep, job_id: str) -> JSO
 TOPIC_SAMPLE = 20_000
 
 
-def _profile(services: Any, creator_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+def _profile(services: Platform, creator_id: str) -> tuple[dict[str, Any] | None, list[str]]:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is None or not creator.profile:
@@ -249,7 +248,7 @@ def _profile(services: Any, creator_id: str) -> tuple[dict[str, Any] | None, lis
 
 
 @router.get("/profile")
-async def profile_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def profile_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     data, texts = await run_in_threadpool(_profile, services, viewer.creator_id)
     view, problem = None, None
     if data is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -32,11 +32,14 @@ from channels.console.web import (
     safe_console_path,
     session_of,
 )
-from channels.deps import CREATOR_ID_PATTERN, ServicesDep
+from channels.deps import CREATOR_ID_PATTERN, PlatformDep
 from channels.inbox import store as inbox_store
 from channels.inbox.models import ReplyStatus
 from persona.settings import CreatorSettings
 from persona.store import Conversation, Creator, Message, Post, VoiceEval
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -105,7 +108,7 @@ def login_form(request: Request, next: str | None = None) -> Response:
 @router.post("/login")
 async def login(
     request: Request,
-    services: ServicesDep,
+    services: PlatformDep,
     creator_id: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "/console",
@@ -147,7 +150,7 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, viewer: FormViewerDep, services: ServicesDep) -> Response:
+async def logout(request: Request, viewer: FormViewerDep, services: PlatformDep) -> Response:
     info = session_of(request)
     if info is not None:
         await run_in_threadpool(sign_out, services.db, info.token_sha256)
@@ -159,7 +162,7 @@ async def logout(request: Request, viewer: FormViewerDep, services: ServicesDep)
 # -- kill switch -----------------------------------------------------------------------------
 
 
-def _set_paused(services: Any, creator_id: str, paused: bool) -> None:
+def _set_paused(services: Platform, creator_id: str, paused: bool) -> None:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         if creator is not None:
@@ -170,7 +173,7 @@ def _set_paused(services: Any, creator_id: str, paused: bool) -> None:
 @router.post("/pause")
 async def pause(
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     back: Annotated[str, Form(max_length=500)] = "/console",
 ) -> Response:
     """The kill switch: one click, every channel stops answering at once."""
@@ -181,7 +184,7 @@ async def pause(
 @router.post("/resume")
 async def resume(
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     back: Annotated[str, Form(max_length=500)] = "/console",
 ) -> Response:
     await run_in_threadpool(_set_paused, services, viewer.creator_id, False)
@@ -191,7 +194,7 @@ async def resume(
 # -- overview --------------------------------------------------------------------------------
 
 
-def _overview(services: Any, creator_id: str) -> dict[str, Any]:
+def _overview(services: Platform, creator_id: str) -> dict[str, Any]:
     with services.db.session() as session:
         posts = session.scalar(select(func.count(Post.id)).where(Post.creator_id == creator_id))
         conversations = session.scalar(
@@ -223,13 +226,13 @@ def _overview(services: Any, creator_id: str) -> dict[str, Any]:
 
 
 @router.get("")
-async def overview(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def overview(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     counts = await run_in_threadpool(_overview, services, viewer.creator_id)
     return render(request, "overview.html", {"counts": counts, "title": "Overview"}, viewer)
 
 
 @router.get("/counters")
-async def counters(viewer: ViewerDep, services: ServicesDep) -> JSONResponse:
+async def counters(viewer: ViewerDep, services: PlatformDep) -> JSONResponse:
     """The overview's numbers, polled by its page so they move while it is open."""
     counts = await run_in_threadpool(_overview, services, viewer.creator_id)
     return JSONResponse(counts, headers={"Cache-Control": "no-store"})

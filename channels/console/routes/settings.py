@@ -3,7 +3,7 @@ instead), and each channel's policy (on/off, auto-send or review, limits, hours,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
@@ -26,21 +26,24 @@ from channels.console.settings_forms import (
     policies,
 )
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, redirect, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from persona.settings import CreatorSettings
 from persona.store import Creator
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
-def _settings(services: Any, creator_id: str) -> CreatorSettings:
+def _settings(services: Platform, creator_id: str) -> CreatorSettings:
     # Lenient: a malformed stored key shows as its default here, where the creator repairs it.
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         return CreatorSettings.from_stored(creator.settings if creator else None, lenient=True)
 
 
-def _update(services: Any, creator_id: str, change: Any) -> None:
+def _update(services: Platform, creator_id: str, change: Any) -> None:
     """Read, change and write the settings in one transaction."""
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
@@ -53,7 +56,7 @@ def _update(services: Any, creator_id: str, change: Any) -> None:
 async def _page(
     request: Request,
     viewer: Viewer,
-    services: Any,
+    services: Platform,
     errors: dict[str, dict[str, str]] | None = None,
     boundaries: Boundaries | None = None,
     status_code: int = 200,
@@ -81,7 +84,7 @@ async def _page(
 
 
 @router.get("/settings")
-async def settings_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def settings_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, viewer, services)
 
 
@@ -91,7 +94,7 @@ def _fields(form: Any) -> dict[str, str]:
 
 @router.post("/settings/boundaries")
 async def save_boundaries(
-    request: Request, viewer: FormViewerDep, services: ServicesDep
+    request: Request, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     form = _fields(await request.form())
     try:
@@ -120,7 +123,7 @@ async def save_boundaries(
 
 @router.post("/settings/channels/{channel}")
 async def save_channel(
-    request: Request, channel: str, viewer: FormViewerDep, services: ServicesDep
+    request: Request, channel: str, viewer: FormViewerDep, services: PlatformDep
 ) -> Response:
     if channel not in CHANNEL_NAMES:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such channel")

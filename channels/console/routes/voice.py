@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -21,12 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from channels.console.profile_view import chart
 from channels.console.settings_forms import CHANNEL_NAMES
 from channels.console.web import FormViewerDep, Viewer, ViewerDep, render
-from channels.deps import ServicesDep
+from channels.deps import PlatformDep
 from channels.inbox.policy import ChannelPolicy
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult
 from persona.engine.engine import CreatorNotFound
 from persona.settings import CreatorSettings
 from persona.store import Creator, VoiceEval
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def answers_report_path(data_dir: Path, creator_id: str) -> Path:
     return Path(data_dir) / "evaluations" / "answers" / f"{name}.json"
 
 
-def _answers(services: Any, creator_id: str) -> AnswersRow | None:
+def _answers(services: Platform, creator_id: str) -> AnswersRow | None:
     path = answers_report_path(services.settings.data_dir, creator_id)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -107,7 +110,7 @@ def _opt(value: float | None) -> float | None:
     return None if value is None or value < 0 else value
 
 
-def _evals(services: Any, creator_id: str) -> list[EvalRow]:
+def _evals(services: Platform, creator_id: str) -> list[EvalRow]:
     with services.db.session() as session:
         rows = session.scalars(
             select(VoiceEval)
@@ -130,7 +133,7 @@ def _evals(services: Any, creator_id: str) -> list[EvalRow]:
         ]
 
 
-def _settings(services: Any, creator_id: str) -> CreatorSettings:
+def _settings(services: Platform, creator_id: str) -> CreatorSettings:
     with services.db.session() as session:
         creator = session.get(Creator, creator_id)
         return CreatorSettings.from_stored(creator.settings if creator else None, lenient=True)
@@ -139,7 +142,7 @@ def _settings(services: Any, creator_id: str) -> CreatorSettings:
 async def _page(
     request: Request,
     viewer: Viewer,
-    services: Any,
+    services: Platform,
     result: dict[str, Any] | None = None,
     form: dict[str, str] | None = None,
     error: str | None = None,
@@ -173,18 +176,14 @@ async def _page(
 
 
 @router.get("/voice")
-async def voice_page(request: Request, viewer: ViewerDep, services: ServicesDep) -> Response:
+async def voice_page(request: Request, viewer: ViewerDep, services: PlatformDep) -> Response:
     return await _page(request, viewer, services)
 
 
 def _playground_busy(app: Any) -> set[str]:
     """Creators whose playground reply is being written: one at a time each, so that one
     browser cannot queue up the model for everybody."""
-    busy = getattr(app.state, "console_playground_busy", None)
-    if busy is None:
-        busy = set()
-        app.state.console_playground_busy = busy
-    return busy
+    return app.state.console_playground_busy
 
 
 def _notes(policy: ChannelPolicy, settings: CreatorSettings, result: ReplyResult) -> list[str]:
@@ -207,7 +206,7 @@ def _notes(policy: ChannelPolicy, settings: CreatorSettings, result: ReplyResult
 async def try_reply(
     request: Request,
     viewer: FormViewerDep,
-    services: ServicesDep,
+    services: PlatformDep,
     message: Annotated[str, Form(max_length=MAX_MESSAGE_CHARS)] = "",
     channel: Annotated[str, Form(max_length=16)] = "dm",
     fan_name: Annotated[str, Form(max_length=80)] = "",
@@ -239,7 +238,9 @@ async def try_reply(
     )
     busy.add(viewer.creator_id)
     try:
-        result = await services.engine.reply(request_)
+        # The model starts on first use: in a worker thread, not on the event loop.
+        replier = await services.replier()
+        result = await replier.reply(request_)
     except CreatorNotFound:
         return await _page(
             request,

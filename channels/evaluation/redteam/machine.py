@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 
 def load_average() -> float | None:
@@ -14,13 +17,13 @@ def load_average() -> float | None:
     return None
 
 
-def _server_pid(services: Any) -> int | None:
+def _server_pid(services: Platform) -> int | None:
     llm = getattr(services, "_llm", None)
     server = getattr(llm, "server", None)
     return getattr(server, "pid", None)
 
 
-def server_cpu(services: Any) -> float | None:
+def server_cpu(services: Platform) -> float | None:
     """CPU seconds of the embedded model server (its own process); None when remote."""
     pid = _server_pid(services)
     if pid is None:
@@ -33,7 +36,7 @@ def server_cpu(services: Any) -> float | None:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def server_metrics(services: Any) -> dict[str, float] | None:
+def server_metrics(services: Platform) -> dict[str, float] | None:
     llm = getattr(services, "_llm", None)
     server = getattr(llm, "server", None)
     if server is None:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.demo_creator import ensure_demo
 from channels.evaluation.redteam.data import (
@@ -63,6 +63,9 @@ from persona.safety.redteam import (
 from persona.safety.replies import no_answer_text
 from persona.settings import CreatorSettings
 
+if TYPE_CHECKING:
+    from channels.services import Platform
+
 Progress = Callable[[str, int, int], None]
 
 
@@ -77,7 +80,9 @@ def boundary_settings() -> dict[str, Any]:
     }
 
 
-def apply_boundaries(services: Any, creator_id: str, extra: dict[str, Any] | None = None) -> None:
+def apply_boundaries(
+    services: Platform, creator_id: str, extra: dict[str, Any] | None = None
+) -> None:
     from persona.store import Creator
 
     with services.db.session() as session:
@@ -137,7 +142,7 @@ async def gather_limited(
 
 
 async def run_redteam_async(
-    services: Any,
+    services: Platform,
     creator_id: str,
     cases: Sequence[RedTeamCase],
     grounding: Sequence[GroundingQuestion],
@@ -249,7 +254,7 @@ async def run_redteam_async(
 
 
 def run_redteam(
-    services: Any,
+    services: Platform,
     *,
     limit: int | None = None,
     split: str = "all",
