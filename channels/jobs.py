@@ -24,9 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
-
-import typer
+from typing import TYPE_CHECKING, Any, Protocol
 
 from persona.registry import Registry
 
@@ -433,11 +431,12 @@ def create_job_worker(
     burst: bool = False,
     max_jobs: int = 1,
     handle_signals: bool = True,
-    services_factory: Callable[[Any], Any] | None = None,
+    services_factory: Callable[[Any], Any],
     queue_name: str = QUEUE_NAME,
 ) -> Any:
     """An arq worker for the platform's jobs; `.run()` blocks (`persona jobs`). One job at a
-    time by default: imports and avatars are CPU-bound, run more processes to use more cores."""
+    time by default: imports and avatars are CPU-bound, run more processes to use more cores.
+    `services_factory(settings)` builds the worker's platform at startup (`Platform.build`)."""
     from arq.worker import Worker, func
 
     redis_url = getattr(settings, "redis_url", None)
@@ -446,12 +445,7 @@ def create_job_worker(
     state = _WorkerState()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        if services_factory is not None:
-            services = services_factory(settings)
-        else:
-            from channels.services import Platform
-
-            services = await asyncio.to_thread(Platform.build, settings)
+        services = await asyncio.to_thread(services_factory, settings)
         state.context = JobContext(services)
         log.info("job worker started", extra={"queue": queue_name})
 
@@ -490,27 +484,3 @@ async def job_worker_alive(redis_url: str, queue_name: str = QUEUE_NAME) -> str 
     finally:
         await client.aclose()
     return value.decode() if value else None
-
-
-def jobs_command(
-    burst: Annotated[
-        bool, typer.Option("--burst", help="Stop when the queue is empty (batch runs, tests)")
-    ] = False,
-) -> None:
-    """Run a job worker: post imports and avatar jobs from the Redis queue (production).
-
-    Mounted by the CLI as `persona jobs`; run one per core you give to background work."""
-    from rich.console import Console
-
-    from channels.logs import configure_logging
-    from channels.settings import Settings
-
-    err = Console(stderr=True)
-    try:
-        settings = Settings()
-        worker = create_job_worker(settings, burst=burst)
-    except ValueError as exc:  # pydantic's message, or the missing Redis URL, names the fix
-        err.print(f"[red]cannot start a job worker:[/red] {exc}")
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
-    worker.run()

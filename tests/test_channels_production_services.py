@@ -267,7 +267,13 @@ def test_arq_job_worker_imports_posts_into_postgresql_and_chroma(
     assert asyncio.run(enqueue()) == [first_id, first_id, second_id]
     assert queue.depth() == 2
 
-    worker = create_job_worker(settings, burst=True, handle_signals=False, queue_name=queue_name)
+    worker = create_job_worker(
+        settings,
+        burst=True,
+        handle_signals=False,
+        queue_name=queue_name,
+        services_factory=Services.build,
+    )
     worker.run()
 
     async def results():

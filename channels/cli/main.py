@@ -50,8 +50,8 @@ def main() -> None:
     from channels.cli.tune import tune
 
     app.command("tune", help="Train a creator's voice adapter (LoRA) on their posts")(tune)
+    from channels.cli.jobs import jobs_command
     from channels.doctor import doctor_command
-    from channels.jobs import jobs_command
 
     app.command("doctor")(doctor_command)
     app.command("jobs")(jobs_command)

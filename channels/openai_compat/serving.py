@@ -28,7 +28,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -55,7 +55,6 @@ from channels.openai_compat.protocol import (
     completion_id,
     now,
 )
-from channels.services import Services
 from channels.space.creator_info import default_label
 from persona.engine import Channel, ReplyAction, ReplyRequest, ReplyResult, fan_key
 from persona.engine.engine import CreatorNotFound
@@ -63,6 +62,9 @@ from persona.engine.streaming import counting_usage
 from persona.engine.types import API_FANS, Turn
 from persona.settings import CreatorSettings
 from persona.store import Creator
+
+if TYPE_CHECKING:
+    from channels.services import Services
 
 log = logging.getLogger(__name__)
 

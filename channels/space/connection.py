@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -40,7 +40,6 @@ from channels.inbox.policy import (
     load_policy,
     review_reason,
 )
-from channels.services import Platform
 from channels.space import review
 from channels.space.creator_info import SpaceCreator
 from channels.space.history import fan_history
@@ -62,6 +61,9 @@ from persona.engine.engine import CreatorNotFound
 from persona.engine.memory import ConversationStore
 from persona.engine.types import SPACE_FANS
 from persona.settings import CreatorSettings
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from channels.inbox.policy import PolicyChannel, halted
-from channels.services import Platform
 from channels.space.starters import greeting, suggested_questions
 from persona.settings import CreatorSettings
 from persona.store import Creator
+
+if TYPE_CHECKING:
+    from channels.services import Platform
 
 
 def default_label(display_name: str) -> str:
