@@ -4,9 +4,10 @@ form), for the guard model's tests in persona and in channels."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.http_stub import serve_on_loopback
 
 # The stub's policy: a word in the last turn -> its verdict.
 VERDICTS = {"knead": "unsafe\nS12", "spoon": "unsafe\nS11", "garbage": "unsafe\nS10"}
@@ -33,11 +34,5 @@ class StubGuard(BaseHTTPRequestHandler):
 
 def serve_stub_guard() -> Iterator[str]:
     """The stub on a free loopback port, for as long as the generator runs: its /v1 URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubGuard)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_on_loopback(StubGuard) as url:
+        yield f"{url}/v1"
