@@ -78,7 +78,9 @@ def test_a_winning_adapter_is_activated_and_served(services) -> None:
 
     store = AdapterStore(services.settings.data_dir)
     version = candidate(store, "chef")
-    LEARNED["chef"] = "trop bon le citron 🍋 bisous les gourmands"
+    # In the chef's voice and in the fan's language (the held-out messages are English: a
+    # French reply to them is rejected as not in the fan's language).
+    LEARNED["chef"] = "omg so good 🍋 bisous les gourmands"
     comparisons, accuracy = run_tuned_comparison(services, ["chef"], per_creator=3, candidates=1)
     (comp,) = comparisons
     assert accuracy > 0.9
