@@ -123,17 +123,32 @@ class Connector(ABC):
     async def stop(self) -> None:
         """Disconnect and end every task of the connector."""
 
-    def _connection_lost(self, attempt: int, component: str, base_s: float, max_s: float) -> float:
-        """Count a lost connection (health, /metrics, a log line) and return the wait before
-        reconnection `attempt` (from 1): exponential backoff between `base_s` and `max_s`,
-        with jitter so that the bots of one server do not reconnect together."""
-        delay = min(max_s, base_s * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+    def _connection_lost(
+        self,
+        attempt: int,
+        component: str,
+        base_s: float,
+        max_s: float,
+        *,
+        kind: str = "disconnect",
+        message: str | None = None,
+        longest: bool = False,
+    ) -> float:
+        """Count a lost connection (health, /metrics under `kind`, a log line: `message`, by
+        default "<component> connection lost") and return the wait before reconnection
+        `attempt` (from 1): exponential backoff between `base_s` and `max_s`, with jitter so
+        that the bots of one server do not reconnect together; `max_s` itself when `longest`
+        (the service said retrying soon is pointless)."""
+        if longest:
+            delay = max_s
+        else:
+            delay = min(max_s, base_s * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
         self.counters.reconnects += 1
         self.counters.move(State.RECONNECTING)
         if self.ctx.metrics is not None:
-            self.ctx.metrics.dependency_error(component, "disconnect")
+            self.ctx.metrics.dependency_error(component, kind)
         log.warning(
-            f"{component} connection lost; reconnecting",
+            message or f"{component} connection lost; reconnecting",
             extra={
                 "connector": self.id,
                 "creator": self.creator_id,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -225,28 +224,17 @@ class YouTubeConnector(Connector):
         quota = isinstance(exc, ApiError) and exc.quota
         final = isinstance(exc, ApiError) and exc.final
         self.counters.last_error = redact(describe(exc), self._token)
-        self.counters.reconnects += 1
-        self.counters.move(State.RECONNECTING)
-        if final:
-            delay = self.backoff_max_s
-        else:
-            delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
-            delay *= 0.5 + random.random() / 2  # jitter: bots of one API do not stampede
-        if self.ctx.metrics is not None:
-            self.ctx.metrics.dependency_error(COMPONENT, "quota" if quota else "disconnect")
-        log.warning(
-            "youtube quota or rate limit hit; backing off"
+        return self._connection_lost(
+            attempt,
+            COMPONENT,
+            self.backoff_base_s,
+            self.backoff_max_s,
+            kind="quota" if quota else "disconnect",
+            message="youtube quota or rate limit hit; backing off"
             if quota
             else "youtube live chat unreachable; retrying",
-            extra={
-                "connector": self.id,
-                "creator": self.creator_id,
-                "delay_s": round(delay, 2),
-                "attempt": attempt,
-                "error": self.counters.last_error,
-            },
+            longest=final,
         )
-        return delay
 
     def _recovered(self, attempt: int) -> None:
         if self.counters.reconnects:
